@@ -1,0 +1,8 @@
+//! Integration tests of the `strata` command, run against real tools: GNU
+//! tar extracts, Go's `tar-split` (Debian package `tar-split`) is the
+//! oracle. One test binary keeps link time low.
+
+mod corpus;
+mod tar_split_interop;
+mod tar_split_rejections;
+mod tar_split_roundtrip;

@@ -1,0 +1,199 @@
+//! The disassembler: turns a tar stream, fed as byte slices, into metadata
+//! entries, and hands each member and its payload to a sink.
+//!
+//! Per member it emits one segment (the previous member's padding plus all
+//! of this member's header blocks) and then a file entry carrying the CRC-64
+//! of the payload. PAX global headers get no file entry: they are not files,
+//! and two of them with the same name would trip Go's duplicate check. The
+//! end-of-archive blocks and anything after them become segments of at most
+//! [`MAX_SEGMENT`] bytes.
+//!
+//! Duplicate paths are noted, not resolved: extraction keeps only the last
+//! occurrence of a path, so the earlier ones' payloads are lost from the
+//! tree. [`Summary::superseded`] lists them; [`crate::inline`] rewrites the
+//! metadata so their payloads travel inside it.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+
+use crate::crc::Crc64;
+use crate::error::Result;
+use crate::member::Member;
+use crate::metadata::{EntryRef, MAX_SEGMENT};
+use crate::parser::{Event, Limits, Parser};
+use crate::path::clean;
+
+/// Receives what the disassembler finds, in archive order.
+pub trait DisasmSink {
+    /// A metadata entry.
+    fn entry(&mut self, entry: EntryRef<'_>) -> Result<()>;
+
+    /// A member's headers are complete; its payload follows.
+    fn member(&mut self, member: &Member) -> Result<()> {
+        let _ = member;
+        Ok(())
+    }
+
+    /// Payload bytes of the current member.
+    fn data(&mut self, bytes: &[u8]) -> Result<()> {
+        let _ = bytes;
+        Ok(())
+    }
+
+    /// The current member's payload is complete.
+    fn member_end(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An earlier occurrence of a path that a later member replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Superseded {
+    /// Position of its file entry in the metadata.
+    pub position: u64,
+    /// Offset of its payload in the archive.
+    pub data_offset: u64,
+    /// Length of its payload in the archive.
+    pub data_len: u64,
+}
+
+/// What a finished disassembly found.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Bytes of archive read, trailer included.
+    pub bytes: u64,
+    /// Members seen (PAX global headers not counted).
+    pub members: u64,
+    /// Earlier occurrences of duplicated paths, in archive order.
+    pub superseded: Vec<Superseded>,
+}
+
+/// The disassembler. Feed it the archive in order, then call `finish`.
+pub struct Disassembler {
+    parser: Parser,
+    segment: Vec<u8>,
+    crc: Crc64,
+    data_offset: u64,
+    position: u64,
+    /// Last occurrence of each cleaned path, keyed by a hash of it. A hash
+    /// collision only makes a payload travel inline needlessly.
+    seen: HashMap<u64, Superseded, BuildHasherDefault<DefaultHasher>>,
+    summary: Summary,
+}
+
+impl Default for Disassembler {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+impl Disassembler {
+    /// A disassembler at the start of an archive.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            parser: Parser::new(limits),
+            segment: Vec::with_capacity(8192),
+            crc: Crc64::default(),
+            data_offset: 0,
+            position: 0,
+            seen: HashMap::default(),
+            summary: Summary::default(),
+        }
+    }
+
+    /// Consumes all of `input`, the next bytes of the archive.
+    pub fn feed<S: DisasmSink>(&mut self, input: &[u8], sink: &mut S) -> Result<()> {
+        let mut rest = input;
+        loop {
+            match self.parser.step(rest)? {
+                Event::NeedInput => return Ok(()),
+                Event::Raw(n) => {
+                    self.push_raw(&rest[..n], sink)?;
+                    rest = &rest[n..];
+                }
+                Event::Data(n) => {
+                    self.crc.update(&rest[..n]);
+                    sink.data(&rest[..n])?;
+                    rest = &rest[n..];
+                }
+                Event::Member => self.on_member(sink)?,
+                Event::MemberEnd => self.on_member_end(sink)?,
+                Event::End => {}
+            }
+        }
+    }
+
+    /// Ends the archive: checks it is complete and flushes the last segment.
+    pub fn finish<S: DisasmSink>(mut self, sink: &mut S) -> Result<Summary> {
+        self.feed(&[], sink)?;
+        self.parser.finish()?;
+        self.flush_segment(sink)?;
+        self.summary.bytes = self.parser.offset();
+        Ok(self.summary)
+    }
+
+    fn push_raw<S: DisasmSink>(&mut self, mut bytes: &[u8], sink: &mut S) -> Result<()> {
+        if !self.parser.ended() {
+            self.segment.extend_from_slice(bytes);
+            return Ok(());
+        }
+        while !bytes.is_empty() {
+            let n = bytes
+                .len()
+                .min(MAX_SEGMENT - self.segment.len().min(MAX_SEGMENT));
+            self.segment.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if self.segment.len() >= MAX_SEGMENT {
+                self.flush_segment(sink)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_segment<S: DisasmSink>(&mut self, sink: &mut S) -> Result<()> {
+        if self.segment.is_empty() {
+            return Ok(());
+        }
+        sink.entry(EntryRef::Segment(&self.segment))?;
+        self.position += 1;
+        self.segment.clear();
+        Ok(())
+    }
+
+    fn on_member<S: DisasmSink>(&mut self, sink: &mut S) -> Result<()> {
+        self.flush_segment(sink)?;
+        self.crc = Crc64::default();
+        self.data_offset = self.parser.offset();
+        sink.member(self.parser.member())
+    }
+
+    fn on_member_end<S: DisasmSink>(&mut self, sink: &mut S) -> Result<()> {
+        let member = self.parser.member();
+        if !member.is_entry() {
+            return sink.member_end();
+        }
+        let size = if member.data_len == 0 && member.sparse.is_none() {
+            0
+        } else {
+            member.size
+        };
+        let crc = (size > 0).then(|| std::mem::take(&mut self.crc).finish());
+        sink.entry(EntryRef::File {
+            name: &member.name,
+            size,
+            crc,
+        })?;
+        let occurrence = Superseded {
+            position: self.position,
+            data_offset: self.data_offset,
+            data_len: member.data_len,
+        };
+        let key = self.seen.hasher().hash_one(clean(&member.name));
+        if let Some(earlier) = self.seen.insert(key, occurrence) {
+            self.summary.superseded.push(earlier);
+        }
+        self.position += 1;
+        self.summary.members += 1;
+        sink.member_end()
+    }
+}
