@@ -28,8 +28,10 @@ pub trait PayloadSource {
     fn open(&mut self, name: &[u8]) -> Result<(Self::Payload, u64)>;
 }
 
-/// Size of the copy buffer.
-const COPY_BUFFER: usize = 1 << 20;
+/// Size of the copy buffer: small enough that the bytes just read are
+/// still in the CPU cache when they are checksummed (64 KiB measured 1.5x
+/// faster than 1 MiB on a 122 MB rootfs, see BENCHMARKS.md).
+const COPY_BUFFER: usize = 64 << 10;
 
 /// The assembler. Feed it every entry in order, then call `finish`.
 pub struct Assembler {

@@ -1,6 +1,10 @@
 //! Thin I/O wrappers around the sans-IO cores: disassembling from a reader,
 //! payloads from an extracted directory, gzip'd metadata files.
 
+mod background;
+
+pub use background::{BackgroundEntries, BackgroundWriter};
+
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -16,8 +20,9 @@ use crate::disasm::{DisasmSink, Disassembler, Summary};
 use crate::error::{Error, Result, display_name};
 use crate::metadata::{EntryRef, MetadataReader, MetadataWriter};
 
-/// Read size when disassembling from a reader.
-const READ_BUFFER: usize = 1 << 20;
+/// Read size when disassembling from a reader; small enough to stay in the
+/// CPU cache between the read and the checksum (see BENCHMARKS.md).
+const READ_BUFFER: usize = 64 << 10;
 
 /// Disassembles everything `input` yields. Every byte read is also written
 /// to `passthrough` when one is given (the `tar-split disasm` pipe).
@@ -49,26 +54,35 @@ impl<W: Write> DisasmSink for MetadataWriter<W> {
     }
 }
 
-/// A metadata writer that gzips, as tar-split files are stored.
-pub fn gzip_metadata<W: Write>(out: W) -> MetadataWriter<GzEncoder<W>> {
-    MetadataWriter::new(GzEncoder::new(out, Compression::fast()))
+/// A metadata writer that gzips, as tar-split files are stored; JSON
+/// encoding happens on the caller's thread, compression and writing on
+/// another.
+pub type GzipMetadataWriter<W> = MetadataWriter<BackgroundWriter<GzEncoder<W>>>;
+
+/// Starts a gzip'd metadata writer over `out`.
+pub fn gzip_metadata<W: Write + Send + 'static>(out: W) -> GzipMetadataWriter<W> {
+    MetadataWriter::new(BackgroundWriter::new(GzEncoder::new(
+        out,
+        Compression::fast(),
+    )))
 }
 
 /// Finishes a gzip'd metadata writer, returning the underlying writer.
-pub fn finish_gzip_metadata<W: Write>(writer: MetadataWriter<GzEncoder<W>>) -> Result<W> {
-    Ok(writer.into_inner()?.finish()?)
+pub fn finish_gzip_metadata<W: Write + Send + 'static>(writer: GzipMetadataWriter<W>) -> Result<W> {
+    Ok(writer.into_inner()?.finish()?.finish()?)
 }
 
-/// Reads metadata, gzip'd (detected by its magic bytes) or plain.
-pub fn read_metadata<R: Read + 'static>(input: R) -> Result<MetadataReader<Box<dyn Read>>> {
+/// Reads metadata, gzip'd (detected by its magic bytes) or plain,
+/// inflating and parsing on another thread.
+pub fn read_metadata<R: Read + Send + 'static>(input: R) -> Result<BackgroundEntries> {
     let mut input = BufReader::with_capacity(256 << 10, input);
     let head = std::io::BufRead::fill_buf(&mut input)?;
-    let reader: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
+    let reader: Box<dyn Read + Send> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(MultiGzDecoder::new(input))
     } else {
         Box::new(input)
     };
-    Ok(MetadataReader::new(reader))
+    Ok(BackgroundEntries::new(MetadataReader::new(reader)))
 }
 
 /// Payloads from a directory holding the extracted archive. Names resolve
