@@ -149,3 +149,22 @@ pub fn strata_asm(meta: &Path, dir: &Path, tar_out: &Path) -> Output {
         .arg("--output")
         .arg(tar_out))
 }
+
+/// Runs `strata tar-split asm` and asserts it rebuilds `case` exactly.
+pub fn assert_strata_rebuilds(case: &Case, meta: &Path, tree: &Path, what: &str) {
+    let rebuilt = tree.with_extension("rebuilt.tar");
+    let out = strata_asm(meta, tree, &rebuilt);
+    assert!(
+        out.status.success(),
+        "{} ({}): {what}: strata asm failed: {}",
+        case.name,
+        case.about,
+        stderr(&out)
+    );
+    assert_eq!(
+        sha256_file(&rebuilt),
+        sha256_file(&case.path()),
+        "{}: {what}: rebuilt tar differs",
+        case.name
+    );
+}

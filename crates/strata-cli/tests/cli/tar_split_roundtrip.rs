@@ -5,7 +5,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::corpus::{
-    Case, cases, gnu_extract, sha256, sha256_file, stderr, strata, strata_asm, strata_disasm,
+    Case, assert_strata_rebuilds, cases, gnu_extract, sha256, sha256_file, stderr, strata,
+    strata_disasm,
 };
 
 fn round_trip(case: &Case, work: &std::path::Path, meta: &std::path::Path) {
@@ -16,21 +17,7 @@ fn round_trip(case: &Case, work: &std::path::Path, meta: &std::path::Path) {
         "{}: GNU tar extraction status",
         case.name
     );
-    let rebuilt = work.join("rebuilt.tar");
-    let out = strata_asm(meta, &tree, &rebuilt);
-    assert!(
-        out.status.success(),
-        "{} ({}): strata asm failed: {}",
-        case.name,
-        case.about,
-        stderr(&out)
-    );
-    assert_eq!(
-        sha256_file(&rebuilt),
-        sha256_file(&case.path()),
-        "{}: rebuilt tar differs",
-        case.name
-    );
+    assert_strata_rebuilds(case, meta, &tree, "round trip");
 }
 
 #[test]
