@@ -2,12 +2,13 @@
 //!
 //! The store keeps image layers on disk as copy-on-write layers, records each
 //! layer's tar stream with tar-split so the identical bytes can be handed
-//! back, and keeps images, names and containers on top. This crate is the
-//! library; `strata-cli` is the command-line front end.
-//!
-//! So far the crate re-exports [`tarsplit`], the bit-exact tar layer that the
-//! store is built on.
+//! back, and keeps names and metadata on top. This crate is the library;
+//! `strata-cli` is the command-line front end.
 
 #![deny(missing_docs)]
+
+pub mod archive;
+pub mod driver;
+pub mod idmap;
 
 pub use tarsplit;

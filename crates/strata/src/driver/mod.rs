@@ -1,0 +1,3 @@
+//! Storage drivers: how layers live on disk.
+
+pub mod copy;
