@@ -28,9 +28,10 @@ pub trait DisasmSink {
     /// A metadata entry.
     fn entry(&mut self, entry: EntryRef<'_>) -> Result<()>;
 
-    /// A member's headers are complete; its payload follows.
-    fn member(&mut self, member: &Member) -> Result<()> {
-        let _ = member;
+    /// A member's headers are complete; its payload follows. `supersedes`
+    /// is the earlier occurrence of the same path in this archive, if any.
+    fn member(&mut self, member: &Member, supersedes: Option<Superseded>) -> Result<()> {
+        let _ = (member, supersedes);
         Ok(())
     }
 
@@ -164,7 +165,23 @@ impl Disassembler {
         self.flush_segment(sink)?;
         self.crc = Crc64::default();
         self.data_offset = self.parser.offset();
-        sink.member(self.parser.member())
+        let member = self.parser.member();
+        if !member.is_entry() {
+            return sink.member(member, None);
+        }
+        // The member's file entry comes right after its payload, so it gets
+        // the next position.
+        let occurrence = Superseded {
+            position: self.position,
+            data_offset: self.data_offset,
+            data_len: member.data_len,
+        };
+        let key = self.seen.hasher().hash_one(clean(&member.name));
+        let earlier = self.seen.insert(key, occurrence);
+        if let Some(earlier) = earlier {
+            self.summary.superseded.push(earlier);
+        }
+        sink.member(member, earlier)
     }
 
     fn on_member_end<S: DisasmSink>(&mut self, sink: &mut S) -> Result<()> {
@@ -183,15 +200,6 @@ impl Disassembler {
             size,
             crc,
         })?;
-        let occurrence = Superseded {
-            position: self.position,
-            data_offset: self.data_offset,
-            data_len: member.data_len,
-        };
-        let key = self.seen.hasher().hash_one(clean(&member.name));
-        if let Some(earlier) = self.seen.insert(key, occurrence) {
-            self.summary.superseded.push(earlier);
-        }
         self.position += 1;
         self.summary.members += 1;
         sink.member_end()

@@ -3,10 +3,11 @@
 //!
 //! Extraction keeps only the last occurrence of a path, so an earlier
 //! occurrence's payload cannot be read back from the tree. Its file entry is
-//! replaced by segments holding the payload bytes, taken from the archive
-//! itself; a superseded member without payload simply loses its file entry.
-//! The result is plain tar-split: Go's tar-split reassembles it correctly,
-//! and no path appears twice among its file entries.
+//! replaced by segments holding the payload bytes, taken from wherever the
+//! caller kept them (the archive itself, or files set aside during
+//! extraction); a superseded member without payload simply loses its file
+//! entry. The result is plain tar-split: Go's tar-split reassembles it
+//! correctly, and no path appears twice among its file entries.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -15,17 +16,33 @@ use crate::disasm::Superseded;
 use crate::error::{Error, Result};
 use crate::metadata::{Entry, EntryRef, MAX_SEGMENT, MetadataWriter};
 
-/// Copies `entries` to `out`, inlining the payloads of `superseded` from
-/// `archive` (the same archive the entries were made from).
-pub fn inline_superseded<I, R, W>(
+/// Where the stored payload bytes of superseded members can be read again.
+pub trait SupersededPayloads {
+    /// Reads the `superseded.data_len` payload bytes of that member, as
+    /// stored in the archive.
+    fn open(&mut self, superseded: &Superseded) -> Result<Box<dyn Read + '_>>;
+}
+
+/// The archive itself, seekable: payloads are read at their offsets.
+pub struct FromArchive<R: Read + Seek>(pub R);
+
+impl<R: Read + Seek> SupersededPayloads for FromArchive<R> {
+    fn open(&mut self, superseded: &Superseded) -> Result<Box<dyn Read + '_>> {
+        self.0.seek(SeekFrom::Start(superseded.data_offset))?;
+        Ok(Box::new((&mut self.0).take(superseded.data_len)))
+    }
+}
+
+/// Copies `entries` to `out`, inlining the payloads of `superseded`.
+pub fn inline_superseded<I, P, W>(
     entries: I,
     superseded: &[Superseded],
-    archive: &mut R,
+    payloads: &mut P,
     out: &mut MetadataWriter<W>,
 ) -> Result<()>
 where
     I: IntoIterator<Item = Result<Entry>>,
-    R: Read + Seek,
+    P: SupersededPayloads,
     W: Write,
 {
     let by_position: HashMap<u64, &Superseded> =
@@ -34,7 +51,7 @@ where
     for (position, entry) in entries.into_iter().enumerate() {
         let entry = entry?;
         match (by_position.get(&(position as u64)), &entry) {
-            (Some(s), Entry::File { .. }) => write_payload(s, archive, out, &mut chunk)?,
+            (Some(s), Entry::File { .. }) => write_payload(s, payloads, out, &mut chunk)?,
             (Some(_), Entry::Segment(_)) => {
                 return Err(Error::Metadata {
                     entry: position as u64,
@@ -47,18 +64,18 @@ where
     Ok(())
 }
 
-fn write_payload<R: Read + Seek, W: Write>(
+fn write_payload<P: SupersededPayloads, W: Write>(
     superseded: &Superseded,
-    archive: &mut R,
+    payloads: &mut P,
     out: &mut MetadataWriter<W>,
     chunk: &mut Vec<u8>,
 ) -> Result<()> {
-    archive.seek(SeekFrom::Start(superseded.data_offset))?;
+    let mut reader = payloads.open(superseded)?;
     let mut left = superseded.data_len;
     while left > 0 {
         let n = left.min(MAX_SEGMENT as u64) as usize;
         chunk.resize(n, 0);
-        archive.read_exact(chunk)?;
+        reader.read_exact(chunk)?;
         out.write(EntryRef::Segment(chunk))?;
         left -= n as u64;
     }

@@ -74,7 +74,7 @@ impl DisasmSink for MemorySink {
         Ok(())
     }
 
-    fn member(&mut self, member: &Member) -> Result<()> {
+    fn member(&mut self, member: &Member, _supersedes: Option<crate::Superseded>) -> Result<()> {
         self.current = (member.data_len > 0).then(|| Current {
             stored: Vec::new(),
             member: member.clone(),

@@ -7,6 +7,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use tarsplit::inline::FromArchive;
 use tarsplit::io::{DirSource, disassemble, finish_gzip_metadata, gzip_metadata, read_metadata};
 
 use crate::cli::{AsmArgs, DisasmArgs};
@@ -105,8 +106,13 @@ fn inline_duplicates(
     let second = tempfile::NamedTempFile::new_in(dir)?;
     let mut metadata = gzip_metadata(BufWriter::new(second.reopen()?));
     let entries = read_metadata(first.reopen()?)?;
-    tarsplit::inline::inline_superseded(entries, superseded, &mut archive, &mut metadata)
-        .context("cannot record the payloads of duplicated paths")?;
+    tarsplit::inline::inline_superseded(
+        entries,
+        superseded,
+        &mut FromArchive(&mut archive),
+        &mut metadata,
+    )
+    .context("cannot record the payloads of duplicated paths")?;
     finish_gzip_metadata(metadata)?.flush()?;
     Ok(second)
 }
