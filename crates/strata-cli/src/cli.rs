@@ -2,21 +2,217 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// strata: a container image and layer store.
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about)]
 pub struct Cli {
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Where the store is (each also settable by environment variable).
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Persistent store directory [env: STRATA_ROOT; default /var/lib/strata as root]
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
+    /// Runtime directory [env: STRATA_RUNROOT; default /run/strata as root]
+    #[arg(long, global = true)]
+    pub runroot: Option<PathBuf>,
+    /// Storage driver for a new store [env: STRATA_DRIVER; default vfs]
+    #[arg(long, global = true)]
+    pub driver: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Manage layers.
+    #[command(subcommand)]
+    Layer(LayerCommand),
+    /// List layers (same as `layer ls`).
+    Layers(ListArgs),
+    /// Check the store; with --repair, fix what can be fixed.
+    Fsck(FsckArgs),
+    /// Show where the store is and what it holds.
+    Status(JsonArg),
     /// Disassemble and reassemble tar archives bit-exactly (Go tar-split compatible).
     #[command(name = "tar-split", subcommand)]
     TarSplit(TarSplitCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Show full ids.
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FsckArgs {
+    /// Remove orphans and damaged layers without children.
+    #[arg(long)]
+    pub repair: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LayerCommand {
+    /// Import a layer tar (plain, gzip, zstd, xz or bzip2); prints the new id.
+    Import(ImportArgs),
+    /// Create an empty layer (a copy of its parent); prints the new id.
+    Create(CreateArgs),
+    /// List layers.
+    #[command(visible_alias = "list")]
+    Ls(ListArgs),
+    /// Show a layer as JSON.
+    Inspect(LayerRef),
+    /// Write a layer's changes as a tar (its original tar, verified, when possible).
+    Diff(DiffArgs),
+    /// List the paths a layer added (A), changed (C) or deleted (D).
+    Changes(ChangesArgs),
+    /// Print the size of the tar `diff` would write.
+    DiffSize(FromArgs),
+    /// Mount a layer; prints where its tree is.
+    Mount(LayerRef),
+    /// Drop one mount of a layer.
+    #[command(visible_alias = "umount")]
+    Unmount(LayerRef),
+    /// Delete layers.
+    Rm(RmArgs),
+    /// Set, add or remove names.
+    #[command(subcommand)]
+    Names(NamesCommand),
+    /// Print, or with VALUE set, a layer's metadata string.
+    Metadata(MetadataArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LayerRef {
+    /// Layer id, id prefix or name.
+    pub layer: String,
+    /// Print JSON (inspect always does).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NewLayerArgs {
+    /// The layer to put it on.
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// A name for it (repeatable).
+    #[arg(long = "name")]
+    pub names: Vec<String>,
+    /// Its id (64 hex digits); random by default.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Map container uids to host uids: container:host:size[,...].
+    #[arg(long)]
+    pub uidmap: Option<String>,
+    /// Map container gids to host gids: container:host:size[,...].
+    #[arg(long)]
+    pub gidmap: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub layer: NewLayerArgs,
+    /// The tar to import; `-` or nothing for stdin.
+    pub input: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub layer: NewLayerArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Compress {
+    None,
+    Gzip,
+    Zstd,
+    Original,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub from: FromArgs,
+    /// Compression of the output.
+    #[arg(long, value_enum, default_value = "none")]
+    pub compress: Compress,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FromArgs {
+    /// Layer id, id prefix or name.
+    pub layer: String,
+    /// Compare with this layer instead of the parent.
+    #[arg(long)]
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChangesArgs {
+    #[command(flatten)]
+    pub from: FromArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Layers (ids, id prefixes or names).
+    #[arg(required = true)]
+    pub layers: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NamesCommand {
+    /// Replace the layer's names.
+    Set(NamesArgs),
+    /// Add names.
+    Add(NamesArgs),
+    /// Remove names.
+    Rm(NamesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NamesArgs {
+    /// Layer id, id prefix or name.
+    pub layer: String,
+    /// Names.
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MetadataArgs {
+    /// Layer id, id prefix or name.
+    pub layer: String,
+    /// New value.
+    pub value: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -33,7 +33,9 @@ impl IdMap {
         }
         self.0.iter().find_map(|r| {
             let offset = id.checked_sub(r.container_id)?;
-            (offset < r.size).then(|| r.host_id.checked_add(offset)).flatten()
+            (offset < r.size)
+                .then(|| r.host_id.checked_add(offset))
+                .flatten()
         })
     }
 
@@ -44,7 +46,9 @@ impl IdMap {
         }
         self.0.iter().find_map(|r| {
             let offset = id.checked_sub(r.host_id)?;
-            (offset < r.size).then(|| r.container_id.checked_add(offset)).flatten()
+            (offset < r.size)
+                .then(|| r.container_id.checked_add(offset))
+                .flatten()
         })
     }
 
@@ -54,11 +58,22 @@ impl IdMap {
         for part in text.split(',').filter(|p| !p.is_empty()) {
             let numbers: Vec<u32> = part
                 .split(':')
-                .map(|n| n.parse::<u32>().map_err(|_| format!("invalid id mapping {part:?}")))
+                .map(|n| {
+                    n.parse::<u32>()
+                        .map_err(|_| format!("invalid id mapping {part:?}"))
+                })
                 .collect::<Result<_, _>>()?;
             match numbers[..] {
-                [container_id, host_id, size] if size > 0 => ranges.push(IdRange { container_id, host_id, size }),
-                _ => return Err(format!("invalid id mapping {part:?}: want container:host:size")),
+                [container_id, host_id, size] if size > 0 => ranges.push(IdRange {
+                    container_id,
+                    host_id,
+                    size,
+                }),
+                _ => {
+                    return Err(format!(
+                        "invalid id mapping {part:?}: want container:host:size"
+                    ));
+                }
             }
         }
         Ok(Self(ranges))

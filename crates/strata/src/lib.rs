@@ -8,7 +8,14 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+pub mod compression;
+pub mod digest;
 pub mod driver;
+mod error;
 pub mod idmap;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use store::{CreateOptions, DiffFormat, Layer, Store, StoreOptions};
 
 pub use tarsplit;

@@ -60,7 +60,7 @@ impl Assembler {
     }
 
     /// Writes the bytes `entry` stands for.
-    pub fn entry<S: PayloadSource, W: Write>(
+    pub fn entry<S: PayloadSource, W: Write + ?Sized>(
         &mut self,
         entry: &Entry,
         source: &mut S,
@@ -101,7 +101,7 @@ impl Assembler {
         }
     }
 
-    fn file<S: PayloadSource, W: Write>(
+    fn file<S: PayloadSource, W: Write + ?Sized>(
         &mut self,
         name: &[u8],
         size: u64,
@@ -192,7 +192,7 @@ impl Assembler {
     }
 
     /// Copies `len` bytes from `file` to `out`; returns their checksum.
-    fn copy<W: Write>(
+    fn copy<W: Write + ?Sized>(
         &mut self,
         file: &mut impl Read,
         name: &[u8],
@@ -204,7 +204,7 @@ impl Assembler {
         Ok(crc.finish())
     }
 
-    fn copy_into<W: Write>(
+    fn copy_into<W: Write + ?Sized>(
         &mut self,
         file: &mut impl Read,
         name: &[u8],
@@ -240,7 +240,7 @@ impl Assembler {
     /// Writes the stored regions of a sparse file. The checksum may cover
     /// the stored regions (as strata records it) or the whole file with its
     /// holes (as Go's tar-split records it); either proves the contents.
-    fn copy_sparse<W: Write, F: Read + Seek>(
+    fn copy_sparse<W: Write + ?Sized, F: Read + Seek>(
         &mut self,
         file: &mut F,
         name: &[u8],
@@ -285,7 +285,7 @@ pub fn assemble<I, S, W>(entries: I, source: &mut S, out: &mut W) -> Result<u64>
 where
     I: IntoIterator<Item = Result<Entry>>,
     S: PayloadSource,
-    W: Write,
+    W: Write + ?Sized,
 {
     let mut assembler = Assembler::default();
     for entry in entries {

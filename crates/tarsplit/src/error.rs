@@ -59,12 +59,6 @@ pub enum Error {
         /// What is wrong with the map.
         reason: String,
     },
-    /// Extension headers (PAX, GNU long names) are not followed by a member.
-    #[error("extension header at byte {offset} is not followed by a member")]
-    OrphanedExtension {
-        /// Offset where the member was expected.
-        offset: u64,
-    },
     /// The archive ends in the middle of a header or a member's data.
     #[error("tar archive truncated at byte {offset}: {what}")]
     Truncated {

@@ -70,6 +70,9 @@ fn write_payload<P: SupersededPayloads, W: Write>(
     out: &mut MetadataWriter<W>,
     chunk: &mut Vec<u8>,
 ) -> Result<()> {
+    if superseded.data_len == 0 {
+        return Ok(());
+    }
     let mut reader = payloads.open(superseded)?;
     let mut left = superseded.data_len;
     while left > 0 {

@@ -251,12 +251,7 @@ impl Parser {
     pub fn finish(&self) -> Result<()> {
         let what = match self.state {
             State::Trailer | State::Ended => return Ok(()),
-            State::Header if self.block_len == 0 && self.pending.start.is_none() => return Ok(()),
-            State::Header if self.block_len == 0 => {
-                return Err(Error::OrphanedExtension {
-                    offset: self.offset,
-                });
-            }
+            State::Header if self.block_len == 0 => return Ok(()),
             State::Header | State::SparseBlock => {
                 format!("inside a header block ({} of 512 bytes)", self.block_len)
             }
@@ -308,9 +303,9 @@ impl Parser {
 
     fn on_header_block(&mut self, offset: u64) -> Result<()> {
         if self.block[..] == ZERO_BLOCK[..] {
-            if self.pending.start.is_some() {
-                return Err(Error::OrphanedExtension { offset });
-            }
+            // Extension headers with no member after them apply to nothing;
+            // Go's reader ends the archive here too.
+            self.pending = Pending::default();
             self.state = State::Ended;
             return Ok(());
         }

@@ -1,13 +1,53 @@
 //! One module per command family; each parses nothing and prints little.
 
+mod layer_diff;
+mod layer_edit;
+mod layer_make;
+mod layer_show;
+mod output;
+mod progress;
+mod store;
 mod tar_split;
 
-use crate::cli::{Cli, Command, TarSplitCommand};
+use anyhow::Result;
+use strata::{Store, StoreOptions};
+
+use crate::cli::{Cli, Command, LayerCommand, StoreArgs, TarSplitCommand};
 
 /// Runs the command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::TarSplit(TarSplitCommand::Disasm(args)) => tar_split::disasm(&args),
         Command::TarSplit(TarSplitCommand::Asm(args)) => tar_split::asm(&args),
+        Command::Layers(args) => layer_show::list(&open(&cli.store)?, &args),
+        Command::Layer(command) => layer(&open(&cli.store)?, command),
+        Command::Fsck(args) => store::fsck(&open(&cli.store)?, &args),
+        Command::Status(args) => store::status(&open(&cli.store)?, &args),
     }
+}
+
+fn layer(store: &Store, command: LayerCommand) -> Result<()> {
+    match command {
+        LayerCommand::Import(args) => layer_make::import(store, &args),
+        LayerCommand::Create(args) => layer_make::create(store, &args),
+        LayerCommand::Ls(args) => layer_show::list(store, &args),
+        LayerCommand::Inspect(args) => layer_show::inspect(store, &args),
+        LayerCommand::Diff(args) => layer_diff::diff(store, &args),
+        LayerCommand::Changes(args) => layer_diff::changes(store, &args),
+        LayerCommand::DiffSize(args) => layer_diff::diff_size(store, &args),
+        LayerCommand::Mount(args) => layer_edit::mount(store, &args),
+        LayerCommand::Unmount(args) => layer_edit::unmount(store, &args),
+        LayerCommand::Rm(args) => layer_edit::remove(store, &args),
+        LayerCommand::Names(command) => layer_edit::names(store, command),
+        LayerCommand::Metadata(args) => layer_edit::metadata(store, &args),
+    }
+}
+
+fn open(args: &StoreArgs) -> Result<Store> {
+    let options = StoreOptions {
+        root: args.root.clone(),
+        runroot: args.runroot.clone(),
+        driver: args.driver.clone(),
+    };
+    Ok(Store::open(&options)?)
 }

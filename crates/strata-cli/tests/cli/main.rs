@@ -3,6 +3,10 @@
 //! oracle. One test binary keeps link time low.
 
 mod corpus;
+mod store_commands;
+mod store_crash;
+mod store_processes;
+mod store_support;
 mod tar_split_interop;
 mod tar_split_rejections;
 mod tar_split_roundtrip;

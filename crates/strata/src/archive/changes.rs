@@ -1,1 +1,799 @@
-//! (being written)
+//! What changed between two directory trees.
+//!
+//! This module owns comparing an old tree (a layer's parent, or nothing)
+//! with a new one, with the semantics of containers/storage's
+//! `ChangesDirs`: a path is *added* when it exists only in the new tree,
+//! *deleted* when it exists only in the old one (only the top-most deleted
+//! path is reported, not its children), and *modified* when it exists in
+//! both and its type, permissions, owner, size (not for directories),
+//! modification time, device number, symlink target or extended attributes
+//! differ. File contents are never read.
+//!
+//! Two details follow containers/storage rather than a literal comparison:
+//! a modification time whose nanoseconds are zero on one side matches the
+//! same second on the other (tar keeps whole seconds, so a tree extracted
+//! from a layer must not differ from the tree it was made from), and
+//! `security.selinux` labels are not compared (the host relabels files;
+//! changesets never carry the label).
+//!
+//! It also owns the low-level tree reading that [`changeset`] and the vfs
+//! copier share: `statx` without following symlinks, sorted directory
+//! listings and extended attributes read without following symlinks. Every
+//! lookup is relative to an open directory, so nothing outside the trees is
+//! ever followed.
+//!
+//! [`changeset`]: super::changeset
+
+use std::ffi::{CStr, CString, OsStr};
+use std::fmt::Write as _;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::buffer::spare_capacity;
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, Statx, StatxFlags};
+use rustix::io::Errno;
+
+/// One changed path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Change {
+    /// Path relative to the tree root, with no leading slash
+    /// (e.g. `b"etc/passwd"`). Raw bytes: Linux paths need not be UTF-8.
+    pub path: Vec<u8>,
+    /// What happened to it.
+    pub kind: ChangeKind,
+}
+
+/// What happened to a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeKind {
+    /// The path exists only in the new tree.
+    Added,
+    /// The path exists in both trees and its metadata differs.
+    Modified,
+    /// The path exists only in the old tree.
+    Deleted,
+}
+
+impl ChangeKind {
+    /// The letter `podman diff` and `docker diff` print: `A`, `C` or `D`.
+    pub fn letter(self) -> char {
+        match self {
+            Self::Added => 'A',
+            Self::Modified => 'C',
+            Self::Deleted => 'D',
+        }
+    }
+}
+
+/// Why two trees could not be compared.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChangesError {
+    /// A filesystem operation failed on the named path.
+    #[error("cannot {op} {}: {source}", path.display())]
+    Io {
+        /// What was being done (`stat`, `read directory`, ...).
+        op: &'static str,
+        /// The full path it was done to.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Lists what changed from `old` to `new`, sorted by path component by
+/// component (so `a/b` sorts right after `a`, before `a-c`).
+///
+/// `old = None` compares against an empty tree: everything in `new` is
+/// added. The roots themselves are never reported.
+pub fn changes(old: Option<&Path>, new: &Path) -> Result<Vec<Change>, ChangesError> {
+    let mut collect = Collect(Vec::new());
+    walk(old, new, &mut collect)?;
+    Ok(collect.0)
+}
+
+/// Formats changes the way `podman diff` prints them: one line per change,
+/// `A /etc/foo`, `C /etc`, `D /tmp/x`, each ending in a newline. Bytes
+/// that are not UTF-8 are shown as U+FFFD.
+pub fn format_changes(changes: &[Change]) -> String {
+    let mut out = String::new();
+    for change in changes {
+        let path = String::from_utf8_lossy(&change.path);
+        let _ = writeln!(out, "{} /{path}", change.kind.letter());
+    }
+    out
+}
+
+/// Collects changes into a vector.
+struct Collect(Vec<Change>);
+
+impl Visitor for Collect {
+    type Error = ChangesError;
+
+    fn changed(&mut self, kind: ChangeKind, entry: &mut Entry<'_>) -> Result<(), ChangesError> {
+        self.0.push(Change {
+            path: entry.path.to_vec(),
+            kind,
+        });
+        Ok(())
+    }
+
+    fn deleted(&mut self, path: &[u8]) -> Result<(), ChangesError> {
+        self.0.push(Change {
+            path: path.to_vec(),
+            kind: ChangeKind::Deleted,
+        });
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The walk, shared with the changeset writer.
+
+/// Receives changes in order during [`walk`].
+pub(crate) trait Visitor {
+    /// The error the visitor fails with; walk errors convert into it.
+    type Error: From<ChangesError>;
+
+    /// An added or modified path of the new tree.
+    fn changed(&mut self, kind: ChangeKind, entry: &mut Entry<'_>) -> Result<(), Self::Error>;
+
+    /// A path that exists only in the old tree (only the top-most one).
+    fn deleted(&mut self, path: &[u8]) -> Result<(), Self::Error>;
+}
+
+/// An added or modified path as the walk saw it in the new tree.
+pub(crate) struct Entry<'a> {
+    /// The directory holding the entry, open.
+    pub(crate) dir: BorrowedFd<'a>,
+    /// The entry's name in `dir`.
+    pub(crate) name: &'a CStr,
+    /// The entry's path relative to the root.
+    pub(crate) path: &'a [u8],
+    /// Its metadata, not following symlinks.
+    pub(crate) meta: Meta,
+    /// Its extended attributes, when the walk already read them.
+    xattrs: Option<Xattrs>,
+}
+
+impl<'a> Entry<'a> {
+    /// An entry as the walk would report it, for tests of visitors.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        dir: BorrowedFd<'a>,
+        name: &'a CStr,
+        path: &'a [u8],
+        meta: Meta,
+    ) -> Self {
+        Self {
+            dir,
+            name,
+            path,
+            meta,
+            xattrs: None,
+        }
+    }
+
+    /// The entry's extended attributes, sorted by name: those the walk
+    /// already read, else read now, through `fd` (the entry, opened) when
+    /// given.
+    pub(crate) fn xattrs(&mut self, fd: Option<BorrowedFd<'_>>) -> io::Result<&Xattrs> {
+        let xattrs = match (self.xattrs.take(), fd) {
+            (Some(xattrs), _) => xattrs,
+            (None, Some(fd)) => read_xattrs(&XattrTarget::Fd(fd))?,
+            (None, None) => read_xattrs(&XattrTarget::at(self.dir, self.name)?)?,
+        };
+        Ok(self.xattrs.insert(xattrs))
+    }
+}
+
+/// Walks `old` and `new` together, reporting changes to `visitor` in
+/// sorted order (parents before children).
+pub(crate) fn walk<V: Visitor>(
+    old: Option<&Path>,
+    new: &Path,
+    visitor: &mut V,
+) -> Result<(), V::Error> {
+    let new_fd = open_root(new)?;
+    let old_fd = old.map(open_root).transpose()?;
+    let mut walker = Walker {
+        old_root: old,
+        new_root: new,
+        path: Vec::new(),
+        visitor,
+    };
+    walker.dir(old_fd.as_ref().map(AsFd::as_fd), new_fd.as_fd())
+}
+
+fn open_root(path: &Path) -> Result<OwnedFd, ChangesError> {
+    open_dir_at(CWD, path).map_err(|source| ChangesError::Io {
+        op: "open directory",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Which tree an error happened in.
+#[derive(Clone, Copy)]
+enum Side {
+    Old,
+    New,
+}
+
+struct Walker<'a, V> {
+    old_root: Option<&'a Path>,
+    new_root: &'a Path,
+    /// Path of the entry being looked at, relative to the roots.
+    path: Vec<u8>,
+    visitor: &'a mut V,
+}
+
+impl<V: Visitor> Walker<'_, V> {
+    /// Compares the children of two directories (or lists those of `new`
+    /// alone when there is no old counterpart).
+    fn dir(&mut self, old: Option<BorrowedFd<'_>>, new: BorrowedFd<'_>) -> Result<(), V::Error> {
+        let new_names = read_names(new).map_err(|e| self.err("read directory", Side::New, e))?;
+        let old_names = match old {
+            Some(fd) => read_names(fd).map_err(|e| self.err("read directory", Side::Old, e))?,
+            None => Vec::new(),
+        };
+        let (mut i, mut j) = (0, 0);
+        while i < old_names.len() || j < new_names.len() {
+            let order = match (old_names.get(i), new_names.get(j)) {
+                (Some(o), Some(n)) => o.as_bytes().cmp(n.as_bytes()),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                _ => std::cmp::Ordering::Greater,
+            };
+            match (order, old) {
+                (std::cmp::Ordering::Less, _) => {
+                    self.child(&old_names[i], |w| w.deleted())?;
+                    i += 1;
+                }
+                (std::cmp::Ordering::Equal, Some(old)) => {
+                    self.child(&new_names[j], |w| w.common(old, new, &new_names[j]))?;
+                    i += 1;
+                    j += 1;
+                }
+                _ => {
+                    self.child(&new_names[j], |w| w.added(new, &new_names[j]))?;
+                    j += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with `name` appended to the current path.
+    fn child<F>(&mut self, name: &CStr, f: F) -> Result<(), V::Error>
+    where
+        F: FnOnce(&mut Self) -> Result<(), V::Error>,
+    {
+        let len = self.path.len();
+        if len > 0 {
+            self.path.push(b'/');
+        }
+        self.path.extend_from_slice(name.to_bytes());
+        let result = f(self);
+        self.path.truncate(len);
+        result
+    }
+
+    fn deleted(&mut self) -> Result<(), V::Error> {
+        self.visitor.deleted(&self.path)
+    }
+
+    /// A path only in the new tree: it and everything below it are added.
+    fn added(&mut self, dir: BorrowedFd<'_>, name: &CStr) -> Result<(), V::Error> {
+        let meta = stat_at(dir, name).map_err(|e| self.err("stat", Side::New, e))?;
+        let mut entry = Entry {
+            dir,
+            name,
+            path: &self.path,
+            meta,
+            xattrs: None,
+        };
+        self.visitor.changed(ChangeKind::Added, &mut entry)?;
+        if meta.is_dir() {
+            let child =
+                open_dir_at(dir, name).map_err(|e| self.err("open directory", Side::New, e))?;
+            self.dir(None, child.as_fd())?;
+        }
+        Ok(())
+    }
+
+    /// A path in both trees: compare, then descend when it is a directory
+    /// in the new tree.
+    fn common(
+        &mut self,
+        old: BorrowedFd<'_>,
+        new: BorrowedFd<'_>,
+        name: &CStr,
+    ) -> Result<(), V::Error> {
+        let old_meta = stat_at(old, name).map_err(|e| self.err("stat", Side::Old, e))?;
+        let new_meta = stat_at(new, name).map_err(|e| self.err("stat", Side::New, e))?;
+        let mut new_xattrs = None;
+        let differs = meta_differs(&old_meta, &new_meta)
+            || self.target_differs(old, new, name, &new_meta)?
+            || self.xattrs_differ(old, new, name, &mut new_xattrs)?;
+        if differs {
+            let mut entry = Entry {
+                dir: new,
+                name,
+                path: &self.path,
+                meta: new_meta,
+                xattrs: new_xattrs,
+            };
+            self.visitor.changed(ChangeKind::Modified, &mut entry)?;
+        }
+        if !new_meta.is_dir() {
+            return Ok(());
+        }
+        let new_child =
+            open_dir_at(new, name).map_err(|e| self.err("open directory", Side::New, e))?;
+        let old_child = if old_meta.is_dir() {
+            Some(open_dir_at(old, name).map_err(|e| self.err("open directory", Side::Old, e))?)
+        } else {
+            None
+        };
+        self.dir(old_child.as_ref().map(AsFd::as_fd), new_child.as_fd())
+    }
+
+    /// Whether two symlinks (same metadata otherwise) point elsewhere.
+    fn target_differs(
+        &self,
+        old: BorrowedFd<'_>,
+        new: BorrowedFd<'_>,
+        name: &CStr,
+        meta: &Meta,
+    ) -> Result<bool, ChangesError> {
+        if meta.file_type != FileType::Symlink {
+            return Ok(false);
+        }
+        let old_target =
+            read_link_at(old, name).map_err(|e| self.err("read symlink", Side::Old, e))?;
+        let new_target =
+            read_link_at(new, name).map_err(|e| self.err("read symlink", Side::New, e))?;
+        Ok(old_target != new_target)
+    }
+
+    /// Whether the extended attributes differ; keeps the new ones read.
+    fn xattrs_differ(
+        &self,
+        old: BorrowedFd<'_>,
+        new: BorrowedFd<'_>,
+        name: &CStr,
+        new_xattrs: &mut Option<Xattrs>,
+    ) -> Result<bool, ChangesError> {
+        let read = |dir, side| {
+            XattrTarget::at(dir, name)
+                .and_then(|target| read_xattrs(&target))
+                .map_err(|e| self.err("read extended attributes of", side, e))
+        };
+        let old_list = read(old, Side::Old)?;
+        let new_list = new_xattrs.insert(read(new, Side::New)?);
+        let compared = |list: &Xattrs| -> Xattrs {
+            list.iter()
+                .filter(|(key, _)| key.as_slice() != b"security.selinux")
+                .cloned()
+                .collect()
+        };
+        Ok(compared(&old_list) != compared(new_list))
+    }
+
+    fn err(&self, op: &'static str, side: Side, source: io::Error) -> ChangesError {
+        let root = match side {
+            Side::Old => self.old_root.unwrap_or(self.new_root),
+            Side::New => self.new_root,
+        };
+        ChangesError::Io {
+            op,
+            path: full_path(root, &self.path),
+            source,
+        }
+    }
+}
+
+/// Whether two entries differ in what `ChangesDirs` compares.
+fn meta_differs(old: &Meta, new: &Meta) -> bool {
+    old.file_type != new.file_type
+        || old.perm != new.perm
+        || old.uid != new.uid
+        || old.gid != new.gid
+        || old.rdev != new.rdev
+        || (!new.is_dir() && old.size != new.size)
+        || !same_mtime(old.mtime, new.mtime)
+}
+
+/// containers/storage's `sameFsTimeSpec`: equal seconds, and equal
+/// nanoseconds unless one side has none (whole-second filesystems, tar).
+fn same_mtime(a: Time, b: Time) -> bool {
+    a.secs == b.secs && (a.nanos == b.nanos || a.nanos == 0 || b.nanos == 0)
+}
+
+// ---------------------------------------------------------------------------
+// Tree-reading primitives, shared with the changeset writer and the copier.
+
+/// A point in time as the filesystem keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Time {
+    /// Seconds since the epoch (negative before 1970).
+    pub(crate) secs: i64,
+    /// Nanoseconds within the second.
+    pub(crate) nanos: u32,
+}
+
+/// What `statx` says about an entry, without following symlinks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Meta {
+    /// Regular file, directory, symlink, ...
+    pub(crate) file_type: FileType,
+    /// Permission bits including setuid, setgid and sticky (`mode & 0o7777`).
+    pub(crate) perm: u32,
+    /// Owner.
+    pub(crate) uid: u32,
+    /// Group.
+    pub(crate) gid: u32,
+    /// Size in bytes.
+    pub(crate) size: u64,
+    /// Number of hard links.
+    pub(crate) nlink: u32,
+    /// Device holding the entry (`makedev` form).
+    pub(crate) dev: u64,
+    /// Inode number.
+    pub(crate) ino: u64,
+    /// Device number of a character or block device: (major, minor).
+    pub(crate) rdev: (u32, u32),
+    /// Last access.
+    pub(crate) atime: Time,
+    /// Last modification.
+    pub(crate) mtime: Time,
+}
+
+impl Meta {
+    fn from_statx(st: &Statx) -> Self {
+        let mode = u32::from(st.stx_mode);
+        let time = |t: rustix::fs::StatxTimestamp| Time {
+            secs: t.tv_sec,
+            nanos: t.tv_nsec,
+        };
+        Self {
+            file_type: FileType::from_raw_mode(mode),
+            perm: mode & 0o7777,
+            uid: st.stx_uid,
+            gid: st.stx_gid,
+            size: st.stx_size,
+            nlink: st.stx_nlink,
+            dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
+            ino: st.stx_ino,
+            rdev: (st.stx_rdev_major, st.stx_rdev_minor),
+            atime: time(st.stx_atime),
+            mtime: time(st.stx_mtime),
+        }
+    }
+
+    /// Whether the entry is a directory.
+    pub(crate) fn is_dir(&self) -> bool {
+        self.file_type == FileType::Directory
+    }
+}
+
+/// `statx` of `name` in `dir`, not following a symlink.
+pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Meta> {
+    let st = rustix::fs::statx(
+        dir,
+        name,
+        AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::BASIC_STATS,
+    )?;
+    Ok(Meta::from_statx(&st))
+}
+
+/// `statx` of an open file.
+pub(crate) fn stat_fd(fd: BorrowedFd<'_>) -> io::Result<Meta> {
+    let st = rustix::fs::statx(fd, c"", AtFlags::EMPTY_PATH, StatxFlags::BASIC_STATS)?;
+    Ok(Meta::from_statx(&st))
+}
+
+/// Opens the directory `path` relative to `dir`, refusing to follow a
+/// symlink in the last component.
+pub(crate) fn open_dir_at<P: rustix::path::Arg>(dir: impl AsFd, path: P) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(dir, path, flags, Mode::empty())?)
+}
+
+/// The target of the symlink `name` in `dir`, verbatim.
+pub(crate) fn read_link_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<CString> {
+    Ok(rustix::fs::readlinkat(dir, name, Vec::new())?)
+}
+
+/// Names in an open directory (not `.` or `..`), sorted by bytes.
+pub(crate) fn read_names(dir: BorrowedFd<'_>) -> io::Result<Vec<CString>> {
+    let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
+    let mut iter = RawDir::new(dir, buf.spare_capacity_mut());
+    let mut names = Vec::new();
+    while let Some(entry) = iter.next() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name != c"." && name != c".." {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(names)
+}
+
+/// `root` joined with a relative path (the root itself when empty).
+pub(crate) fn full_path(root: &Path, rel: &[u8]) -> PathBuf {
+    if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(OsStr::from_bytes(rel))
+    }
+}
+
+/// Extended attributes, sorted by name: (name, value).
+pub(crate) type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Where extended attributes are read or written: an open file or
+/// directory, or an entry that cannot be opened safely (symlink, device,
+/// FIFO) named through `/proc/self/fd/<dir>/<name>` and accessed with the
+/// `l*xattr` calls, which never follow the last component.
+pub(crate) enum XattrTarget<'a> {
+    /// An open file or directory.
+    Fd(BorrowedFd<'a>),
+    /// A path to the entry through its parent's descriptor.
+    Entry(CString),
+}
+
+impl<'a> XattrTarget<'a> {
+    /// The entry `name` in the open directory `dir`.
+    pub(crate) fn at(dir: BorrowedFd<'a>, name: &CStr) -> io::Result<Self> {
+        let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+        path.extend_from_slice(name.to_bytes());
+        CString::new(path)
+            .map(Self::Entry)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+    }
+
+    fn list(&self, buf: &mut Vec<u8>) -> Result<usize, Errno> {
+        match self {
+            Self::Fd(fd) => rustix::fs::flistxattr(fd, spare_capacity(buf)),
+            Self::Entry(path) => rustix::fs::llistxattr(path, spare_capacity(buf)),
+        }
+    }
+
+    fn list_size(&self) -> Result<usize, Errno> {
+        match self {
+            Self::Fd(fd) => rustix::fs::flistxattr_query(fd),
+            Self::Entry(path) => rustix::fs::llistxattr_query(path),
+        }
+    }
+
+    fn get(&self, name: &CStr, buf: &mut Vec<u8>) -> Result<usize, Errno> {
+        match self {
+            Self::Fd(fd) => rustix::fs::fgetxattr(fd, name, spare_capacity(buf)),
+            Self::Entry(path) => rustix::fs::lgetxattr(path, name, spare_capacity(buf)),
+        }
+    }
+
+    fn get_size(&self, name: &CStr) -> Result<usize, Errno> {
+        match self {
+            Self::Fd(fd) => rustix::fs::fgetxattr_query(fd, name),
+            Self::Entry(path) => rustix::fs::lgetxattr_query(path, name),
+        }
+    }
+
+    /// Sets one extended attribute, creating or replacing it.
+    pub(crate) fn set(&self, name: &[u8], value: &[u8]) -> io::Result<()> {
+        let flags = rustix::fs::XattrFlags::empty();
+        match self {
+            Self::Fd(fd) => rustix::fs::fsetxattr(fd, name, value, flags)?,
+            Self::Entry(path) => rustix::fs::lsetxattr(path, name, value, flags)?,
+        }
+        Ok(())
+    }
+}
+
+/// Reads all extended attributes of `target`, sorted by name. A
+/// filesystem without extended attributes gives an empty list.
+pub(crate) fn read_xattrs(target: &XattrTarget<'_>) -> io::Result<Xattrs> {
+    let names = fill(|buf| target.list(buf), || target.list_size(), 1024);
+    let names = match names {
+        Ok(names) => names,
+        Err(Errno::OPNOTSUPP) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut xattrs = Vec::new();
+    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+        match fill(
+            |buf| target.get(&cname, buf),
+            || target.get_size(&cname),
+            256,
+        ) {
+            Ok(value) => xattrs.push((name.to_vec(), value)),
+            // Removed between listing and reading.
+            Err(Errno::NODATA) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    xattrs.sort();
+    Ok(xattrs)
+}
+
+/// Runs a `*listxattr`/`*getxattr` style call with a first guess at the
+/// buffer size, asking for the real size and retrying on `ERANGE`.
+fn fill(
+    mut call: impl FnMut(&mut Vec<u8>) -> Result<usize, Errno>,
+    mut size: impl FnMut() -> Result<usize, Errno>,
+    guess: usize,
+) -> Result<Vec<u8>, Errno> {
+    let mut capacity = guess;
+    loop {
+        let mut buf = Vec::with_capacity(capacity);
+        match call(&mut buf) {
+            Ok(_) => return Ok(buf),
+            Err(Errno::RANGE) => capacity = size()?.max(capacity * 2),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::archive::changeset::testtree::{self, chmod, chown, set_times, set_xattr, write};
+    use crate::driver::copy::copy_tree;
+    use std::fs;
+
+    fn listing(changes: &[Change]) -> Vec<String> {
+        format_changes(changes).lines().map(str::to_owned).collect()
+    }
+
+    /// An old tree and a copy of it to modify.
+    fn old_and_new(tmp: &Path) -> (PathBuf, PathBuf) {
+        let old = tmp.join("old");
+        for (rel, data) in [
+            ("etc/passwd", "root:x:0:0\n"),
+            ("etc/owned", "o"),
+            ("etc/xfile", "x"),
+            ("etc/same", "s"),
+            ("bin/tool", "t"),
+            ("tmp/x", "x"),
+            ("var/cache/a/b", "b"),
+            ("var/keep", "k"),
+            ("opt/thing", "file"),
+            ("srv/d/child", "c"),
+            ("ns", "nanos"),
+        ] {
+            write(&old.join(rel), data.as_bytes());
+        }
+        std::os::unix::fs::symlink("aaaa", old.join("lnk")).unwrap();
+        testtree::set_all_times(&old);
+        let new = tmp.join("new");
+        copy_tree(&old, &new).unwrap();
+        (old, new)
+    }
+
+    #[test]
+    fn identical_trees_have_no_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        testtree::build_rich(&src);
+        // The copier skips sockets (only the root's mtime changes, and the
+        // root is never reported).
+        fs::remove_file(src.join("sock")).unwrap();
+        copy_tree(&src, &tmp.path().join("copy")).unwrap();
+        assert_eq!(
+            changes(Some(&src), &tmp.path().join("copy")).unwrap(),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn adds_modifies_deletes_and_type_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (old, new) = old_and_new(tmp.path());
+        let p = |rel: &str| new.join(rel);
+        // Content and mtime.
+        write(&p("etc/passwd"), b"root:x:0:0:changed\n");
+        chmod(&p("bin/tool"), 0o700);
+        chown(&p("etc/owned"), 1, 1);
+        set_xattr(&p("etc/xfile"), "user.new", b"v");
+        // Labels are not compared (when this kernel lets us set one).
+        let _ = rustix::fs::lsetxattr(
+            p("etc/same"),
+            "security.selinux",
+            b"x\0",
+            rustix::fs::XattrFlags::empty(),
+        );
+        fs::remove_file(p("tmp/x")).unwrap();
+        fs::remove_dir_all(p("var/cache")).unwrap();
+        // File to directory, directory to file.
+        fs::remove_file(p("opt/thing")).unwrap();
+        write(&p("opt/thing/inner"), b"i");
+        fs::remove_dir_all(p("srv/d")).unwrap();
+        write(&p("srv/d"), b"now a file");
+        // Same size, same mtime, other target.
+        let lnk = fs::symlink_metadata(old.join("lnk")).unwrap();
+        fs::remove_file(p("lnk")).unwrap();
+        std::os::unix::fs::symlink("bbbb", p("lnk")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        set_times(&p("lnk"), (lnk.atime(), 0), (lnk.mtime(), lnk.mtime_nsec()));
+        // Same second, nanoseconds dropped (as tar does): not a change.
+        let ns = fs::symlink_metadata(old.join("ns")).unwrap();
+        set_times(&p("ns"), (ns.atime(), 0), (ns.mtime(), 0));
+        write(&p("added.txt"), b"new");
+        write(&p("newdir/sub/f"), b"new");
+
+        let got = changes(Some(&old), &new).unwrap();
+        let want = [
+            "A /added.txt",
+            "C /bin/tool",
+            "C /etc/owned",
+            "C /etc/passwd",
+            "C /etc/xfile",
+            "C /lnk",
+            "A /newdir",
+            "A /newdir/sub",
+            "A /newdir/sub/f",
+            "C /opt",
+            "C /opt/thing",
+            "A /opt/thing/inner",
+            "C /srv",
+            "C /srv/d",
+            "C /tmp",
+            "D /tmp/x",
+            "C /var",
+            "D /var/cache",
+        ];
+        assert_eq!(listing(&got), want);
+        assert_eq!(
+            got[15],
+            Change {
+                path: b"tmp/x".to_vec(),
+                kind: ChangeKind::Deleted
+            }
+        );
+    }
+
+    #[test]
+    fn no_old_tree_means_everything_added_in_component_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        write(&root.join("a/b"), b"");
+        write(&root.join("a-c"), b"");
+        write(&root.join("a.txt"), b"");
+        write(&root.join(OsStr::from_bytes(b"z\xff")), b"");
+        let got = changes(None, &root).unwrap();
+        let paths: Vec<&[u8]> = got.iter().map(|c| c.path.as_slice()).collect();
+        assert_eq!(paths, [&b"a"[..], b"a/b", b"a-c", b"a.txt", b"z\xff"]);
+        assert!(got.iter().all(|c| c.kind == ChangeKind::Added));
+        assert_eq!(format_changes(&got[..2]), "A /a\nA /a/b\n");
+        assert_eq!(listing(&got)[4], "A /z\u{fffd}");
+    }
+
+    #[test]
+    fn rich_tree_against_nothing_lists_every_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        testtree::build_rich(&root);
+        let got = changes(None, &root).unwrap();
+        assert_eq!(got.len(), testtree::walk_paths(&root).len());
+    }
+
+    #[test]
+    fn missing_tree_names_the_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("missing");
+        let err = changes(Some(&missing), tmp.path()).unwrap_err();
+        assert!(
+            err.to_string().contains(&*missing.to_string_lossy()),
+            "{err}"
+        );
+    }
+}

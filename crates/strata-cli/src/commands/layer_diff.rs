@@ -1,0 +1,94 @@
+//! `strata layer diff`, `changes` and `diff-size`.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use strata::{DiffFormat, Store};
+
+use super::{output, progress};
+use crate::cli::{ChangesArgs, Compress, DiffArgs, FromArgs};
+
+/// `strata layer diff`: to a file (written aside, renamed on success) or
+/// to stdout (never a terminal).
+pub fn diff(store: &Store, args: &DiffArgs) -> Result<()> {
+    let format = match args.compress {
+        Compress::None => DiffFormat::None,
+        Compress::Gzip => DiffFormat::Gzip,
+        Compress::Zstd => DiffFormat::Zstd,
+        Compress::Original => DiffFormat::Original,
+    };
+    let layer = store.layer(&args.from.layer)?;
+    let bar = progress::bar("writing", None);
+    let from = args.from.from.as_deref();
+    match &args.output {
+        Some(path) => diff_to_file(store, &layer.id, from, format, path, bar),
+        None => {
+            let stdout = std::io::stdout();
+            if stdout.is_terminal() {
+                bail!("refusing to write a tar to a terminal: use -o FILE or redirect stdout");
+            }
+            let mut out = progress::Counting {
+                inner: std::io::BufWriter::with_capacity(256 << 10, stdout.lock()),
+                bar,
+            };
+            store
+                .diff(&layer.id, from, format, &mut out)
+                .context("cannot write the diff")?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+fn diff_to_file(
+    store: &Store,
+    id: &str,
+    from: Option<&str>,
+    format: DiffFormat,
+    path: &Path,
+    bar: Option<indicatif::ProgressBar>,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut out = progress::Counting {
+        inner: std::io::BufWriter::with_capacity(256 << 10, temp.reopen()?),
+        bar,
+    };
+    store
+        .diff(id, from, format, &mut out)
+        .context("cannot write the diff")?;
+    out.flush()?;
+    temp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// `strata layer changes`.
+pub fn changes(store: &Store, args: &ChangesArgs) -> Result<()> {
+    let changes = store.changes(&args.from.layer, args.from.from.as_deref())?;
+    if args.json {
+        let list: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "path": format!("/{}", String::from_utf8_lossy(&c.path)),
+                    "kind": format!("{:?}", c.kind).to_lowercase(),
+                })
+            })
+            .collect();
+        return output::json(&list);
+    }
+    print!("{}", strata::archive::changes::format_changes(&changes));
+    Ok(())
+}
+
+/// `strata layer diff-size`.
+pub fn diff_size(store: &Store, args: &FromArgs) -> Result<()> {
+    println!("{}", store.diff_size(&args.layer, args.from.as_deref())?);
+    Ok(())
+}

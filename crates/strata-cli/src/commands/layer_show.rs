@@ -1,0 +1,48 @@
+//! `strata layer ls` and `strata layer inspect`.
+
+use anyhow::Result;
+use strata::Store;
+
+use super::output;
+use crate::cli::{LayerRef, ListArgs};
+
+/// `strata layer ls`.
+pub fn list(store: &Store, args: &ListArgs) -> Result<()> {
+    let layers = store.layers()?;
+    if args.json {
+        return output::json(&layers);
+    }
+    let short = |id: &str| {
+        if args.no_trunc {
+            id.to_string()
+        } else {
+            id.chars().take(12).collect()
+        }
+    };
+    let rows: Vec<Vec<String>> = layers
+        .iter()
+        .map(|layer| {
+            vec![
+                short(&layer.id),
+                layer.names.join(","),
+                layer.parent.as_deref().map(short).unwrap_or_default(),
+                layer
+                    .diff_size
+                    .map(output::size)
+                    .unwrap_or_else(|| "-".into()),
+                layer
+                    .created
+                    .chars()
+                    .take(19)
+                    .collect::<String>()
+                    .replace('T', " "),
+            ]
+        })
+        .collect();
+    output::table(&["ID", "NAMES", "PARENT", "DIFF SIZE", "CREATED"], &rows)
+}
+
+/// `strata layer inspect`.
+pub fn inspect(store: &Store, args: &LayerRef) -> Result<()> {
+    output::json(&store.layer(&args.layer)?)
+}

@@ -1,0 +1,127 @@
+//! The library's error type: one enum with a precise variant for each thing
+//! a caller may want to act on.
+
+use std::io;
+
+/// Everything that can fail in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No layer has this id, id prefix or name.
+    #[error("layer {0:?} not found")]
+    LayerNotFound(String),
+    /// An id prefix matches several layers.
+    #[error("{reference:?} is ambiguous: it matches {}", candidates.join(", "))]
+    Ambiguous {
+        /// What was looked up.
+        reference: String,
+        /// The ids it matches.
+        candidates: Vec<String>,
+    },
+    /// A layer with this id exists already.
+    #[error("layer {0} already exists")]
+    LayerExists(String),
+    /// A layer id is not 64 lowercase hex digits.
+    #[error("invalid layer id {0:?}: want 64 lowercase hex digits")]
+    InvalidId(String),
+    /// A name is empty or has characters names may not have.
+    #[error("invalid name {0:?}: names are non-empty and have no whitespace or control characters")]
+    InvalidName(String),
+    /// The layer has children, so it cannot be deleted.
+    #[error("layer {id} has children ({}); delete them first", children.join(", "))]
+    HasChildren {
+        /// The layer.
+        id: String,
+        /// Its children.
+        children: Vec<String>,
+    },
+    /// The layer is mounted, so it cannot be deleted.
+    #[error("layer {id} is mounted ({count} times); unmount it first")]
+    Mounted {
+        /// The layer.
+        id: String,
+        /// How many mounts are outstanding.
+        count: u64,
+    },
+    /// Unmount of a layer that is not mounted.
+    #[error("layer {0} is not mounted")]
+    NotMounted(String),
+    /// Rebuilt layer bytes do not hash to the recorded diff digest.
+    #[error("layer {id}: rebuilt tar has digest {actual}, expected {expected}")]
+    DigestMismatch {
+        /// The layer.
+        id: String,
+        /// The recorded diff digest.
+        expected: String,
+        /// What the rebuilt bytes hash to.
+        actual: String,
+    },
+    /// A layer's data is missing or damaged.
+    #[error("layer {id}: {reason}")]
+    Damaged {
+        /// The layer.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The store was created with another driver.
+    #[error("the store at {root} uses the {existing} driver, not {requested}")]
+    DriverMismatch {
+        /// The store root.
+        root: String,
+        /// The driver the store was created with.
+        existing: String,
+        /// The driver asked for.
+        requested: String,
+    },
+    /// No driver by this name.
+    #[error("unknown driver {0:?} (known: vfs)")]
+    UnknownDriver(String),
+    /// A request that makes no sense for this layer or store.
+    #[error("{0}")]
+    Invalid(String),
+    /// The layer tar could not be applied.
+    #[error("cannot apply the layer: {0}")]
+    Apply(String),
+    /// The tar stream or its tar-split metadata is malformed.
+    #[error(transparent)]
+    TarSplit(#[from] tarsplit::Error),
+    /// The metadata database failed.
+    #[error("store database: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// A file system operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The failure.
+        source: io::Error,
+    },
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Adds context to I/O errors.
+pub(crate) trait IoContext<T> {
+    /// Wraps the error with what was being done.
+    fn context(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            context: what(),
+            source,
+        })
+    }
+}
+
+impl<T> IoContext<T> for rustix::io::Result<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|errno| Error::Io {
+            context: what(),
+            source: errno.into(),
+        })
+    }
+}

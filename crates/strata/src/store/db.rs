@@ -1,0 +1,103 @@
+//! The metadata database: SQLite in WAL mode, every record and every state
+//! transition. Transactions are short and never wrap slow I/O. The schema
+//! is versioned with `PRAGMA user_version`; migrations run in order.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::error::Result;
+
+/// Schema migrations; entry `i` brings the schema from version `i` to `i+1`.
+/// Changing an existing entry breaks stores created with it: only append.
+const MIGRATIONS: &[&str] = &[
+    // 1: layers, their names, mount counts, store settings.
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     CREATE TABLE layers (
+        id TEXT PRIMARY KEY,
+        parent TEXT,
+        created TEXT NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '',
+        flags TEXT NOT NULL DEFAULT '{}',
+        diff_digest TEXT,
+        diff_size INTEGER,
+        compressed_digest TEXT,
+        compressed_size INTEGER,
+        compression TEXT NOT NULL DEFAULT 'none',
+        uid_map TEXT NOT NULL DEFAULT '[]',
+        gid_map TEXT NOT NULL DEFAULT '[]',
+        uid_set TEXT NOT NULL DEFAULT '[]',
+        gid_set TEXT NOT NULL DEFAULT '[]',
+        read_write INTEGER NOT NULL DEFAULT 0,
+        has_tar_split INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL,
+        work_dir TEXT
+     );
+     CREATE INDEX layers_by_parent ON layers(parent);
+     CREATE INDEX layers_unfinished ON layers(state) WHERE state != 'ready';
+     CREATE TABLE layer_names (name TEXT PRIMARY KEY, layer_id TEXT NOT NULL);
+     CREATE INDEX layer_names_by_layer ON layer_names(layer_id);
+     CREATE TABLE mounts (layer_id TEXT PRIMARY KEY, count INTEGER NOT NULL, boot_id TEXT NOT NULL);",
+];
+
+/// Opens (creating if needed) the database at `path` and brings its schema
+/// up to date.
+pub fn open(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(60))?;
+    use_wal(&conn)?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Switches a new database to WAL (persistent once done). Several processes
+/// creating the store at once contend for the switch, which SQLite does not
+/// retry by itself.
+fn use_wal(conn: &Connection) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+        {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && attempt < 600 =>
+            {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(10 + attempt % 40));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version >= MIGRATIONS.len() as i64 {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have migrated while we waited for the lock.
+    let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The schema version a fully migrated store has.
+pub fn schema_version() -> usize {
+    MIGRATIONS.len()
+}

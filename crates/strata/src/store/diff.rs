@@ -1,0 +1,162 @@
+//! What a layer changed, as a tar or as a list. Against its parent, a layer
+//! with tar-split metadata gives back its original tar bit for bit, checked
+//! against the recorded diff digest; anything else (another base layer, a
+//! layer made without a tar) is computed from the two trees.
+
+use std::fs::File;
+use std::io::Write;
+
+use tarsplit::io::{DirSource, read_metadata};
+
+use super::{Store, layer::Layer};
+use crate::archive::changes::{Change, changes};
+use crate::archive::changeset::write_changeset;
+use crate::compression::{Compression, Encoder};
+use crate::digest::{Digest, DigestWriter};
+use crate::error::{Error, IoContext, Result};
+
+/// How to compress a diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffFormat {
+    /// Plain tar.
+    None,
+    /// gzip.
+    Gzip,
+    /// Zstandard.
+    Zstd,
+    /// The compression the layer was imported with.
+    Original,
+}
+
+/// What a diff produced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DiffReport {
+    /// Length of the uncompressed tar.
+    pub size: u64,
+    /// Digest of the uncompressed tar.
+    pub digest: Digest,
+    /// Whether the bytes are the layer's original tar, checked against its
+    /// recorded diff digest.
+    pub verified: bool,
+}
+
+impl Store {
+    /// Writes the changes of layer `reference` relative to `from` (default:
+    /// its parent) as a tar to `out`.
+    pub fn diff(
+        &self,
+        reference: &str,
+        from: Option<&str>,
+        format: DiffFormat,
+        out: &mut dyn Write,
+    ) -> Result<DiffReport> {
+        let layer = self.layer(reference)?;
+        let base = self.base(&layer, from)?;
+        let compression = match format {
+            DiffFormat::None => Compression::None,
+            DiffFormat::Gzip => Compression::Gzip,
+            DiffFormat::Zstd => Compression::Zstd,
+            DiffFormat::Original => layer.compression,
+        };
+        let encoder =
+            Encoder::new(compression, out).context(|| "cannot start compressing".into())?;
+        let mut writer = DigestWriter::new(encoder);
+        let original = layer.has_tar_split && base == layer.parent;
+        if original {
+            self.reassemble(&layer, &mut writer)?;
+        } else {
+            self.with_trees(&layer, base.as_deref(), |old, new| {
+                write_changeset(old, new, &mut writer).map_err(|e| Error::Invalid(e.to_string()))
+            })?;
+        }
+        let (digest, size, encoder) = writer.finish();
+        encoder
+            .finish()
+            .context(|| "cannot finish compressing".into())?;
+        if original {
+            check_digest(&layer, &digest)?;
+        }
+        Ok(DiffReport {
+            size,
+            digest,
+            verified: original,
+        })
+    }
+
+    /// The paths layer `reference` added, changed or deleted relative to
+    /// `from` (default: its parent).
+    pub fn changes(&self, reference: &str, from: Option<&str>) -> Result<Vec<Change>> {
+        let layer = self.layer(reference)?;
+        let base = self.base(&layer, from)?;
+        self.with_trees(&layer, base.as_deref(), |old, new| {
+            changes(old, new).map_err(|e| Error::Invalid(e.to_string()))
+        })
+    }
+
+    /// Size of the uncompressed tar [`Store::diff`] would write.
+    pub fn diff_size(&self, reference: &str, from: Option<&str>) -> Result<u64> {
+        let layer = self.layer(reference)?;
+        let base = self.base(&layer, from)?;
+        if let (true, Some(size)) = (layer.has_tar_split && base == layer.parent, layer.diff_size) {
+            return Ok(size);
+        }
+        let mut counter = DigestWriter::new(std::io::sink());
+        self.with_trees(&layer, base.as_deref(), |old, new| {
+            write_changeset(old, new, &mut counter).map_err(|e| Error::Invalid(e.to_string()))
+        })?;
+        Ok(counter.finish().1)
+    }
+
+    /// Rebuilds the layer's original tar from tar-split and its files.
+    pub(crate) fn reassemble(&self, layer: &Layer, out: &mut dyn Write) -> Result<u64> {
+        let path = self.tar_split_path(&layer.id);
+        let file = File::open(&path).map_err(|e| Error::Damaged {
+            id: layer.id.clone(),
+            reason: format!("cannot open its tar-split metadata {}: {e}", path.display()),
+        })?;
+        let damaged = |e: tarsplit::Error| Error::Damaged {
+            id: layer.id.clone(),
+            reason: e.to_string(),
+        };
+        let entries = read_metadata(file).map_err(damaged)?;
+        let mut source = DirSource::new(&self.driver.files_dir(&layer.id)).map_err(damaged)?;
+        tarsplit::assemble(entries, &mut source, out).map_err(damaged)
+    }
+
+    /// The id of the layer to compare with: `from` resolved, or the parent.
+    fn base(&self, layer: &Layer, from: Option<&str>) -> Result<Option<String>> {
+        match from {
+            Some(reference) => Ok(Some(self.layer(reference)?.id)),
+            None => Ok(layer.parent.clone()),
+        }
+    }
+
+    /// Runs `f` with the full trees of `base` (if any) and `layer`.
+    fn with_trees<T>(
+        &self,
+        layer: &Layer,
+        base: Option<&str>,
+        f: impl FnOnce(Option<&std::path::Path>, &std::path::Path) -> Result<T>,
+    ) -> Result<T> {
+        let new = self.driver.mount(&layer.id)?;
+        let old = base.map(|id| self.driver.mount(id)).transpose();
+        let result = old.and_then(|old| f(old.as_deref(), &new));
+        if let Some(id) = base {
+            self.driver.unmount(id)?;
+        }
+        self.driver.unmount(&layer.id)?;
+        result
+    }
+}
+
+/// Fails loudly if rebuilt bytes do not hash to the recorded diff digest.
+pub(crate) fn check_digest(layer: &Layer, actual: &Digest) -> Result<()> {
+    match &layer.diff_digest {
+        Some(expected) if expected != actual => Err(Error::DigestMismatch {
+            id: layer.id.clone(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,447 @@
+//! Making layers: empty ones, and ones filled from a tar stream.
+//!
+//! Import is one streaming pass (DESIGN §3): a reader thread hashes the
+//! bytes as they arrive (compressed digest), detects and undoes their
+//! compression and hashes the tar (diff digest); the calling thread
+//! disassembles the tar, writing tar-split metadata and extracting members
+//! into the layer's staging tree as they go. Memory stays flat at any
+//! layer size. The layer becomes visible only after one `syncfs`, the
+//! renames that put data and metadata in place, and one short transaction.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use tarsplit::io::{GzipMetadataWriter, finish_gzip_metadata, gzip_metadata, read_metadata};
+use tarsplit::metadata::EntryRef;
+use tarsplit::{DisasmSink, Disassembler, Member, Superseded};
+
+use super::layer::{Layer, now_rfc3339};
+use super::records::{self, Contents, NewRow};
+use super::workdir::WorkDir;
+use super::{Store, TAR_SPLIT, durable};
+use crate::archive::apply::{Applier, ApplyError, ApplyOptions, ApplyReport, WhiteoutMode};
+use crate::compression::{self, Compression};
+use crate::digest::{Digest, DigestReader};
+use crate::error::{Error, IoContext, Result};
+use crate::idmap::IdMap;
+
+/// Bytes handed from the reader thread to the extracting thread at a time.
+const CHUNK: usize = 256 << 10;
+/// Chunks in flight between the two threads.
+const DEPTH: usize = 8;
+
+/// What a new layer is.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// The id to give it (64 hex digits); random when absent.
+    pub id: Option<String>,
+    /// The layer it goes on top of (id, name or id prefix).
+    pub parent: Option<String>,
+    /// Names to give it (taken from other layers that have them).
+    pub names: Vec<String>,
+    /// Free-form data of the caller.
+    pub metadata: String,
+    /// User ids to map (container → host) when extracting.
+    pub uid_map: IdMap,
+    /// Group ids to map when extracting.
+    pub gid_map: IdMap,
+    /// Whether it is a writable (container) layer.
+    pub read_write: bool,
+}
+
+/// Called with the number of input bytes read so far.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
+impl Store {
+    /// Makes an empty layer (a copy of its parent's tree, if it has one).
+    pub fn create_layer(&self, options: &CreateOptions) -> Result<Layer> {
+        self.make_layer(options, |_tree, _work| {
+            Ok(Contents {
+                diff_digest: None,
+                diff_size: None,
+                compressed_digest: None,
+                compressed_size: None,
+                compression: Compression::None,
+                uid_set: Vec::new(),
+                gid_set: Vec::new(),
+                has_tar_split: false,
+            })
+        })
+    }
+
+    /// Makes a layer from a tar stream (uncompressed, gzip, zstd, xz or
+    /// bzip2, told apart by magic bytes).
+    pub fn import_layer(
+        &self,
+        options: &CreateOptions,
+        input: &mut (dyn Read + Send),
+        progress: Option<Progress<'_>>,
+    ) -> Result<Layer> {
+        self.make_layer(options, |tree, work| {
+            import_tar(tree, work, options, input, progress)
+        })
+    }
+
+    /// The life cycle shared by every way of making a layer: a `creating`
+    /// row owned by a locked staging directory, the data prepared there,
+    /// then published; on failure every trace is removed.
+    fn make_layer(
+        &self,
+        options: &CreateOptions,
+        fill: impl FnOnce(&Path, &WorkDir) -> Result<Contents>,
+    ) -> Result<Layer> {
+        let id = match &options.id {
+            Some(id) if records::is_id(id) => id.clone(),
+            Some(id) => return Err(Error::InvalidId(id.clone())),
+            None => durable::random_hex(32),
+        };
+        for name in &options.names {
+            records::check_name(name)?;
+        }
+        let work = WorkDir::create(&self.staging_dir())?;
+        let parent = match self.insert_row(&id, options, &work) {
+            Ok(parent) => parent,
+            Err(e) => {
+                work.remove()?;
+                return Err(e);
+            }
+        };
+        let published = self.fill_and_publish(&id, parent.as_deref(), options, &work, fill);
+        match published {
+            Ok(()) => {
+                work.remove()?;
+                self.layer(&id)
+            }
+            Err(e) => {
+                // The row and whatever was put in place go; the error that
+                // caused it is the one worth reporting.
+                let _ = self.discard(&id, Some(work));
+                Err(e)
+            }
+        }
+    }
+
+    /// Inserts the `creating` row, checking the parent inside the same
+    /// transaction; returns the parent's id.
+    fn insert_row(
+        &self,
+        id: &str,
+        options: &CreateOptions,
+        work: &WorkDir,
+    ) -> Result<Option<String>> {
+        let to_json = |map: &IdMap| serde_json::to_string(map).unwrap_or_else(|_| "[]".into());
+        self.write(|conn| {
+            let parent = match &options.parent {
+                Some(reference) => Some(records::resolve(conn, reference)?),
+                None => None,
+            };
+            let row = NewRow {
+                id,
+                parent: parent.as_deref(),
+                metadata: &options.metadata,
+                uid_map: to_json(&options.uid_map),
+                gid_map: to_json(&options.gid_map),
+                read_write: options.read_write,
+                work_dir: work.name(),
+            };
+            records::insert_creating(conn, &row, &now_rfc3339())?;
+            Ok(parent)
+        })
+    }
+
+    fn fill_and_publish(
+        &self,
+        id: &str,
+        parent: Option<&str>,
+        options: &CreateOptions,
+        work: &WorkDir,
+        fill: impl FnOnce(&Path, &WorkDir) -> Result<Contents>,
+    ) -> Result<()> {
+        let tree = self.driver.prepare(work.path(), parent)?;
+        let contents = fill(&tree, work)?;
+        durable::syncfs(work.path())?;
+        self.driver.commit(work.path(), id)?;
+        let meta = work.path().join(META);
+        if meta.exists() {
+            durable::rename_durable(&meta, &self.meta_dir(id))?;
+        }
+        self.write(|conn| {
+            records::make_ready(conn, id, &contents)?;
+            records::add_names(conn, id, &options.names)
+        })
+    }
+}
+
+/// Name of the directory in a staging work dir that becomes `layers/<id>`.
+const META: &str = "meta";
+/// Where superseded files are set aside during extraction.
+const ASIDE: &str = "aside";
+
+/// Digests of the two streams an import reads.
+struct Streams {
+    compression: Compression,
+    compressed: (Digest, u64),
+    diff: (Digest, u64),
+}
+
+fn import_tar(
+    tree: &Path,
+    work: &WorkDir,
+    options: &CreateOptions,
+    input: &mut (dyn Read + Send),
+    progress: Option<Progress<'_>>,
+) -> Result<Contents> {
+    let meta = work.path().join(META);
+    let aside = work.path().join(ASIDE);
+    for dir in [&meta, &aside] {
+        std::fs::create_dir(dir).context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let tar_split = meta.join(TAR_SPLIT);
+    let file =
+        File::create(&tar_split).context(|| format!("cannot create {}", tar_split.display()))?;
+    let applier = Applier::new(
+        tree,
+        ApplyOptions {
+            uid_map: options.uid_map.clone(),
+            gid_map: options.gid_map.clone(),
+            whiteouts: WhiteoutMode::Delete,
+            aside_dir: Some(aside),
+        },
+    )
+    .map_err(|e| Error::Apply(e.to_string()))?;
+    let mut sink = ImportSink {
+        metadata: gzip_metadata(BufWriter::new(file)),
+        applier,
+        failed: None,
+    };
+    let (summary, streams) = run_pipeline(input, &mut sink, progress)?;
+    let file = finish_gzip_metadata(sink.metadata)?
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .context(|| format!("cannot write {}", tar_split.display()))?;
+    file.sync_all()
+        .context(|| format!("cannot write {}", tar_split.display()))?;
+    let report = sink
+        .applier
+        .finish()
+        .map_err(|e| Error::Apply(e.to_string()))?;
+    if !summary.superseded.is_empty() {
+        inline_superseded(&tar_split, &summary.superseded, &report)?;
+    }
+    Ok(Contents {
+        diff_digest: Some(streams.diff.0),
+        diff_size: Some(streams.diff.1),
+        compressed_digest: Some(streams.compressed.0),
+        compressed_size: Some(streams.compressed.1),
+        compression: streams.compression,
+        uid_set: report.uids.iter().copied().collect(),
+        gid_set: report.gids.iter().copied().collect(),
+        has_tar_split: true,
+    })
+}
+
+/// Reader thread → disassembler and extractor on this thread.
+fn run_pipeline(
+    input: &mut (dyn Read + Send),
+    sink: &mut ImportSink,
+    progress: Option<Progress<'_>>,
+) -> Result<(tarsplit::Summary, Streams)> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Vec<u8>>(DEPTH);
+        let reader = scope.spawn(move || read_streams(input, tx, progress));
+        let consumed = consume(rx, sink);
+        let read = reader
+            .join()
+            .unwrap_or_else(|_| Err(Error::Invalid("the reader thread panicked".into())));
+        match (consumed, read) {
+            (Ok(summary), Ok(streams)) => Ok((summary, streams)),
+            (Err(e), Err(Error::Io { source, .. }))
+                if source.kind() == io::ErrorKind::BrokenPipe =>
+            {
+                Err(sink.take_failure().unwrap_or(Error::TarSplit(e)))
+            }
+            (_, Err(read_error)) => Err(read_error),
+            (Err(e), Ok(_)) => Err(sink.take_failure().unwrap_or(Error::TarSplit(e))),
+        }
+    })
+}
+
+/// Disassembles and extracts the chunks until the reader stops; dropping
+/// the receiver on an early error stops the reader too.
+fn consume(
+    chunks: Receiver<Vec<u8>>,
+    sink: &mut ImportSink,
+) -> tarsplit::Result<tarsplit::Summary> {
+    let mut disasm = Disassembler::default();
+    for chunk in chunks {
+        disasm.feed(&chunk, sink)?;
+    }
+    disasm.finish(sink)
+}
+
+/// Reads the input to its end: hashes it, undoes its compression, hashes the
+/// tar and hands it over in chunks.
+fn read_streams(
+    input: &mut (dyn Read + Send),
+    tx: SyncSender<Vec<u8>>,
+    progress: Option<Progress<'_>>,
+) -> Result<Streams> {
+    let mut compressed = DigestReader::new(Counting {
+        inner: input,
+        read: 0,
+        progress,
+    });
+    let (compression, decoder) =
+        compression::decompress(&mut compressed).context(|| "cannot read the layer".into())?;
+    let mut diff = DigestReader::new(decoder);
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        let n = read_full(&mut diff, &mut chunk)
+            .context(|| format!("cannot read the {} layer stream", compression.name()))?;
+        if n == 0 {
+            break;
+        }
+        chunk.truncate(n);
+        if tx.send(chunk).is_err() {
+            return Err(Error::Io {
+                context: "import stopped".into(),
+                source: io::ErrorKind::BrokenPipe.into(),
+            });
+        }
+    }
+    let diff = diff.finish();
+    io::copy(&mut compressed, &mut io::sink()).context(|| "cannot read the layer".into())?;
+    Ok(Streams {
+        compression,
+        compressed: compressed.finish(),
+        diff,
+    })
+}
+
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Counts input bytes for the progress callback.
+struct Counting<'a, 'p> {
+    inner: &'a mut (dyn Read + Send),
+    read: u64,
+    progress: Option<Progress<'p>>,
+}
+
+impl Read for Counting<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if let Some(progress) = self.progress {
+            progress(self.read);
+        }
+        Ok(n)
+    }
+}
+
+/// Writes tar-split metadata and extracts members as the disassembler
+/// finds them.
+struct ImportSink {
+    metadata: GzipMetadataWriter<BufWriter<File>>,
+    applier: Applier,
+    /// The extraction error behind a failed disassembly, if that was the cause.
+    failed: Option<ApplyError>,
+}
+
+impl ImportSink {
+    fn fail(&mut self, error: ApplyError) -> tarsplit::Error {
+        let message = error.to_string();
+        self.failed = Some(error);
+        tarsplit::Error::Io(io::Error::other(message))
+    }
+
+    fn take_failure(&mut self) -> Option<Error> {
+        self.failed.take().map(|e| Error::Apply(e.to_string()))
+    }
+}
+
+impl DisasmSink for ImportSink {
+    fn entry(&mut self, entry: EntryRef<'_>) -> tarsplit::Result<()> {
+        Ok(self.metadata.write(entry)?)
+    }
+
+    fn member(&mut self, member: &Member, supersedes: Option<Superseded>) -> tarsplit::Result<()> {
+        self.applier
+            .begin(member, supersedes.map(|s| s.position))
+            .map_err(|e| self.fail(e))
+    }
+
+    fn data(&mut self, bytes: &[u8]) -> tarsplit::Result<()> {
+        self.applier.data(bytes).map_err(|e| self.fail(e))
+    }
+
+    fn member_end(&mut self) -> tarsplit::Result<()> {
+        self.applier.end().map_err(|e| self.fail(e))
+    }
+}
+
+/// Files set aside during extraction, by the position of their member.
+struct AsidePayloads<'a>(&'a [(u64, PathBuf)]);
+
+impl tarsplit::inline::SupersededPayloads for AsidePayloads<'_> {
+    fn open(&mut self, superseded: &Superseded) -> tarsplit::Result<Box<dyn Read + '_>> {
+        let path = self
+            .0
+            .iter()
+            .find(|(p, _)| *p == superseded.position)
+            .map(|(_, path)| path);
+        let unkept = || {
+            tarsplit::Error::Io(io::Error::other(format!(
+                "the earlier copy of a duplicated path (entry {}) was not kept",
+                superseded.position
+            )))
+        };
+        let file = File::open(path.ok_or_else(unkept)?)?;
+        if file.metadata()?.len() != superseded.data_len {
+            return Err(unkept());
+        }
+        Ok(Box::new(file))
+    }
+}
+
+/// Second pass for layers that repeat a path: the payloads of earlier
+/// occurrences go into the metadata.
+fn inline_superseded(
+    tar_split: &Path,
+    superseded: &[Superseded],
+    report: &ApplyReport,
+) -> Result<()> {
+    let rewritten = tar_split.with_extension("rewrite");
+    let file =
+        File::create(&rewritten).context(|| format!("cannot create {}", rewritten.display()))?;
+    let mut writer = gzip_metadata(BufWriter::new(file));
+    let entries = read_metadata(
+        File::open(tar_split).context(|| format!("cannot read {}", tar_split.display()))?,
+    )?;
+    tarsplit::inline::inline_superseded(
+        entries,
+        superseded,
+        &mut AsidePayloads(&report.aside),
+        &mut writer,
+    )?;
+    let file = finish_gzip_metadata(writer)?
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .context(|| format!("cannot write {}", rewritten.display()))?;
+    file.sync_all()
+        .context(|| format!("cannot write {}", rewritten.display()))?;
+    std::fs::rename(&rewritten, tar_split)
+        .context(|| format!("cannot replace {}", tar_split.display()))
+}

@@ -1,0 +1,266 @@
+//! The store: layer records in SQLite, layer data in a driver, tar-split
+//! metadata beside them, and the crash-safety rules that tie them together.
+//!
+//! ```text
+//! <root>/strata.db                    records and state transitions (WAL)
+//! <root>/layers/<id>/tar-split.json.gz
+//! <root>/staging/<random>/            a layer being made; <random>.lock held by its owner
+//! <root>/trash/<random>/              a layer being deleted; <random>.lock held by its owner
+//! <root>/vfs/<id>/                    the vfs driver's data
+//! ```
+//!
+//! A layer row is `creating` while its data is prepared in a staging
+//! directory, becomes `ready` in one short transaction once data and
+//! tar-split are durable and in place, and goes through `deleting` (data
+//! moved to trash first, row removed last) when deleted. Only `ready` rows
+//! are visible. Whoever opens the store finishes or undoes the work of
+//! processes that died, recognised by the free lock of their work directory.
+
+mod db;
+mod delete;
+mod diff;
+pub mod durable;
+mod fsck;
+mod import;
+mod layer;
+mod mounts;
+mod options;
+mod records;
+mod recovery;
+mod workdir;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, TransactionBehavior};
+
+pub use diff::{DiffFormat, DiffReport};
+pub use fsck::{FsckIssue, FsckReport, Status};
+pub use import::CreateOptions;
+pub use layer::{Layer, LayerState};
+pub use options::{ResolvedOptions, StoreOptions};
+pub use recovery::Recovered;
+
+use crate::driver::{self, Driver};
+use crate::error::{Error, Result};
+use durable::create_dir_all;
+
+/// The driver a new store gets when none is asked for.
+pub const DEFAULT_DRIVER: &str = "vfs";
+
+/// An open store. Cheap to share between threads; any number of processes
+/// may open the same store at once.
+pub struct Store {
+    root: PathBuf,
+    runroot: PathBuf,
+    driver: Box<dyn Driver>,
+    db: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store, then cleans up after processes
+    /// that died while changing it.
+    pub fn open(options: &StoreOptions) -> Result<Self> {
+        let resolved = options.resolve();
+        for dir in [&resolved.root, &resolved.runroot] {
+            create_dir_all(dir)?;
+        }
+        for sub in ["layers", "staging", "trash"] {
+            create_dir_all(&resolved.root.join(sub))?;
+        }
+        let conn = db::open(&resolved.root.join("strata.db"))?;
+        let name = settle_driver(&conn, &resolved)?;
+        let driver = driver::open(&name, &resolved.root)?;
+        let store = Self {
+            root: resolved.root,
+            runroot: resolved.runroot,
+            driver,
+            db: Mutex::new(conn),
+        };
+        store.recover()?;
+        Ok(store)
+    }
+
+    /// The store's persistent directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The store's runtime directory.
+    pub fn runroot(&self) -> &Path {
+        &self.runroot
+    }
+
+    /// The driver's name.
+    pub fn driver_name(&self) -> &'static str {
+        self.driver.name()
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.db
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` in one short write transaction.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    fn staging_dir(&self) -> PathBuf {
+        self.root.join("staging")
+    }
+
+    fn trash_dir(&self) -> PathBuf {
+        self.root.join("trash")
+    }
+
+    fn meta_dir(&self, id: &str) -> PathBuf {
+        self.root.join("layers").join(id)
+    }
+
+    fn tar_split_path(&self, id: &str) -> PathBuf {
+        self.meta_dir(id).join(TAR_SPLIT)
+    }
+
+    /// Looks a layer up by full id, name or unique id prefix.
+    pub fn layer(&self, reference: &str) -> Result<Layer> {
+        let conn = self.conn();
+        let id = records::resolve(&conn, reference)?;
+        records::get(&conn, &id)?.ok_or(Error::LayerNotFound(id))
+    }
+
+    /// Every layer, oldest first.
+    pub fn layers(&self) -> Result<Vec<Layer>> {
+        records::list(&self.conn())
+    }
+
+    /// The layers directly on top of `reference`.
+    pub fn children(&self, reference: &str) -> Result<Vec<Layer>> {
+        let conn = self.conn();
+        let id = records::resolve(&conn, reference)?;
+        let mut out = Vec::new();
+        for child in records::children(&conn, &id)? {
+            if let Some(layer) =
+                records::get(&conn, &child)?.filter(|l| l.state == LayerState::Ready)
+            {
+                out.push(layer);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The layers no other layer is on top of.
+    pub fn heads(&self) -> Result<Vec<Layer>> {
+        let layers = self.layers()?;
+        let parents: std::collections::HashSet<&str> =
+            layers.iter().filter_map(|l| l.parent.as_deref()).collect();
+        Ok(layers
+            .iter()
+            .filter(|l| !parents.contains(l.id.as_str()))
+            .cloned()
+            .collect())
+    }
+
+    /// Gives the layer exactly these names (taken from other layers that had them).
+    pub fn set_names(&self, reference: &str, names: &[String]) -> Result<Layer> {
+        self.update(reference, |conn, id| records::set_names(conn, id, names))
+    }
+
+    /// Adds names (taken from other layers that had them).
+    pub fn add_names(&self, reference: &str, names: &[String]) -> Result<Layer> {
+        self.update(reference, |conn, id| records::add_names(conn, id, names))
+    }
+
+    /// Removes names.
+    pub fn remove_names(&self, reference: &str, names: &[String]) -> Result<Layer> {
+        self.update(reference, |conn, id| records::remove_names(conn, id, names))
+    }
+
+    /// Sets the caller's metadata string.
+    pub fn set_metadata(&self, reference: &str, metadata: &str) -> Result<Layer> {
+        self.update(reference, |conn, id| {
+            records::set_metadata(conn, id, metadata)
+        })
+    }
+
+    /// Sets a flag.
+    pub fn set_flag(&self, reference: &str, key: &str, value: serde_json::Value) -> Result<Layer> {
+        self.update_flags(reference, |flags| {
+            flags.insert(key.to_string(), value);
+        })
+    }
+
+    /// Clears a flag.
+    pub fn clear_flag(&self, reference: &str, key: &str) -> Result<Layer> {
+        self.update_flags(reference, |flags| {
+            flags.remove(key);
+        })
+    }
+
+    fn update_flags(
+        &self,
+        reference: &str,
+        f: impl FnOnce(&mut BTreeMap<String, serde_json::Value>),
+    ) -> Result<Layer> {
+        self.update(reference, |conn, id| {
+            let mut layer =
+                records::get(conn, id)?.ok_or_else(|| Error::LayerNotFound(id.to_string()))?;
+            f(&mut layer.flags);
+            records::set_flags(conn, id, &layer.flags)
+        })
+    }
+
+    /// Resolves `reference` and applies `f` in one transaction; returns the
+    /// updated layer.
+    fn update(
+        &self,
+        reference: &str,
+        f: impl FnOnce(&Connection, &str) -> Result<()>,
+    ) -> Result<Layer> {
+        self.write(|conn| {
+            let id = records::resolve(conn, reference)?;
+            f(conn, &id)?;
+            records::get(conn, &id)?.ok_or(Error::LayerNotFound(id))
+        })
+    }
+}
+
+/// Name of a layer's tar-split file under `layers/<id>/`.
+const TAR_SPLIT: &str = "tar-split.json.gz";
+
+/// Records the driver of a new store, or checks the one asked for against
+/// the one the store was created with.
+fn settle_driver(conn: &Connection, options: &ResolvedOptions) -> Result<String> {
+    let requested = options.driver.clone();
+    if let Some(name) = requested.as_deref().filter(|n| !driver::is_known(n)) {
+        return Err(Error::UnknownDriver(name.to_string()));
+    }
+    conn.execute(
+        "INSERT OR IGNORE INTO settings (key, value) VALUES ('driver', ?1)",
+        [requested.as_deref().unwrap_or(DEFAULT_DRIVER)],
+    )?;
+    let existing: String = conn.query_row(
+        "SELECT value FROM settings WHERE key = 'driver'",
+        [],
+        |row| row.get(0),
+    )?;
+    match requested {
+        Some(requested) if requested != existing => Err(Error::DriverMismatch {
+            root: options.root.display().to_string(),
+            existing,
+            requested,
+        }),
+        _ => Ok(existing),
+    }
+}
+
+/// Names of the entries of a directory (empty if it does not exist).
+pub(crate) fn workdir_names(dir: &Path) -> Result<Vec<String>> {
+    workdir::entries(dir)
+}

@@ -1,0 +1,77 @@
+//! Cleaning up after processes that died while changing the store: their
+//! half-made layers are removed, their half-deleted layers finished off,
+//! and their work directories emptied. Runs whenever the store is opened;
+//! costs one indexed query and two small directory listings.
+
+use std::collections::HashSet;
+
+use super::Store;
+use super::layer::LayerState;
+use super::records;
+use super::workdir::{self, Owner, WorkDir};
+use crate::error::{IoContext, Result};
+
+/// What recovery did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Recovered {
+    /// Layers whose dead owner left them half made or half deleted.
+    pub layers: Vec<String>,
+    /// Work directories left by dead processes.
+    pub work_dirs: Vec<String>,
+}
+
+impl Store {
+    /// Finishes or undoes what dead processes left behind.
+    pub(crate) fn recover(&self) -> Result<Recovered> {
+        let mut done = Recovered::default();
+        let unfinished = records::unfinished(&self.conn())?;
+        let mut referenced = HashSet::new();
+        for (id, state, work) in unfinished {
+            let parent = match state {
+                LayerState::Deleting => self.trash_dir(),
+                _ => self.staging_dir(),
+            };
+            let owner = match &work {
+                Some(name) => {
+                    referenced.insert(name.clone());
+                    WorkDir::adopt(&parent, name)?
+                }
+                None => Owner::Dead(None),
+            };
+            if let Owner::Dead(work) = owner {
+                self.discard(&id, work)?;
+                done.layers.push(id);
+            }
+        }
+        for parent in [self.staging_dir(), self.trash_dir()] {
+            workdir::remove_abandoned_pending(&parent)?;
+            for name in workdir::list(&parent)?
+                .into_iter()
+                .filter(|n| !referenced.contains(n))
+            {
+                if let Owner::Dead(Some(work)) = WorkDir::adopt(&parent, &name)? {
+                    work.remove()?;
+                    done.work_dirs.push(name);
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Removes every trace of layer `id`: driver data, tar-split, row, and
+    /// the work directory `work` (which we own).
+    pub(crate) fn discard(&self, id: &str, work: Option<WorkDir>) -> Result<()> {
+        let work = match work {
+            Some(work) => work,
+            None => WorkDir::create(&self.trash_dir())?,
+        };
+        self.driver.retire(id, work.path())?;
+        let meta = self.meta_dir(id);
+        if meta.exists() {
+            std::fs::rename(&meta, work.path().join("meta"))
+                .context(|| format!("cannot move {} away", meta.display()))?;
+        }
+        self.write(|conn| records::delete(conn, id))?;
+        work.remove()
+    }
+}
