@@ -51,11 +51,17 @@ impl StoreOptions {
                 .filter(|v| !v.is_empty())
         });
         ResolvedOptions {
-            root,
-            runroot,
+            root: absolute(root),
+            runroot: absolute(runroot),
             driver,
         }
     }
+}
+
+/// `path` made absolute against the current directory (left as it is if
+/// that cannot be found).
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 fn is_root() -> bool {
