@@ -4,7 +4,6 @@
 //! publishes it.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 
 use crate::error::{IoContext, Result};
@@ -21,22 +20,6 @@ pub fn syncfs(path: &Path) -> Result<()> {
     let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
     rustix::fs::syncfs(&file)
         .context(|| format!("cannot sync the file system of {}", path.display()))
-}
-
-/// Writes `bytes` to `dir/name` atomically and durably.
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let temp = dir.join(format!(".{name}.tmp-{}", random_hex(8)));
-    let target = dir.join(name);
-    let mut file = File::create(&temp).context(|| format!("cannot create {}", temp.display()))?;
-    let written = file
-        .write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| std::fs::rename(&temp, &target));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(e).context(|| format!("cannot write {}", target.display()));
-    }
-    fsync_dir(dir)
 }
 
 /// Renames `from` to `to` and makes both directories durable.

@@ -19,7 +19,7 @@
 mod db;
 mod delete;
 mod diff;
-pub mod durable;
+pub(crate) mod durable;
 mod fsck;
 mod import;
 mod layer;
