@@ -82,7 +82,13 @@ pub enum Error {
     Invalid(String),
     /// The layer tar could not be applied.
     #[error("cannot apply the layer: {0}")]
-    Apply(String),
+    Apply(#[from] crate::archive::apply::ApplyError),
+    /// Comparing two layer trees failed.
+    #[error("cannot compare the layers: {0}")]
+    Changes(#[from] crate::archive::changes::ChangesError),
+    /// Writing a changeset tar failed.
+    #[error("cannot write the changeset: {0}")]
+    Changeset(#[from] crate::archive::changeset::ChangesetError),
     /// The tar stream or its tar-split metadata is malformed.
     #[error(transparent)]
     TarSplit(#[from] tarsplit::Error),

@@ -66,7 +66,7 @@ impl Store {
             self.reassemble(&layer, &mut writer)?;
         } else {
             self.with_trees(&layer, base.as_deref(), |old, new| {
-                write_changeset(old, new, &mut writer).map_err(|e| Error::Invalid(e.to_string()))
+                write_changeset(old, new, &mut writer).map_err(Error::from)
             })?;
         }
         let (digest, size, encoder) = writer.finish();
@@ -89,7 +89,7 @@ impl Store {
         let layer = self.layer(reference)?;
         let base = self.base(&layer, from)?;
         self.with_trees(&layer, base.as_deref(), |old, new| {
-            changes(old, new).map_err(|e| Error::Invalid(e.to_string()))
+            changes(old, new).map_err(Error::from)
         })
     }
 
@@ -102,7 +102,7 @@ impl Store {
         }
         let mut counter = DigestWriter::new(std::io::sink());
         self.with_trees(&layer, base.as_deref(), |old, new| {
-            write_changeset(old, new, &mut counter).map_err(|e| Error::Invalid(e.to_string()))
+            write_changeset(old, new, &mut counter).map_err(Error::from)
         })?;
         Ok(counter.finish().1)
     }

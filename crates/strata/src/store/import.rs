@@ -210,7 +210,7 @@ fn import_tar(
             aside_dir: Some(aside),
         },
     )
-    .map_err(|e| Error::Apply(e.to_string()))?;
+    .map_err(Error::Apply)?;
     let mut sink = ImportSink {
         metadata: gzip_metadata(BufWriter::new(file)),
         applier,
@@ -226,7 +226,7 @@ fn import_tar(
     let report = sink
         .applier
         .finish()
-        .map_err(|e| Error::Apply(e.to_string()))?;
+        .map_err(Error::Apply)?;
     if !summary.superseded.is_empty() {
         inline_superseded(&tar_split, &summary.superseded, &report)?;
     }
@@ -368,7 +368,7 @@ impl ImportSink {
     }
 
     fn take_failure(&mut self) -> Option<Error> {
-        self.failed.take().map(|e| Error::Apply(e.to_string()))
+        self.failed.take().map(Error::Apply)
     }
 }
 
