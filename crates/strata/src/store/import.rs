@@ -223,10 +223,7 @@ fn import_tar(
         .context(|| format!("cannot write {}", tar_split.display()))?;
     file.sync_all()
         .context(|| format!("cannot write {}", tar_split.display()))?;
-    let report = sink
-        .applier
-        .finish()
-        .map_err(Error::Apply)?;
+    let report = sink.applier.finish().map_err(Error::Apply)?;
     if !summary.superseded.is_empty() {
         inline_superseded(&tar_split, &summary.superseded, &report)?;
     }
