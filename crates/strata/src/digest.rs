@@ -134,6 +134,80 @@ impl<W: Write> Write for DigestWriter<W> {
     }
 }
 
+/// Bytes handed to the hashing thread at a time.
+const HASH_CHUNK: usize = 256 << 10;
+
+/// Writes through to the inner writer and hashes what passes on another
+/// thread, so hashing is off the writer's critical path (the copy it costs
+/// is cheap next to SHA-256).
+pub struct ParallelDigestWriter<W> {
+    inner: W,
+    pending: Vec<u8>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    hasher: Option<std::thread::JoinHandle<(Digest, u64)>>,
+}
+
+impl<W: Write> ParallelDigestWriter<W> {
+    /// Wraps `inner` and starts the hashing thread.
+    pub fn new(inner: W) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let hasher = std::thread::spawn(move || {
+            let mut hasher = Sha256::new();
+            let mut count = 0u64;
+            for chunk in rx {
+                hasher.update(&chunk);
+                count += chunk.len() as u64;
+            }
+            (Digest::from_hasher(hasher), count)
+        });
+        Self {
+            inner,
+            pending: Vec::with_capacity(HASH_CHUNK),
+            tx: Some(tx),
+            hasher: Some(hasher),
+        }
+    }
+
+    fn hand_over(&mut self) -> io::Result<()> {
+        let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(HASH_CHUNK));
+        match &self.tx {
+            Some(tx) if tx.send(chunk).is_ok() => Ok(()),
+            _ => Err(io::Error::other("the hashing thread stopped")),
+        }
+    }
+
+    /// Digest and length of everything written, and the inner writer.
+    pub fn finish(mut self) -> io::Result<(Digest, u64, W)> {
+        if !self.pending.is_empty() {
+            self.hand_over()?;
+        }
+        self.tx = None;
+        let hasher = self
+            .hasher
+            .take()
+            .ok_or_else(|| io::Error::other("already finished"))?;
+        let (digest, count) = hasher
+            .join()
+            .map_err(|_| io::Error::other("the hashing thread panicked"))?;
+        Ok((digest, count, self.inner))
+    }
+}
+
+impl<W: Write> Write for ParallelDigestWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.pending.extend_from_slice(&buf[..n]);
+        if self.pending.len() >= HASH_CHUNK {
+            self.hand_over()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +224,18 @@ mod tests {
         assert!(Digest::parse(&format!("sha256:{}", "A".repeat(64))).is_err());
         let mut reader = DigestReader::new(&[0u8; 1024][..]);
         io::copy(&mut reader, &mut io::sink()).expect("copy");
-        assert_eq!(reader.finish(), (empty_tar, 1024));
+        assert_eq!(reader.finish(), (empty_tar.clone(), 1024));
+    }
+
+    #[test]
+    fn parallel_digest_matches() {
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| i as u8).collect();
+        let mut writer = ParallelDigestWriter::new(Vec::new());
+        for piece in data.chunks(7919) {
+            writer.write_all(piece).expect("write");
+        }
+        let (digest, count, out) = writer.finish().expect("finish");
+        assert_eq!((digest, count), (Digest::of(&data), data.len() as u64));
+        assert_eq!(out, data);
     }
 }

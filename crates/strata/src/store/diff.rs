@@ -12,7 +12,7 @@ use super::{Store, layer::Layer};
 use crate::archive::changes::{Change, changes};
 use crate::archive::changeset::write_changeset;
 use crate::compression::{Compression, Encoder};
-use crate::digest::{Digest, DigestWriter};
+use crate::digest::{Digest, DigestWriter, ParallelDigestWriter};
 use crate::error::{Error, IoContext, Result};
 
 /// How to compress a diff.
@@ -60,7 +60,7 @@ impl Store {
         };
         let encoder =
             Encoder::new(compression, out).context(|| "cannot start compressing".into())?;
-        let mut writer = DigestWriter::new(encoder);
+        let mut writer = ParallelDigestWriter::new(encoder);
         let original = layer.has_tar_split && base == layer.parent;
         if original {
             self.reassemble(&layer, &mut writer)?;
@@ -69,7 +69,7 @@ impl Store {
                 write_changeset(old, new, &mut writer).map_err(Error::from)
             })?;
         }
-        let (digest, size, encoder) = writer.finish();
+        let (digest, size, encoder) = writer.finish().context(|| "cannot write the diff".into())?;
         encoder
             .finish()
             .context(|| "cannot finish compressing".into())?;

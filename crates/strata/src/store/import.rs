@@ -217,11 +217,10 @@ fn import_tar(
         failed: None,
     };
     let (summary, streams) = run_pipeline(input, &mut sink, progress)?;
-    let file = finish_gzip_metadata(sink.metadata)?
+    // Flushed to disk by the syncfs that publishes the layer.
+    finish_gzip_metadata(sink.metadata)?
         .into_inner()
         .map_err(|e| e.into_error())
-        .context(|| format!("cannot write {}", tar_split.display()))?;
-    file.sync_all()
         .context(|| format!("cannot write {}", tar_split.display()))?;
     let report = sink.applier.finish().map_err(Error::Apply)?;
     if !summary.superseded.is_empty() {
@@ -292,13 +291,38 @@ fn read_streams(
     });
     let (compression, decoder) =
         compression::decompress(&mut compressed).context(|| "cannot read the layer".into())?;
-    let mut diff = DigestReader::new(decoder);
+    // An uncompressed layer's tar is the input itself: it is hashed once.
+    let diff = if compression == Compression::None {
+        let mut tar = decoder;
+        send_chunks(&mut tar, &tx, compression)?;
+        None
+    } else {
+        let mut tar = DigestReader::new(decoder);
+        send_chunks(&mut tar, &tx, compression)?;
+        Some(tar.finish())
+    };
+    io::copy(&mut compressed, &mut io::sink()).context(|| "cannot read the layer".into())?;
+    let compressed = compressed.finish();
+    let diff = diff.unwrap_or_else(|| compressed.clone());
+    Ok(Streams {
+        compression,
+        compressed,
+        diff,
+    })
+}
+
+/// Hands the tar over in chunks until it ends.
+fn send_chunks(
+    tar: &mut impl Read,
+    tx: &SyncSender<Vec<u8>>,
+    compression: Compression,
+) -> Result<()> {
     loop {
         let mut chunk = vec![0u8; CHUNK];
-        let n = read_full(&mut diff, &mut chunk)
+        let n = read_full(tar, &mut chunk)
             .context(|| format!("cannot read the {} layer stream", compression.name()))?;
         if n == 0 {
-            break;
+            return Ok(());
         }
         chunk.truncate(n);
         if tx.send(chunk).is_err() {
@@ -308,13 +332,6 @@ fn read_streams(
             });
         }
     }
-    let diff = diff.finish();
-    io::copy(&mut compressed, &mut io::sink()).context(|| "cannot read the layer".into())?;
-    Ok(Streams {
-        compression,
-        compressed: compressed.finish(),
-        diff,
-    })
 }
 
 fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -433,11 +450,9 @@ fn inline_superseded(
         &mut AsidePayloads(&report.aside),
         &mut writer,
     )?;
-    let file = finish_gzip_metadata(writer)?
+    finish_gzip_metadata(writer)?
         .into_inner()
         .map_err(|e| e.into_error())
-        .context(|| format!("cannot write {}", rewritten.display()))?;
-    file.sync_all()
         .context(|| format!("cannot write {}", rewritten.display()))?;
     std::fs::rename(&rewritten, tar_split)
         .context(|| format!("cannot replace {}", tar_split.display()))

@@ -84,10 +84,11 @@ impl OpenFile {
 const EARLY_WRITEBACK: u64 = 64 << 10;
 
 /// Asks the kernel to start writing the file's data back now, without
-/// waiting (`posix_fadvise(POSIX_FADV_DONTNEED)` starts writeback of dirty
-/// pages and drops none of them). The store makes every layer durable with
-/// one `syncfs` before publishing it; writing back while extraction goes on
-/// leaves that call less to wait for. Best effort: failure changes nothing.
+/// waiting: `posix_fadvise(POSIX_FADV_DONTNEED)` starts writeback of the
+/// dirty pages (and drops only pages already clean, which right after the
+/// write are few). The store makes every layer durable with one `syncfs`
+/// before publishing it; writing back while extraction goes on leaves that
+/// call less to wait for. Best effort: failure changes nothing.
 fn start_writeback(fd: std::os::fd::BorrowedFd<'_>, len: u64) {
     if len >= EARLY_WRITEBACK {
         let _ = rustix::fs::fadvise(fd, 0, None, rustix::fs::Advice::DontNeed);
