@@ -36,9 +36,10 @@
 //! skipped; hard links get no metadata of their own (they share the
 //! target's inode, as GNU tar extracts them); a whiteout deletes whatever
 //! exists at its path, as moby's naive applier does; whiteouts in a missing
-//! directory do nothing rather than create it; xattr failures are errors
-//! (moby and containers/storage tolerate `EPERM`/`ENOTSUP`), except that
-//! `security.selinux` is never set. Xattrs of symlinks, devices and FIFOs
+//! directory do nothing rather than create it; an xattr of a known namespace
+//! that the system refuses to hold (`ENOTSUP`, `EPERM`, e.g. `user.*` on a
+//! symlink) is skipped, as moby and containers/storage do, while other
+//! xattr failures are errors; `security.selinux` is never set. Xattrs of symlinks, devices and FIFOs
 //! are set through `/proc/self/fd`, which must be mounted.
 
 mod create;
@@ -457,11 +458,28 @@ fn set_xattrs(
         if name == b"security.selinux" {
             continue;
         }
-        set(name, value).map_err(|e| ApplyError::Xattr {
-            entry: lossy(entry),
-            name: lossy(name),
-            source: os(e),
-        })?;
+        match set(name, value) {
+            Ok(()) => {}
+            Err(e) if refused_by_the_system(name, e) => {}
+            Err(e) => {
+                return Err(ApplyError::Xattr {
+                    entry: lossy(entry),
+                    name: lossy(name),
+                    source: os(e),
+                });
+            }
+        }
     }
     Ok(())
+}
+
+/// Whether setting an attribute of a known namespace failed because this
+/// system will not hold it here: the file system lacks support (`ENOTSUP`)
+/// or the kernel does not allow it on this kind of file or for this user
+/// (`EPERM`, e.g. `user.*` on a symlink). Docker and containers/storage skip
+/// those too. An unknown namespace stays an error.
+fn refused_by_the_system(name: &[u8], errno: Errno) -> bool {
+    const KNOWN: [&[u8]; 4] = [b"user.", b"trusted.", b"security.", b"system."];
+    KNOWN.iter().any(|ns| name.starts_with(ns))
+        && (errno == Errno::OPNOTSUPP || errno == Errno::PERM)
 }

@@ -610,6 +610,24 @@ fn xattrs_on_every_kind_and_their_errors() {
     );
 }
 
+/// The kernel refuses `user.*` attributes on symlinks (EPERM); like Docker
+/// and containers/storage, the import goes on without them.
+#[test]
+fn xattrs_the_system_refuses_are_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    apply(
+        root,
+        &[
+            Entry::file("f", b"x").xattr("user.kept", b"1"),
+            Entry::symlink("l", "f").xattr("user.refused", b"2"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(xattr(&root.join("f"), "user.kept").unwrap(), b"1");
+    assert_eq!(xattr(&root.join("l"), "user.refused"), None);
+}
+
 #[test]
 fn read_only_directories_are_filled() {
     let tmp = tempfile::tempdir().unwrap();
