@@ -7,6 +7,7 @@
 //! leaves either the whole layer or nothing in the driver's own directory.
 
 pub mod copy;
+pub mod overlay_mount;
 pub mod vfs;
 
 use std::path::{Path, PathBuf};
