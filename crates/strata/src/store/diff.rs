@@ -12,7 +12,7 @@ use super::{Store, layer::Layer};
 use crate::archive::changes::{Change, changes};
 use crate::archive::changeset::write_changeset;
 use crate::compression::{Compression, Encoder};
-use crate::digest::{Digest, DigestWriter, ParallelDigestWriter};
+use crate::digest::{Digest, ParallelDigestWriter};
 use crate::error::{Error, IoContext, Result};
 
 /// How to compress a diff.
@@ -100,11 +100,10 @@ impl Store {
         if let (true, Some(size)) = (layer.has_tar_split && base == layer.parent, layer.diff_size) {
             return Ok(size);
         }
-        let mut counter = DigestWriter::new(std::io::sink());
-        self.with_trees(&layer, base.as_deref(), |old, new| {
-            write_changeset(old, new, &mut counter).map_err(Error::from)
+        let stats = self.with_trees(&layer, base.as_deref(), |old, new| {
+            write_changeset(old, new, std::io::sink()).map_err(Error::from)
         })?;
-        Ok(counter.finish().1)
+        Ok(stats.bytes)
     }
 
     /// Rebuilds the layer's original tar from tar-split and its files.

@@ -12,7 +12,8 @@ use super::Store;
 use super::diff::check_digest;
 use super::layer::Layer;
 use super::records;
-use super::workdir::{self, Owner, WorkDir};
+use super::recovery::Recovered;
+use super::workdir::{self, WorkDir};
 use crate::digest::DigestWriter;
 use crate::error::{IoContext, Result};
 
@@ -20,7 +21,8 @@ use crate::error::{IoContext, Result};
 #[derive(Debug, Clone, Serialize)]
 pub struct FsckIssue {
     /// What kind of problem: `damaged-layer`, `orphan-data`,
-    /// `orphan-tar-split`, `orphan-work-dir`.
+    /// `orphan-tar-split`, and what recovery fixed: `unfinished-layer`,
+    /// `orphan-work-dir`.
     pub kind: &'static str,
     /// The layer id or directory name concerned.
     pub id: String,
@@ -44,9 +46,8 @@ pub struct FsckReport {
 impl Store {
     /// Checks the whole store; repairs what it can when `repair` is set.
     pub fn fsck(&self, repair: bool) -> Result<FsckReport> {
-        self.recover()?;
+        let mut issues = recovered_issues(self.recover()?);
         let layers = self.layers()?;
-        let mut issues = Vec::new();
         for layer in &layers {
             if let Err(e) = self.verify_layer(layer) {
                 let repaired = repair
@@ -115,30 +116,6 @@ impl Store {
                 repaired,
             });
         }
-        let referenced: HashSet<String> = records::unfinished(&self.conn())?
-            .into_iter()
-            .filter_map(|(_, _, w)| w)
-            .collect();
-        for parent in [self.staging_dir(), self.trash_dir()] {
-            for name in workdir::list(&parent)?
-                .into_iter()
-                .filter(|n| !referenced.contains(n))
-            {
-                if let Owner::Dead(Some(work)) = WorkDir::adopt(&parent, &name)? {
-                    let repaired = repair && work.remove().is_ok();
-                    let detail = format!(
-                        "work directory {} without a live owner",
-                        parent.join(&name).display()
-                    );
-                    issues.push(FsckIssue {
-                        kind: "orphan-work-dir",
-                        id: name,
-                        detail,
-                        repaired,
-                    });
-                }
-            }
-        }
         Ok(())
     }
 
@@ -147,6 +124,24 @@ impl Store {
         self.driver.retire(id, work.path())?;
         work.remove()
     }
+}
+
+/// What recovery (which runs whenever the store opens, repair or not)
+/// cleaned up after dead processes, as fsck reports it.
+fn recovered_issues(recovered: Recovered) -> Vec<FsckIssue> {
+    let layers = recovered.layers.into_iter().map(|id| FsckIssue {
+        kind: "unfinished-layer",
+        id,
+        detail: "half made or half deleted by a process that died".into(),
+        repaired: true,
+    });
+    let work_dirs = recovered.work_dirs.into_iter().map(|id| FsckIssue {
+        kind: "orphan-work-dir",
+        id,
+        detail: "work directory without a live owner".into(),
+        repaired: true,
+    });
+    layers.chain(work_dirs).collect()
 }
 
 /// Summary of the store for `strata status`.
