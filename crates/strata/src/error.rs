@@ -75,8 +75,16 @@ pub enum Error {
         requested: String,
     },
     /// No driver by this name.
-    #[error("unknown driver {0:?} (known: vfs)")]
+    #[error("unknown driver {0:?} (known: overlay, vfs)")]
     UnknownDriver(String),
+    /// The driver cannot work on this system or file system.
+    #[error("the {driver} driver cannot work here: {reason}")]
+    DriverUnsupported {
+        /// The driver.
+        driver: String,
+        /// What the probe found.
+        reason: String,
+    },
     /// A request that makes no sense for this layer or store.
     #[error("{0}")]
     Invalid(String),

@@ -47,6 +47,7 @@ mod error;
 mod file;
 mod fsops;
 mod names;
+mod overlay;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -70,6 +71,7 @@ use error::{io_error, lossy};
 use file::OpenFile;
 use fsops::os;
 use names::Target;
+pub use overlay::{KernelOverlayCalls, OPAQUE_XATTR, OverlayCalls, is_whiteout};
 pub use stream::apply_tar;
 
 use crate::idmap::IdMap;
@@ -83,6 +85,10 @@ pub enum WhiteoutMode {
     /// this tar did not create. Whiteouts themselves are not created.
     #[default]
     Delete,
+    /// The tree is an overlayfs upper directory holding only this layer's
+    /// changes, over [`ApplyOptions::lower`]: whiteouts become 0:0
+    /// character devices, opaque markers `trusted.overlay.opaque=y`.
+    Overlay,
 }
 
 /// How to apply a layer.
@@ -99,6 +105,13 @@ pub struct ApplyOptions {
     /// file goes to `aside_dir/<its metadata position>` instead of being
     /// deleted. `None` deletes it.
     pub aside_dir: Option<PathBuf>,
+    /// With [`WhiteoutMode::Overlay`]: the root of a read-only view of the
+    /// parent layers merged (an overlay mount), or `None` for a layer
+    /// without parent.
+    pub lower: Option<Arc<OwnedFd>>,
+    /// With [`WhiteoutMode::Overlay`]: how whiteouts and opaque marks are
+    /// made; the kernel's calls when `None`.
+    pub overlay_calls: Option<Arc<dyn OverlayCalls>>,
 }
 
 /// What applying a layer found.
@@ -227,6 +240,10 @@ pub struct Applier {
     touched: HashSet<Box<[u8]>>,
     dirs: Vec<PendingDir>,
     report: ApplyReport,
+    /// Root of the lower view (overlay mode with parents).
+    lower: Option<Arc<OwnedFd>>,
+    /// Overlay whiteouts and opaque marks.
+    calls: Arc<dyn OverlayCalls>,
 }
 
 impl Applier {
@@ -257,7 +274,15 @@ impl Applier {
             options.uid_map.to_host(0).unwrap_or(euid),
             options.gid_map.to_host(0).unwrap_or(egid),
         );
+        let overlay = options.whiteouts == WhiteoutMode::Overlay;
+        let lower = options.lower.clone().filter(|_| overlay);
+        let calls = options
+            .overlay_calls
+            .clone()
+            .unwrap_or_else(overlay::kernel_calls);
         Ok(Self {
+            lower,
+            calls,
             root: Arc::new(root_handle),
             aside,
             options,
@@ -301,9 +326,11 @@ impl Applier {
             Target::Root | Target::Metadata => Ok(()),
             Target::Whiteout { dir, name } => match self.options.whiteouts {
                 WhiteoutMode::Delete => self.delete_whiteout(member, &dir, &name),
+                WhiteoutMode::Overlay => self.overlay_whiteout(member, &dir, &name),
             },
             Target::Opaque { dir } => match self.options.whiteouts {
                 WhiteoutMode::Delete => self.delete_opaque(member, &dir),
+                WhiteoutMode::Overlay => self.overlay_opaque(member, &dir),
             },
             Target::Path(path) => self.create(member, path, supersedes),
         }

@@ -16,6 +16,13 @@
 //! `security.selinux` labels are not compared (the host relabels files;
 //! changesets never carry the label).
 //!
+//! The walk also recognises *replaced* directories, for the changeset
+//! writer's opaque markers: a directory, other than the root, that is a
+//! directory in both trees, whose old listing has at least one entry and
+//! none of whose old entry names exist in its new listing (it may have new
+//! entries). [`changes`] still reports each of its old entries as deleted;
+//! the changeset replaces those whiteouts with one `.wh..wh..opq`.
+//!
 //! It also owns the low-level tree reading that [`changeset`] and the vfs
 //! copier share: `statx` without following symlinks, sorted directory
 //! listings and extended attributes read without following symlinks. Every
@@ -143,6 +150,19 @@ pub(crate) trait Visitor {
 
     /// A path that exists only in the old tree (only the top-most one).
     fn deleted(&mut self, path: &[u8]) -> Result<(), Self::Error>;
+
+    /// A replaced directory: `path`, not the root, is a directory in both
+    /// trees, its old listing has at least one entry, and none of those
+    /// names is in its new listing. Called after the directory's own
+    /// [`changed`](Self::changed) (if any) and before anything beneath it.
+    /// Returning `true` means the visitor has accounted for the old entries
+    /// as a whole (an opaque marker), and the walk does not report them one
+    /// by one through [`deleted`](Self::deleted). The default returns
+    /// `false`.
+    fn replaced_dir(&mut self, path: &[u8]) -> Result<bool, Self::Error> {
+        let _ = path;
+        Ok(false)
+    }
 }
 
 /// An added or modified path as the walk saw it in the new tree.
@@ -208,8 +228,13 @@ pub(crate) fn walk<V: Visitor>(
     walker.dir(old_fd.as_ref().map(AsFd::as_fd), new_fd.as_fd())
 }
 
+/// Opens a tree's root; the caller's path is followed (it may be a
+/// `/proc/self/fd/N` view of a mount), nothing inside the tree is.
 fn open_root(path: &Path) -> Result<OwnedFd, ChangesError> {
-    open_dir_at(CWD, path).map_err(|source| ChangesError::Io {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    rustix::fs::openat(CWD, path, flags, Mode::empty())
+        .map_err(io::Error::from)
+        .map_err(|source| ChangesError::Io {
         op: "open directory",
         path: path.to_path_buf(),
         source,
@@ -240,6 +265,10 @@ impl<V: Visitor> Walker<'_, V> {
             Some(fd) => read_names(fd).map_err(|e| self.err("read directory", Side::Old, e))?,
             None => Vec::new(),
         };
+        let opaque = old.is_some()
+            && !self.path.is_empty()
+            && is_replaced(&old_names, &new_names)
+            && self.visitor.replaced_dir(&self.path)?;
         let (mut i, mut j) = (0, 0);
         while i < old_names.len() || j < new_names.len() {
             let order = match (old_names.get(i), new_names.get(j)) {
@@ -249,7 +278,9 @@ impl<V: Visitor> Walker<'_, V> {
             };
             match (order, old) {
                 (std::cmp::Ordering::Less, _) => {
-                    self.child(&old_names[i], |w| w.deleted())?;
+                    if !opaque {
+                        self.child(&old_names[i], |w| w.deleted())?;
+                    }
                     i += 1;
                 }
                 (std::cmp::Ordering::Equal, Some(old)) => {
@@ -394,6 +425,17 @@ impl<V: Visitor> Walker<'_, V> {
             source,
         }
     }
+}
+
+/// Whether a directory's old listing is non-empty and shares no name with
+/// its new one (both sorted by bytes): everything that was in it is gone.
+fn is_replaced(old_names: &[CString], new_names: &[CString]) -> bool {
+    !old_names.is_empty()
+        && old_names.iter().all(|name| {
+            new_names
+                .binary_search_by(|probe| probe.as_bytes().cmp(name.as_bytes()))
+                .is_err()
+        })
 }
 
 /// Whether two entries differ in what `ChangesDirs` compares.

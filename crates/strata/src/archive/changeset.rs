@@ -4,9 +4,11 @@
 //! old and a new tree into an OCI layer changeset: added and modified paths
 //! become tar members carrying their metadata from the new tree (file
 //! contents streamed, never held whole in memory), deleted paths become
-//! `.wh.<name>` whiteouts. The same two trees always give the same bytes:
-//! members come in the walk's sorted order (parents before children, a
-//! whiteout where the deleted path would sort), and the headers follow the
+//! `.wh.<name>` whiteouts, and a replaced directory becomes one opaque
+//! marker. The same two trees always give the same bytes: members come in
+//! the walk's sorted order (parents before children, a whiteout where the
+//! deleted path would sort, an opaque marker right after its directory's
+//! own member), and the headers follow the
 //! fixed conventions described in the `header` submodule (USTAR, Go-style
 //! octal fields, PAX `x` headers only when needed, two zero blocks at the
 //! end and no record padding).
@@ -23,7 +25,16 @@
 //!   does); every extended attribute except `security.selinux` becomes a
 //!   `SCHILY.xattr.<name>` PAX record;
 //! - a whiteout is an empty regular file `<dir>/.wh.<name>` with mode 0,
-//!   uid and gid 0 and mtime 0.
+//!   uid and gid 0 and mtime 0;
+//! - a directory other than the root that is a directory in both trees,
+//!   had at least one entry, and keeps none of its old entry names (it
+//!   may have new ones) is *replaced*: instead of one `.wh.<name>` per old
+//!   entry it gets a single opaque marker `<dir>/.wh..wh..opq`, with the
+//!   same header as a whiteout, right after the directory's own member (if
+//!   the directory is itself modified) and before anything beneath it. A
+//!   directory that keeps any old name, and the root, get per-entry
+//!   whiteouts. ([`changes`](super::changes::changes) still lists each
+//!   deleted entry.)
 
 mod header;
 #[cfg(test)]
@@ -50,7 +61,7 @@ pub struct ChangesetStats {
     /// Members written, whiteouts and hard links included, PAX extension
     /// headers not counted.
     pub entries: u64,
-    /// Whiteouts among them.
+    /// Whiteouts among them, opaque directory markers included.
     pub whiteouts: u64,
     /// Hard links (type `1`) among them.
     pub hardlinks: u64,
@@ -194,10 +205,22 @@ impl<W: Write> Visitor for ChangesetWriter<'_, W> {
     }
 
     fn deleted(&mut self, path: &[u8]) -> Result<(), ChangesetError> {
-        let name = whiteout_name(path);
+        self.put_whiteout(&whiteout_name(path), path)
+    }
+
+    fn replaced_dir(&mut self, path: &[u8]) -> Result<bool, ChangesetError> {
+        self.put_whiteout(&[path, b"/", OPAQUE].concat(), path)?;
+        Ok(true)
+    }
+}
+
+impl<W: Write> ChangesetWriter<'_, W> {
+    /// Writes the whiteout or opaque marker `name` for `path`: an empty
+    /// regular file with mode 0, uid and gid 0 and mtime 0.
+    fn put_whiteout(&mut self, name: &[u8], path: &[u8]) -> Result<(), ChangesetError> {
         self.put_header(
             &Header {
-                name: &name,
+                name,
                 link: b"",
                 kind: b'0',
                 mode: 0,
@@ -213,9 +236,7 @@ impl<W: Write> Visitor for ChangesetWriter<'_, W> {
         self.stats.whiteouts += 1;
         Ok(())
     }
-}
 
-impl<W: Write> ChangesetWriter<'_, W> {
     /// For a regular file with several links: the member name it was
     /// first written under, or `None` (remembering `name`) when this is
     /// the first.
@@ -359,6 +380,9 @@ fn typeflag(file_type: FileType) -> Option<u8> {
         _ => None,
     }
 }
+
+/// The opaque directory marker's name within its directory.
+const OPAQUE: &[u8] = b".wh..wh..opq";
 
 /// `dir/.wh.name` for a deleted `dir/name`.
 fn whiteout_name(path: &[u8]) -> Vec<u8> {
@@ -640,6 +664,8 @@ mod tests {
         write(&old.join("etc/passwd"), b"root");
         write(&old.join("etc/group"), b"root");
         write(&old.join("tmp/x/y"), b"y");
+        // tmp keeps an entry, so it is not replaced (no opaque marker).
+        write(&old.join("tmp/z"), b"z");
         write(&old.join("keep"), b"k");
         testtree::set_all_times(&old);
         let new = tmp.path().join("new");
@@ -683,6 +709,160 @@ mod tests {
         assert!(
             line.starts_with("----------  0 0      0           0 Jan  1  1970"),
             "{line}"
+        );
+    }
+
+    /// The member names of a changeset, as strings.
+    fn names(tar: &[u8]) -> Vec<String> {
+        members(tar)
+            .iter()
+            .map(|(m, _)| String::from_utf8_lossy(&m.name).into_owned())
+            .collect()
+    }
+
+    /// Applies `tar` onto a copy of `old` and checks the result has no
+    /// changes from `new`.
+    fn assert_applies(tmp: &Path, old: &Path, new: &Path, tar: &[u8]) {
+        let applied = tmp.join("applied");
+        copy_tree(old, &applied).unwrap();
+        let options = crate::archive::apply::ApplyOptions::default();
+        crate::archive::apply::apply_tar(&applied, tar, options).unwrap();
+        let left = changes::changes(Some(new), &applied).unwrap();
+        assert_eq!(changes::format_changes(&left), "");
+    }
+
+    /// An old tree with a directory `opt/app` to replace, and a copy of it
+    /// to modify.
+    fn app_trees(tmp: &Path) -> (PathBuf, PathBuf) {
+        let old = tmp.join("old");
+        for rel in [
+            "etc/passwd",
+            "opt/app/README",
+            "opt/app/bin/tool",
+            "opt/app/lib/x.so",
+            "var/cache/a",
+            "var/cache/b/c",
+            "var/keep",
+        ] {
+            write(&old.join(rel), rel.as_bytes());
+        }
+        std::fs::create_dir(old.join("srv")).unwrap();
+        testtree::set_all_times(&old);
+        let new = tmp.join("new");
+        copy_tree(&old, &new).unwrap();
+        (old, new)
+    }
+
+    /// Empties `dir` (keeping the directory itself).
+    fn empty(dir: &Path) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+                std::fs::remove_dir_all(&path).unwrap();
+            } else {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn replaced_directories_get_one_opaque_marker() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (old, new) = app_trees(tmp.path());
+        // Everything in opt/app goes, new entries come (one a directory
+        // with a name the old tree had nowhere in opt/app).
+        empty(&new.join("opt/app"));
+        write(&new.join("opt/app/VERSION"), b"2");
+        write(&new.join("opt/app/new/file"), b"f");
+        // Emptied, nothing new.
+        empty(&new.join("var/cache"));
+        // Empty before: nothing to hide, no marker.
+        write(&new.join("srv/f"), b"f");
+        let (tar, stats) = changeset(Some(&old), &new);
+        assert_eq!(
+            names(&tar),
+            [
+                "opt/app/",
+                "opt/app/.wh..wh..opq",
+                "opt/app/VERSION",
+                "opt/app/new/",
+                "opt/app/new/file",
+                "srv/",
+                "srv/f",
+                "var/cache/",
+                "var/cache/.wh..wh..opq",
+            ]
+        );
+        assert_eq!(stats.whiteouts, 2);
+        let all = members(&tar);
+        for name in [&b"opt/app/.wh..wh..opq"[..], b"var/cache/.wh..wh..opq"] {
+            let (m, data) = find(&all, name);
+            assert_eq!((m.kind, m.mode, m.uid, m.gid, m.size), (b'0', 0, 0, 0, 0));
+            assert_eq!((m.mtime.secs, data.len()), (0, 0));
+        }
+        assert_applies(tmp.path(), &old, &new, &tar);
+    }
+
+    #[test]
+    fn a_surviving_entry_keeps_per_entry_whiteouts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (old, new) = app_trees(tmp.path());
+        std::fs::remove_file(new.join("opt/app/README")).unwrap();
+        std::fs::remove_dir_all(new.join("opt/app/lib")).unwrap();
+        write(&new.join("opt/app/VERSION"), b"2");
+        // bin survives, with other contents (bin itself is replaced).
+        std::fs::remove_file(new.join("opt/app/bin/tool")).unwrap();
+        write(&new.join("opt/app/bin/tool2"), b"t");
+        let (tar, stats) = changeset(Some(&old), &new);
+        assert_eq!(
+            names(&tar),
+            [
+                "opt/app/",
+                "opt/app/.wh.README",
+                "opt/app/VERSION",
+                "opt/app/bin/",
+                "opt/app/bin/.wh..wh..opq",
+                "opt/app/bin/tool2",
+                "opt/app/.wh.lib",
+            ]
+        );
+        assert_eq!(stats.whiteouts, 3);
+        assert_applies(tmp.path(), &old, &new, &tar);
+    }
+
+    #[test]
+    fn an_emptied_root_gets_per_entry_whiteouts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (old, new) = app_trees(tmp.path());
+        empty(&new);
+        write(&new.join("fresh"), b"f");
+        let (tar, stats) = changeset(Some(&old), &new);
+        assert_eq!(
+            names(&tar),
+            [".wh.etc", "fresh", ".wh.opt", ".wh.srv", ".wh.var"]
+        );
+        assert_eq!(stats.whiteouts, 4);
+        assert_applies(tmp.path(), &old, &new, &tar);
+    }
+
+    #[test]
+    fn changes_still_list_each_deleted_entry_of_a_replaced_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (old, new) = app_trees(tmp.path());
+        empty(&new.join("opt/app"));
+        write(&new.join("opt/app/VERSION"), b"2");
+        empty(&new.join("var/cache"));
+        let listed = changes::format_changes(&changes::changes(Some(&old), &new).unwrap());
+        assert_eq!(
+            listed,
+            "C /opt/app\n\
+             D /opt/app/README\n\
+             A /opt/app/VERSION\n\
+             D /opt/app/bin\n\
+             D /opt/app/lib\n\
+             C /var/cache\n\
+             D /var/cache/a\n\
+             D /var/cache/b\n"
         );
     }
 

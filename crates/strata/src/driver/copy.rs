@@ -141,9 +141,41 @@ fn copy_into(
 ) -> Result<CopyStats, CopyError> {
     let dst_fd = open_dir_at(CWD, dst).map_err(|e| io_error("open directory", dst, e))?;
     let dst_meta = stat_fd(dst_fd.as_fd()).map_err(|e| io_error("stat", dst, e))?;
-    let mut copier = Copier::new(src, dst, &dst_fd, (dst_meta.dev, dst_meta.ino));
+    let mut copier = Copier::new(src, dst, dst_fd.as_fd(), (dst_meta.dev, dst_meta.ino));
     copier.dir(src_fd, dst_fd.as_fd(), meta)?;
     Ok(copier.stats)
+}
+
+/// Copies the single entry `name` of the directory `src` into the
+/// directory `dst` under the same name, with all its metadata: a
+/// non-directory whole, a directory without its contents. This is an
+/// overlay copy-up: bringing a lower layer's object into the layer being
+/// written. `label` names the entry in errors.
+pub fn copy_up(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    name: &CStr,
+    label: &Path,
+) -> Result<(), CopyError> {
+    let mut copier = Copier::new(label, label, dst, (u64::MAX, u64::MAX));
+    let meta = stat_at(src, name).map_err(|e| copier.src_err("stat", e))?;
+    match meta.file_type {
+        FileType::Directory => {
+            rustix::fs::mkdirat(dst, name, Mode::RWXU)
+                .map_err(|e| copier.dst_err("create directory", e))?;
+            let from = copier.open_source(src, name, OFlags::DIRECTORY)?;
+            let to = open_dir_at(dst, name).map_err(|e| copier.dst_err("open directory", e))?;
+            copier.finish_fd(from.as_fd(), to.as_fd(), &meta)
+        }
+        FileType::RegularFile => copier.file(src, dst, name, &meta),
+        FileType::Symlink => copier.symlink(src, dst, name, &meta),
+        FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
+            copier.special(src, dst, name, &meta)
+        }
+        _ => Err(CopyError::Unsupported {
+            path: label.to_path_buf(),
+        }),
+    }
 }
 
 fn io_error(op: &'static str, path: &Path, source: impl Into<io::Error>) -> CopyError {
@@ -184,13 +216,13 @@ impl<'a> Copier<'a> {
     fn new(
         src_root: &'a Path,
         dst_root: &'a Path,
-        dst_fd: &'a OwnedFd,
+        dst_fd: BorrowedFd<'a>,
         dst_id: (u64, u64),
     ) -> Self {
         Self {
             src_root,
             dst_root,
-            dst_fd: dst_fd.as_fd(),
+            dst_fd,
             dst_id,
             rel: Vec::new(),
             links: HashMap::new(),

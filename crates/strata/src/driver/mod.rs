@@ -7,12 +7,60 @@
 //! leaves either the whole layer or nothing in the driver's own directory.
 
 pub mod copy;
+pub mod overlay;
 pub mod overlay_mount;
 pub mod vfs;
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::archive::apply::WhiteoutMode;
 use crate::error::Result;
+
+/// A new layer's data, ready to be written.
+pub struct Prepared {
+    /// Where to apply the layer's tar.
+    pub tree: PathBuf,
+    /// How whiteouts are applied there.
+    pub whiteouts: WhiteoutMode,
+    /// The parent layers merged, for drivers whose tree holds only the
+    /// layer's own changes.
+    pub lower: Option<View>,
+}
+
+/// A read-only view of a layer's full tree. A view that is a mount is
+/// attached nowhere and goes away when dropped (or when the process dies).
+pub struct View {
+    path: PathBuf,
+    mount: Option<Arc<OwnedFd>>,
+}
+
+impl View {
+    /// A view that is a plain directory.
+    pub fn directory(path: PathBuf) -> Self {
+        Self { path, mount: None }
+    }
+
+    /// A view held by the descriptor of a detached mount's root.
+    pub fn mount(fd: OwnedFd) -> Self {
+        let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        Self {
+            path,
+            mount: Some(Arc::new(fd)),
+        }
+    }
+
+    /// Where the tree can be read while the view lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The descriptor of a mount view's root.
+    pub fn fd(&self) -> Option<Arc<OwnedFd>> {
+        self.mount.clone()
+    }
+}
 
 /// A storage driver.
 pub trait Driver: Send + Sync {
@@ -20,8 +68,8 @@ pub trait Driver: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Prepares the data of a new layer on top of `parent` inside the work
-    /// directory `work`; returns the directory to apply the layer tar into.
-    fn prepare(&self, work: &Path, parent: Option<&str>) -> Result<PathBuf>;
+    /// directory `work`.
+    fn prepare(&self, work: &Path, parent: Option<&str>) -> Result<Prepared>;
 
     /// Publishes the data prepared in `work` as layer `id`.
     fn commit(&self, work: &Path, id: &str) -> Result<()>;
@@ -33,10 +81,15 @@ pub trait Driver: Send + Sync {
     /// used, for reassembly from tar-split.
     fn files_dir(&self, id: &str) -> PathBuf;
 
-    /// Makes layer `id`'s full tree available; returns where.
-    fn mount(&self, id: &str) -> Result<PathBuf>;
+    /// A private read-only view of layer `id`'s full tree.
+    fn view(&self, id: &str) -> Result<View>;
 
-    /// Undoes [`Driver::mount`].
+    /// Makes layer `id`'s full tree available at a path (writable for a
+    /// read-write layer); returns where. Mounting a mounted layer again
+    /// returns the same place.
+    fn mount(&self, id: &str, read_write: bool) -> Result<PathBuf>;
+
+    /// Undoes [`Driver::mount`] (nothing if it is not mounted).
     fn unmount(&self, id: &str) -> Result<()>;
 
     /// Whether layer `id` has data.
@@ -47,17 +100,26 @@ pub trait Driver: Send + Sync {
 }
 
 /// Drivers this build has.
-pub const DRIVERS: &[&str] = &["vfs"];
+pub const DRIVERS: &[&str] = &["overlay", "vfs"];
 
 /// Whether `name` is a driver this build has.
 pub fn is_known(name: &str) -> bool {
     DRIVERS.contains(&name)
 }
 
-/// Opens the driver `name` with its data under `root`.
-pub fn open(name: &str, root: &Path) -> Result<Box<dyn Driver>> {
+/// Opens the driver `name` with its data under `root` and its runtime
+/// state under `runroot`. The overlay driver is probed first (in a scratch
+/// directory `probe_dir` on the store's file system), and refused with the
+/// reason when it cannot work here.
+pub fn open(name: &str, root: &Path, runroot: &Path, probe_dir: &Path) -> Result<Box<dyn Driver>> {
     match name {
         "vfs" => Ok(Box::new(vfs::Vfs::open(root)?)),
+        "overlay" => Ok(Box::new(overlay::Overlay::open(
+            root,
+            runroot,
+            probe_dir,
+            overlay_mount::KernelCalls,
+        )?)),
         other => Err(crate::error::Error::UnknownDriver(other.to_string())),
     }
 }

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Driver;
+use super::{Driver, Prepared, View};
+use crate::archive::apply::WhiteoutMode;
 use crate::error::{Error, IoContext, Result};
 use crate::store::durable::{create_dir_all, fsync_dir, rename_durable};
 
@@ -34,7 +35,7 @@ impl Driver for Vfs {
         "vfs"
     }
 
-    fn prepare(&self, work: &Path, parent: Option<&str>) -> Result<PathBuf> {
+    fn prepare(&self, work: &Path, parent: Option<&str>) -> Result<Prepared> {
         let tree = work.join(TREE);
         match parent {
             Some(parent) => {
@@ -54,7 +55,11 @@ impl Driver for Vfs {
                 .context(|| format!("cannot set the mode of {}", tree.display()))?;
             }
         }
-        Ok(tree)
+        Ok(Prepared {
+            tree,
+            whiteouts: WhiteoutMode::Delete,
+            lower: None,
+        })
     }
 
     fn commit(&self, work: &Path, id: &str) -> Result<()> {
@@ -75,7 +80,11 @@ impl Driver for Vfs {
         self.layer_dir(id)
     }
 
-    fn mount(&self, id: &str) -> Result<PathBuf> {
+    fn view(&self, id: &str) -> Result<View> {
+        Ok(View::directory(self.layer_dir(id)))
+    }
+
+    fn mount(&self, id: &str, _read_write: bool) -> Result<PathBuf> {
         Ok(self.layer_dir(id))
     }
 

@@ -137,14 +137,9 @@ impl Store {
         base: Option<&str>,
         f: impl FnOnce(Option<&std::path::Path>, &std::path::Path) -> Result<T>,
     ) -> Result<T> {
-        let new = self.driver.mount(&layer.id)?;
-        let old = base.map(|id| self.driver.mount(id)).transpose();
-        let result = old.and_then(|old| f(old.as_deref(), &new));
-        if let Some(id) = base {
-            self.driver.unmount(id)?;
-        }
-        self.driver.unmount(&layer.id)?;
-        result
+        let new = self.driver.view(&layer.id)?;
+        let old = base.map(|id| self.driver.view(id)).transpose()?;
+        f(old.as_ref().map(|v| v.path()), new.path())
     }
 }
 

@@ -21,9 +21,10 @@ use super::layer::{Layer, now_rfc3339};
 use super::records::{self, Contents, NewRow};
 use super::workdir::WorkDir;
 use super::{Store, TAR_SPLIT, durable};
-use crate::archive::apply::{Applier, ApplyError, ApplyOptions, ApplyReport, WhiteoutMode};
+use crate::archive::apply::{Applier, ApplyError, ApplyOptions, ApplyReport};
 use crate::compression::{self, Compression};
 use crate::digest::{Digest, DigestReader};
+use crate::driver::{Prepared, View};
 use crate::error::{Error, IoContext, Result};
 use crate::idmap::IdMap;
 
@@ -57,7 +58,7 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 impl Store {
     /// Makes an empty layer (a copy of its parent's tree, if it has one).
     pub fn create_layer(&self, options: &CreateOptions) -> Result<Layer> {
-        self.make_layer(options, |_tree, _work| {
+        self.make_layer(options, |_prepared, _work| {
             Ok(Contents {
                 diff_digest: None,
                 diff_size: None,
@@ -79,8 +80,8 @@ impl Store {
         input: &mut (dyn Read + Send),
         progress: Option<Progress<'_>>,
     ) -> Result<Layer> {
-        self.make_layer(options, |tree, work| {
-            import_tar(tree, work, options, input, progress)
+        self.make_layer(options, |prepared, work| {
+            import_tar(prepared, work, options, input, progress)
         })
     }
 
@@ -90,7 +91,7 @@ impl Store {
     fn make_layer(
         &self,
         options: &CreateOptions,
-        fill: impl FnOnce(&Path, &WorkDir) -> Result<Contents>,
+        fill: impl FnOnce(&Prepared, &WorkDir) -> Result<Contents>,
     ) -> Result<Layer> {
         let id = match &options.id {
             Some(id) if records::is_id(id) => id.clone(),
@@ -157,10 +158,11 @@ impl Store {
         parent: Option<&str>,
         options: &CreateOptions,
         work: &WorkDir,
-        fill: impl FnOnce(&Path, &WorkDir) -> Result<Contents>,
+        fill: impl FnOnce(&Prepared, &WorkDir) -> Result<Contents>,
     ) -> Result<()> {
-        let tree = self.driver.prepare(work.path(), parent)?;
-        let contents = fill(&tree, work)?;
+        let prepared = self.driver.prepare(work.path(), parent)?;
+        let contents = fill(&prepared, work)?;
+        drop(prepared);
         durable::syncfs(work.path())?;
         self.driver.commit(work.path(), id)?;
         let meta = work.path().join(META);
@@ -187,7 +189,7 @@ struct Streams {
 }
 
 fn import_tar(
-    tree: &Path,
+    prepared: &Prepared,
     work: &WorkDir,
     options: &CreateOptions,
     input: &mut (dyn Read + Send),
@@ -202,12 +204,14 @@ fn import_tar(
     let file =
         File::create(&tar_split).context(|| format!("cannot create {}", tar_split.display()))?;
     let applier = Applier::new(
-        tree,
+        &prepared.tree,
         ApplyOptions {
             uid_map: options.uid_map.clone(),
             gid_map: options.gid_map.clone(),
-            whiteouts: WhiteoutMode::Delete,
+            whiteouts: prepared.whiteouts,
             aside_dir: Some(aside),
+            lower: prepared.lower.as_ref().and_then(View::fd),
+            overlay_calls: None,
         },
     )
     .map_err(Error::Apply)?;

@@ -46,8 +46,8 @@ use crate::driver::{self, Driver};
 use crate::error::{Error, Result};
 use durable::create_dir_all;
 
-/// The driver a new store gets when none is asked for.
-pub const DEFAULT_DRIVER: &str = "vfs";
+/// The drivers a new store tries, in order, when none is asked for.
+pub const DEFAULT_DRIVERS: [&str; 2] = ["overlay", "vfs"];
 
 /// An open store. Cheap to share between threads; any number of processes
 /// may open the same store at once.
@@ -70,8 +70,7 @@ impl Store {
             create_dir_all(&resolved.root.join(sub))?;
         }
         let conn = db::open(&resolved.root.join("strata.db"))?;
-        let name = settle_driver(&conn, &resolved)?;
-        let driver = driver::open(&name, &resolved.root)?;
+        let driver = settle_driver(&conn, &resolved)?;
         let store = Self {
             root: resolved.root,
             runroot: resolved.runroot,
@@ -234,30 +233,70 @@ impl Store {
 /// Name of a layer's tar-split file under `layers/<id>/`.
 const TAR_SPLIT: &str = "tar-split.json.gz";
 
-/// Records the driver of a new store, or checks the one asked for against
-/// the one the store was created with.
-fn settle_driver(conn: &Connection, options: &ResolvedOptions) -> Result<String> {
+/// Opens the store's driver: the one it was created with (checked against
+/// the one asked for), or for a new store the one asked for, else the
+/// first default that works here; a new store records its choice.
+fn settle_driver(conn: &Connection, options: &ResolvedOptions) -> Result<Box<dyn Driver>> {
     let requested = options.driver.clone();
     if let Some(name) = requested.as_deref().filter(|n| !driver::is_known(n)) {
         return Err(Error::UnknownDriver(name.to_string()));
     }
-    conn.execute(
-        "INSERT OR IGNORE INTO settings (key, value) VALUES ('driver', ?1)",
-        [requested.as_deref().unwrap_or(DEFAULT_DRIVER)],
-    )?;
-    let existing: String = conn.query_row(
-        "SELECT value FROM settings WHERE key = 'driver'",
-        [],
-        |row| row.get(0),
-    )?;
-    match requested {
-        Some(requested) if requested != existing => Err(Error::DriverMismatch {
-            root: options.root.display().to_string(),
-            existing,
-            requested,
-        }),
-        _ => Ok(existing),
+    let recorded = recorded_driver(conn)?;
+    let mismatch = |existing: String, requested: String| Error::DriverMismatch {
+        root: options.root.display().to_string(),
+        existing,
+        requested,
+    };
+    if let (Some(existing), Some(requested)) = (&recorded, &requested)
+        && existing != requested
+    {
+        return Err(mismatch(existing.clone(), requested.clone()));
     }
+    let candidates: Vec<&str> = match (&recorded, &requested) {
+        (Some(name), _) | (None, Some(name)) => vec![name.as_str()],
+        (None, None) => DEFAULT_DRIVERS.to_vec(),
+    };
+    let mut last_error = None;
+    for name in candidates {
+        match open_driver(name, options) {
+            Ok(driver) => {
+                if recorded.is_none() {
+                    conn.execute(
+                        "INSERT OR IGNORE INTO settings (key, value) VALUES ('driver', ?1)",
+                        [name],
+                    )?;
+                    // Another process may have created the store first.
+                    let settled = recorded_driver(conn)?.unwrap_or_default();
+                    if settled != name {
+                        return Err(mismatch(settled, name.to_string()));
+                    }
+                }
+                return Ok(driver);
+            }
+            Err(e @ Error::DriverUnsupported { .. }) => last_error = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| Error::UnknownDriver(String::new())))
+}
+
+fn recorded_driver(conn: &Connection) -> Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'driver'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
+
+/// Opens driver `name`, probing in a scratch work directory.
+fn open_driver(name: &str, options: &ResolvedOptions) -> Result<Box<dyn Driver>> {
+    let probe = workdir::WorkDir::create(&options.root.join("staging"))?;
+    let opened = driver::open(name, &options.root, &options.runroot, probe.path());
+    probe.remove()?;
+    opened
 }
 
 /// Names of the entries of a directory (empty if it does not exist).

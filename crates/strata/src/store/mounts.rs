@@ -52,7 +52,8 @@ impl Store {
     pub fn mount_layer(&self, reference: &str) -> Result<PathBuf> {
         self.write(|conn| {
             let id = records::resolve(conn, reference)?;
-            let path = self.driver.mount(&id)?;
+            let layer = records::get(conn, &id)?.ok_or_else(|| Error::LayerNotFound(id.clone()))?;
+            let path = self.driver.mount(&id, layer.read_write)?;
             let count = count(conn, &id)?;
             set_count(conn, &id, count + 1)?;
             Ok(path)

@@ -52,11 +52,26 @@ impl TestStore {
         names
     }
 
+    /// The directory holding a layer's own files, as the driver keeps them.
+    pub fn files_dir(&self, id: &str) -> PathBuf {
+        match self.store.driver_name() {
+            "overlay" => self.root().join("overlay").join(id).join("diff"),
+            name => self.root().join(name).join(id),
+        }
+    }
+
+    /// Ids of the layers the driver has data for.
+    pub fn driver_entries(&self) -> Vec<String> {
+        let mut ids = self.entries(self.store.driver_name());
+        ids.retain(|name| name.len() == 64);
+        ids
+    }
+
     /// Asserts that nothing of any layer but `layers` remains.
     pub fn assert_only(&self, layers: &[&str]) {
         let mut want: Vec<String> = layers.iter().map(|s| s.to_string()).collect();
         want.sort();
-        assert_eq!(self.entries("vfs"), want, "driver data");
+        assert_eq!(self.driver_entries(), want, "driver data");
         assert_eq!(self.entries("layers"), want, "tar-split metadata");
         assert!(
             self.entries("staging").is_empty(),
@@ -80,11 +95,38 @@ impl TestStore {
     }
 }
 
+impl Drop for TestStore {
+    /// Nothing stays mounted under the temporary directory.
+    fn drop(&mut self) {
+        if let Ok(layers) = self.store.layers() {
+            for layer in layers {
+                while self.store.mount_count(&layer.id).unwrap_or(0) > 0 {
+                    if self.store.unmount_layer(&layer.id).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The driver the tests ask for: `STRATA_TEST_DRIVER`, else the store's
+/// default (overlay where it works, vfs otherwise).
+pub fn test_driver() -> Option<String> {
+    std::env::var("STRATA_TEST_DRIVER")
+        .ok()
+        .filter(|d| !d.is_empty())
+}
+
 pub fn open(dir: &Path) -> Store {
+    open_with(dir, test_driver())
+}
+
+pub fn open_with(dir: &Path, driver: Option<String>) -> Store {
     let options = StoreOptions {
         root: Some(dir.join("root")),
         runroot: Some(dir.join("run")),
-        driver: None,
+        driver,
     };
     Store::open(&options).expect("open store")
 }

@@ -86,7 +86,7 @@ fn damaged_layer_fails_loudly_on_diff_and_fsck() {
     let t = TestStore::new();
     let tar = std::fs::read(testkit::case("gnutar-gnu.tar").path()).expect("read");
     let layer = t.import(&tar, None, &[]).expect("import");
-    let tree = t.root().join("vfs").join(&layer.id);
+    let tree = t.files_dir(&layer.id);
     let victim = walk_files(&tree)
         .into_iter()
         .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))

@@ -79,7 +79,7 @@ fn contained(tar: Vec<u8>, host_path: &Path, inside: &str) {
         "{} was written on the host",
         host_path.display()
     );
-    let tree = t.root().join("vfs").join(&layer.id);
+    let tree = t.files_dir(&layer.id);
     assert!(
         tree.join(inside).exists(),
         "{inside} is not inside the layer"

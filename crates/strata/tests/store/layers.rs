@@ -116,7 +116,7 @@ fn delete_refused_with_children_or_mounts() {
     let path = t.store.mount_layer(&top.id).expect("mount");
     assert!(
         path.join("a").is_file() && path.join("b").is_file(),
-        "vfs tree holds parent and own files"
+        "the mounted tree holds parent and own files"
     );
     assert!(matches!(
         t.store.delete_layer(&top.id),

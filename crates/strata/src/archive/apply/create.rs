@@ -44,6 +44,11 @@ impl Applier {
         if let Some(handle) = self.cached(parent) {
             return Ok(handle);
         }
+        if self.lower.is_some() {
+            let handle = self.overlay_parent(parent, entry)?;
+            self.remember(parent.to_vec(), handle.clone());
+            return Ok(handle);
+        }
         let fd = match fsops::resolve(self.root.fd(), parent, fsops::DIR_ANCHOR) {
             Ok(fd) => fd,
             Err(Errno::NOENT) => self.create_parents(parent, entry)?,
@@ -135,7 +140,7 @@ impl Applier {
         }
     }
 
-    fn implicit_dir(&self, at: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
+    pub(super) fn implicit_dir(&self, at: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
         rustix::fs::mkdirat(at, name, IMPLICIT_DIR_MODE)?;
         let fd = fsops::open_child_dir(at, name)?;
         if self.privileged {
@@ -233,21 +238,26 @@ impl Applier {
         let fail = |action: &str, e: Errno| io_error(&member.name, action, os(e));
         let ids = self.host_ids(member)?;
         let mkdir = |dir| rustix::fs::mkdirat(dir, at.base, Mode::RWXU);
-        let fresh = match mkdir(at.dir.fd()) {
-            Ok(()) => true,
+        // (created now, replacing something that was not a directory)
+        let (fresh, replaced) = match mkdir(at.dir.fd()) {
+            Ok(()) => (true, false),
             Err(Errno::EXIST) => {
                 let existing = fsops::file_type_at(at.dir.fd(), at.base)
                     .map_err(|e| fail("inspecting the existing path", e))?;
-                if existing != Some(FileType::Directory) {
+                let replaced = existing != Some(FileType::Directory);
+                if replaced {
                     self.make_room(member, at)?;
                     mkdir(at.dir.fd()).map_err(|e| fail("creating the directory", e))?;
                 }
-                existing != Some(FileType::Directory)
+                (replaced, replaced)
             }
             Err(e) => return Err(fail("creating the directory", e)),
         };
         let fd = fsops::open_child_dir(at.dir.fd(), at.base)
             .map_err(|e| fail("opening the directory", e))?;
+        if replaced && self.lower.is_some() {
+            self.hide_lower_dir(member, at.path, fd.as_fd())?;
+        }
         let attrs = self.attrs(member, ids, fresh.then_some(at.dir));
         if let Some((uid, gid)) = attrs.owner {
             rustix::fs::fchown(&fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
@@ -378,7 +388,10 @@ impl Applier {
             };
         }
         let (target_dir, target_base) = names::split(&target);
-        let target_dir = self.lookup_dir(target_dir).map_err(link_error)?;
+        let target_dir = match self.lower.is_some() {
+            true => self.overlay_link_target(&target).map_err(link_error)?,
+            false => self.lookup_dir(target_dir).map_err(link_error)?,
+        };
         self.create_with(member, at, |dir| {
             rustix::fs::linkat(target_dir.fd(), target_base, dir, at.base, AtFlags::empty())
         })?

@@ -1,0 +1,431 @@
+//! [`WhiteoutMode::Overlay`](super::WhiteoutMode::Overlay): the tree being
+//! written is an overlayfs upper directory holding only this layer's
+//! changes, over a read-only view of the parent layers (the lower view,
+//! itself an overlay mount of the parent chain).
+//!
+//! The result must read, once mounted over its parents, exactly as the vfs
+//! driver's full tree would. So:
+//! - a whiteout `.wh.<name>` becomes a 0:0 character device when `<name>`
+//!   exists below; one that hides nothing changes nothing;
+//! - an opaque marker sets `trusted.overlay.opaque=y` on its directory;
+//! - a directory recreated where this tar first put something else gets
+//!   the opaque mark too, so the lower directory's contents stay hidden;
+//! - parent directories are resolved through the merged view, following
+//!   symlinks that only a lower layer has; a lower directory an entry goes
+//!   into is copied up (mode, owner, xattrs, times), as the kernel would;
+//! - a hard link whose target exists only below copies the target up first.
+//!
+//! The two overlay-specific writes go through [`OverlayCalls`], so tests can
+//! record them.
+
+use std::collections::VecDeque;
+use std::ffi::CString;
+use std::fmt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustix::fs::{AtFlags, FileType, Mode, Stat, XattrFlags};
+use rustix::io::Errno;
+use tarsplit::member::Member;
+
+use super::error::{ApplyError, io_error, lossy};
+use super::fsops::{self, os};
+use super::names::{self, join};
+use super::{Applier, DirHandle};
+
+/// Name of the xattr that makes an overlay directory opaque.
+pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// How many symlinks one resolution follows before giving up (`ELOOP`).
+const MAX_LINKS: usize = 40;
+
+/// The overlay-specific writes of the applier.
+pub trait OverlayCalls: fmt::Debug + Send + Sync {
+    /// Creates the whiteout `name` in `dir`: a 0:0 character device.
+    fn whiteout(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<(), Errno>;
+    /// Marks the open directory `dir` opaque.
+    fn opaque(&self, dir: BorrowedFd<'_>) -> Result<(), Errno>;
+}
+
+/// The real system calls.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KernelOverlayCalls;
+
+impl OverlayCalls for KernelOverlayCalls {
+    fn whiteout(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<(), Errno> {
+        let dev = rustix::fs::makedev(0, 0);
+        rustix::fs::mknodat(dir, name, FileType::CharacterDevice, Mode::empty(), dev)
+    }
+
+    fn opaque(&self, dir: BorrowedFd<'_>) -> Result<(), Errno> {
+        rustix::fs::fsetxattr(dir, OPAQUE_XATTR, b"y", XattrFlags::empty())
+    }
+}
+
+/// The calls used when none are given.
+pub(super) fn kernel_calls() -> Arc<dyn OverlayCalls> {
+    Arc::new(KernelOverlayCalls)
+}
+
+/// Whether a stat describes an overlay whiteout.
+pub fn is_whiteout(stat: &Stat) -> bool {
+    FileType::from_raw_mode(stat.st_mode) == FileType::CharacterDevice && stat.st_rdev == 0
+}
+
+/// How far a merged resolution may change the upper tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Reach {
+    /// Never: report what exists.
+    Look,
+    /// Copy lower directories up; a missing one ends the resolution.
+    CopyUp,
+    /// Copy up, and create missing directories as the tar's implicit ones.
+    Create,
+}
+
+/// A directory of the merged view.
+pub(super) struct Merged {
+    /// The directory in the upper tree (absent only with [`Reach::Look`]).
+    pub(super) upper: Option<OwnedFd>,
+    /// The directory in the lower view, when lower contents show through.
+    pub(super) lower: Option<OwnedFd>,
+    /// Its path, all symlinks resolved.
+    pub(super) path: Vec<u8>,
+}
+
+/// One component looked up in the merged view.
+enum Step {
+    Dir(Merged),
+    Link(Vec<u8>),
+    Missing,
+}
+
+fn stat_in(dir: Option<&OwnedFd>, name: &[u8]) -> Result<Option<Stat>, Errno> {
+    let Some(dir) = dir else { return Ok(None) };
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => Ok(Some(stat)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn kind(stat: &Stat) -> FileType {
+    FileType::from_raw_mode(stat.st_mode)
+}
+
+fn is_opaque(dir: BorrowedFd<'_>) -> Result<bool, Errno> {
+    let mut value = [0u8; 2];
+    match rustix::fs::fgetxattr(dir, OPAQUE_XATTR, &mut value) {
+        Ok(n) => Ok(&value[..n] == b"y"),
+        Err(Errno::NODATA | Errno::OPNOTSUPP) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn read_link(dir: &OwnedFd, name: &[u8]) -> Result<Vec<u8>, Errno> {
+    Ok(rustix::fs::readlinkat(dir, name, Vec::new())?.into_bytes())
+}
+
+fn components(path: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .map(<[u8]>::to_vec)
+}
+
+impl Applier {
+    /// Resolves the directory `path` through the merged view, copying up or
+    /// creating what `reach` allows. `None` when it does not exist and
+    /// `reach` does not create it.
+    pub(super) fn resolve_merged(
+        &mut self,
+        path: &[u8],
+        reach: Reach,
+    ) -> Result<Option<Merged>, Errno> {
+        let mut pending: VecDeque<Vec<u8>> = components(path).collect();
+        let mut at = self.merged_root()?;
+        let mut links = 0;
+        while let Some(name) = pending.pop_front() {
+            if name == b".." {
+                let parent = names::split(&at.path).0.to_vec();
+                at = self.resolve_merged(&parent, reach)?.ok_or(Errno::NOENT)?;
+                continue;
+            }
+            match self.merged_step(&at, &name, reach)? {
+                Step::Dir(next) => at = next,
+                Step::Link(target) => {
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(Errno::LOOP);
+                    }
+                    if target.first() == Some(&b'/') {
+                        at = self.merged_root()?;
+                    }
+                    for component in components(&target).collect::<Vec<_>>().into_iter().rev() {
+                        pending.push_front(component);
+                    }
+                }
+                Step::Missing => return Ok(None),
+            }
+        }
+        Ok(Some(at))
+    }
+
+    fn merged_root(&self) -> Result<Merged, Errno> {
+        let upper = fsops::resolve(self.root.fd(), b"", fsops::DIR_OPEN)?;
+        let lower = match &self.lower {
+            Some(fd) => Some(rustix::fs::openat(
+                fd.as_fd(),
+                ".",
+                fsops::DIR_OPEN,
+                Mode::empty(),
+            )?),
+            None => None,
+        };
+        Ok(Merged {
+            upper: Some(upper),
+            lower,
+            path: Vec::new(),
+        })
+    }
+
+    fn merged_step(&mut self, at: &Merged, name: &[u8], reach: Reach) -> Result<Step, Errno> {
+        let path = join(&at.path, name);
+        let upper = stat_in(at.upper.as_ref(), name)?;
+        let lower = stat_in(at.lower.as_ref(), name)?;
+        let lower_dir = lower.as_ref().filter(|s| kind(s) == FileType::Directory);
+        match upper {
+            Some(stat) if is_whiteout(&stat) => {
+                if reach < Reach::Create {
+                    return Ok(Step::Missing);
+                }
+                let Some(dir) = at.upper.as_ref() else {
+                    return Ok(Step::Missing);
+                };
+                rustix::fs::unlinkat(dir, name, AtFlags::empty())?;
+                let fresh = self.implicit_dir(dir.as_fd(), name)?;
+                self.calls.opaque(fresh.as_fd())?;
+                self.mark_touched(path.clone());
+                Ok(Step::Dir(Merged {
+                    upper: Some(fresh),
+                    lower: None,
+                    path,
+                }))
+            }
+            Some(stat) if kind(&stat) == FileType::Directory => {
+                let Some(dir) = at.upper.as_ref() else {
+                    return Err(Errno::NOENT);
+                };
+                let fresh = fsops::open_child_dir(dir.as_fd(), name)?;
+                let lower = match (lower_dir, &at.lower) {
+                    (Some(_), Some(below)) if !is_opaque(fresh.as_fd())? => {
+                        Some(fsops::open_child_dir(below.as_fd(), name)?)
+                    }
+                    _ => None,
+                };
+                Ok(Step::Dir(Merged {
+                    upper: Some(fresh),
+                    lower,
+                    path,
+                }))
+            }
+            Some(stat) if kind(&stat) == FileType::Symlink => match &at.upper {
+                Some(dir) => Ok(Step::Link(read_link(dir, name)?)),
+                None => Err(Errno::NOENT),
+            },
+            Some(_) => Err(Errno::NOTDIR),
+            None => match (&lower, &at.lower) {
+                (Some(stat), Some(below)) if kind(stat) == FileType::Directory => {
+                    let lower = fsops::open_child_dir(below.as_fd(), name)?;
+                    let upper = match (&at.upper, reach) {
+                        (Some(dir), Reach::CopyUp | Reach::Create) => {
+                            self.copy_up(below.as_fd(), dir.as_fd(), name, &path)?;
+                            Some(fsops::open_child_dir(dir.as_fd(), name)?)
+                        }
+                        _ => None,
+                    };
+                    Ok(Step::Dir(Merged {
+                        upper,
+                        lower: Some(lower),
+                        path,
+                    }))
+                }
+                (Some(stat), Some(below)) if kind(stat) == FileType::Symlink => {
+                    Ok(Step::Link(read_link(below, name)?))
+                }
+                (Some(_), Some(_)) => Err(Errno::NOTDIR),
+                _ => match (&at.upper, reach) {
+                    (Some(dir), Reach::Create) => {
+                        let fresh = self.implicit_dir(dir.as_fd(), name)?;
+                        self.mark_touched(path.clone());
+                        Ok(Step::Dir(Merged {
+                            upper: Some(fresh),
+                            lower: None,
+                            path,
+                        }))
+                    }
+                    _ => Ok(Step::Missing),
+                },
+            },
+        }
+    }
+
+    /// Copies `name` from the lower directory `from` into the upper
+    /// directory `to`.
+    fn copy_up(
+        &self,
+        from: BorrowedFd<'_>,
+        to: BorrowedFd<'_>,
+        name: &[u8],
+        path: &[u8],
+    ) -> Result<(), Errno> {
+        let c_name = CString::new(name).map_err(|_| Errno::INVAL)?;
+        let label = Path::new(std::ffi::OsStr::from_bytes(path));
+        crate::driver::copy::copy_up(from, to, &c_name, label).map_err(|e| match e {
+            crate::driver::copy::CopyError::Io { source, .. }
+            | crate::driver::copy::CopyError::Xattr { source, .. } => source
+                .raw_os_error()
+                .map_or(Errno::IO, Errno::from_raw_os_error),
+            _ => Errno::INVAL,
+        })
+    }
+
+    /// The upper directory an entry goes in when there is a lower view.
+    pub(super) fn overlay_parent(
+        &mut self,
+        parent: &[u8],
+        entry: &[u8],
+    ) -> Result<Arc<DirHandle>, ApplyError> {
+        let merged = self
+            .resolve_merged(parent, Reach::Create)
+            .map_err(|e| parent_error(entry, parent, e))?;
+        let fd = merged
+            .and_then(|m| m.upper)
+            .ok_or_else(|| parent_error(entry, parent, Errno::NOENT))?;
+        let handle = DirHandle::new(fd).map_err(|e| parent_error(entry, parent, e))?;
+        Ok(Arc::new(handle))
+    }
+
+    /// `<dir>/.wh.<name>`: hides `<name>` from the layers below and removes
+    /// what this tar put there. A path that does not exist changes nothing.
+    pub(super) fn overlay_whiteout(
+        &mut self,
+        member: &Member,
+        dir: &[u8],
+        name: &[u8],
+    ) -> Result<(), ApplyError> {
+        let fail = |action: String, e: Errno| io_error(&member.name, action, os(e));
+        let resolving = || format!("resolving {:?}", lossy(dir));
+        let Some(seen) = self
+            .resolve_merged(dir, Reach::Look)
+            .map_err(|e| fail(resolving(), e))?
+        else {
+            return Ok(());
+        };
+        let inspecting = |e| fail(format!("inspecting {:?}", lossy(&join(dir, name))), e);
+        let upper = stat_in(seen.upper.as_ref(), name).map_err(inspecting)?;
+        let below = stat_in(seen.lower.as_ref(), name).map_err(inspecting)?;
+        let upper = upper.filter(|s| !is_whiteout(s));
+        if upper.is_none() && below.is_none() {
+            return Ok(());
+        }
+        self.cache.clear();
+        let merged = self
+            .resolve_merged(dir, Reach::CopyUp)
+            .map_err(|e| fail(resolving(), e))?;
+        let Some(upper_dir) = merged.and_then(|m| m.upper) else {
+            return Ok(());
+        };
+        let path = join(dir, name);
+        fsops::remove_all(upper_dir.as_fd(), name)
+            .map_err(|e| fail(format!("removing {:?}", lossy(&path)), e))?;
+        if below.is_some() {
+            self.calls
+                .whiteout(upper_dir.as_fd(), name)
+                .map_err(|e| fail(format!("creating the whiteout {:?}", lossy(&path)), e))?;
+        }
+        Ok(())
+    }
+
+    /// `<dir>/.wh..wh..opq`: the layers below no longer show through `<dir>`.
+    /// A directory that does not exist changes nothing.
+    pub(super) fn overlay_opaque(&mut self, member: &Member, dir: &[u8]) -> Result<(), ApplyError> {
+        let fail = |action: String, e: Errno| io_error(&member.name, action, os(e));
+        let resolving = || format!("resolving {:?}", lossy(dir));
+        if self
+            .resolve_merged(dir, Reach::Look)
+            .map_err(|e| fail(resolving(), e))?
+            .is_none()
+        {
+            return Ok(());
+        }
+        self.cache.clear();
+        let merged = self
+            .resolve_merged(dir, Reach::CopyUp)
+            .map_err(|e| fail(resolving(), e))?;
+        if let Some(upper) = merged.and_then(|m| m.upper) {
+            self.calls
+                .opaque(upper.as_fd())
+                .map_err(|e| fail(format!("marking {:?} opaque", lossy(dir)), e))?;
+        }
+        Ok(())
+    }
+
+    /// After a directory entry replaced something this tar had put at its
+    /// path: when a lower directory exists there, it must not show through.
+    pub(super) fn hide_lower_dir(
+        &mut self,
+        member: &Member,
+        path: &[u8],
+        fd: BorrowedFd<'_>,
+    ) -> Result<(), ApplyError> {
+        let fail = |action: String, e: Errno| io_error(&member.name, action, os(e));
+        let (parent, base) = names::split(path);
+        let seen = self
+            .resolve_merged(parent, Reach::Look)
+            .map_err(|e| fail(format!("resolving {:?}", lossy(parent)), e))?;
+        let below = stat_in(seen.and_then(|m| m.lower).as_ref(), base)
+            .map_err(|e| fail(format!("inspecting {:?}", lossy(path)), e))?;
+        if below.is_some_and(|s| kind(&s) == FileType::Directory) {
+            self.calls
+                .opaque(fd)
+                .map_err(|e| fail(format!("marking {:?} opaque", lossy(path)), e))?;
+        }
+        Ok(())
+    }
+
+    /// A hard link target's directory in the upper tree, with the target
+    /// copied up from below if only a lower layer has it.
+    pub(super) fn overlay_link_target(&mut self, target: &[u8]) -> Result<Arc<DirHandle>, Errno> {
+        let (dir, base) = names::split(target);
+        let seen = self.resolve_merged(dir, Reach::Look)?.ok_or(Errno::NOENT)?;
+        let upper = stat_in(seen.upper.as_ref(), base)?.filter(|s| !is_whiteout(s));
+        if upper.is_none() {
+            let below = seen.lower.as_ref().ok_or(Errno::NOENT)?;
+            stat_in(Some(below), base)?.ok_or(Errno::NOENT)?;
+            let merged = self
+                .resolve_merged(dir, Reach::CopyUp)?
+                .ok_or(Errno::NOENT)?;
+            let upper_dir = merged.upper.ok_or(Errno::NOENT)?;
+            // A whiteout this tar made is replaced by the copy.
+            match rustix::fs::unlinkat(&upper_dir, base, AtFlags::empty()) {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(e),
+            }
+            self.copy_up(below.as_fd(), upper_dir.as_fd(), base, target)?;
+            return Ok(Arc::new(DirHandle::new(upper_dir)?));
+        }
+        let merged = self
+            .resolve_merged(dir, Reach::CopyUp)?
+            .ok_or(Errno::NOENT)?;
+        Ok(Arc::new(DirHandle::new(merged.upper.ok_or(Errno::NOENT)?)?))
+    }
+}
+
+fn parent_error(entry: &[u8], dir: &[u8], e: Errno) -> ApplyError {
+    io_error(
+        entry,
+        format!("resolving the parent directory {:?}", lossy(dir)),
+        os(e),
+    )
+}
