@@ -175,6 +175,18 @@ impl TarBuilder {
         self
     }
 
+    /// A character (`3`) or block (`4`) device, or a FIFO (`6`).
+    pub fn node(mut self, name: &str, typeflag: u8, major: u32, minor: u32) -> Self {
+        let mut h = ustar_header(name, 0, typeflag);
+        h[329..337].copy_from_slice(format!("{major:07o}\0").as_bytes());
+        h[337..345].copy_from_slice(format!("{minor:07o}\0").as_bytes());
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        self.bytes.extend_from_slice(&h);
+        self
+    }
+
     /// A PAX extended header with these records, for the next member.
     pub fn pax(mut self, records: &[(&str, &[u8])]) -> Self {
         let mut data = Vec::new();

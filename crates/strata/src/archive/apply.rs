@@ -54,6 +54,8 @@ mod tests;
 #[cfg(test)]
 mod tests_hostile;
 #[cfg(test)]
+mod tests_overlay;
+#[cfg(test)]
 mod testtar;
 mod whiteout;
 

@@ -235,10 +235,10 @@ fn open_root(path: &Path) -> Result<OwnedFd, ChangesError> {
     rustix::fs::openat(CWD, path, flags, Mode::empty())
         .map_err(io::Error::from)
         .map_err(|source| ChangesError::Io {
-        op: "open directory",
-        path: path.to_path_buf(),
-        source,
-    })
+            op: "open directory",
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Which tree an error happened in.

@@ -13,6 +13,7 @@ use crate::archive::changes::{Change, changes};
 use crate::archive::changeset::write_changeset;
 use crate::compression::{Compression, Encoder};
 use crate::digest::{Digest, ParallelDigestWriter};
+use crate::driver::View;
 use crate::error::{Error, IoContext, Result};
 
 /// How to compress a diff.
@@ -118,7 +119,13 @@ impl Store {
             reason: e.to_string(),
         };
         let entries = read_metadata(file).map_err(damaged)?;
-        let mut source = DirSource::new(&self.driver.files_dir(&layer.id)).map_err(damaged)?;
+        let own = DirSource::new(&self.driver.files_dir(&layer.id)).map_err(damaged)?;
+        let mut source = LayerFiles {
+            own,
+            merged: None,
+            store: self,
+            id: &layer.id,
+        };
         tarsplit::assemble(entries, &mut source, out).map_err(damaged)
     }
 
@@ -140,6 +147,43 @@ impl Store {
         let new = self.driver.view(&layer.id)?;
         let old = base.map(|id| self.driver.view(id)).transpose()?;
         f(old.as_ref().map(|v| v.path()), new.path())
+    }
+}
+
+/// A layer's files for reassembly: from the layer's own directory, or, for
+/// a name that reaches its file through a symlink only a parent layer has
+/// (possible when the driver keeps only the layer's changes), from a view
+/// of the whole tree. Either way the assembler checks each file against
+/// its recorded checksum.
+struct LayerFiles<'a> {
+    own: DirSource,
+    merged: Option<(View, DirSource)>,
+    store: &'a Store,
+    id: &'a str,
+}
+
+impl tarsplit::PayloadSource for LayerFiles<'_> {
+    type Payload = File;
+
+    fn open(&mut self, name: &[u8]) -> tarsplit::Result<(File, u64)> {
+        match self.own.open(name) {
+            Err(tarsplit::Error::MissingFile { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                let merged = match &mut self.merged {
+                    Some((_, merged)) => merged,
+                    None => {
+                        let view = self.store.driver.view(self.id).map_err(|e| {
+                            tarsplit::Error::Io(std::io::Error::other(e.to_string()))
+                        })?;
+                        let source = DirSource::new(view.path())?;
+                        &mut self.merged.insert((view, source)).1
+                    }
+                };
+                merged.open(name)
+            }
+            other => other,
+        }
     }
 }
 

@@ -17,6 +17,13 @@ impl TestStore {
         Self { dir, store }
     }
 
+    /// A store with this driver.
+    pub fn with_driver(driver: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open_with(dir.path(), Some(driver.to_string()));
+        Self { dir, store }
+    }
+
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("root")
     }

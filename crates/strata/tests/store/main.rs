@@ -3,6 +3,7 @@
 
 mod common;
 mod concurrency;
+mod conformance;
 mod corpus;
 mod hostile;
 mod layers;

@@ -281,13 +281,26 @@ impl Applier {
     ) -> Result<(), Errno> {
         let c_name = CString::new(name).map_err(|_| Errno::INVAL)?;
         let label = Path::new(std::ffi::OsStr::from_bytes(path));
+        // The directory copied into keeps its times: below, it did not change.
+        let before = rustix::fs::fstat(to)?;
         crate::driver::copy::copy_up(from, to, &c_name, label).map_err(|e| match e {
             crate::driver::copy::CopyError::Io { source, .. }
             | crate::driver::copy::CopyError::Xattr { source, .. } => source
                 .raw_os_error()
                 .map_or(Errno::IO, Errno::from_raw_os_error),
             _ => Errno::INVAL,
-        })
+        })?;
+        let times = rustix::fs::Timestamps {
+            last_access: rustix::fs::Timespec {
+                tv_sec: before.st_atime,
+                tv_nsec: before.st_atime_nsec as _,
+            },
+            last_modification: rustix::fs::Timespec {
+                tv_sec: before.st_mtime,
+                tv_nsec: before.st_mtime_nsec as _,
+            },
+        };
+        rustix::fs::futimens(to, &times)
     }
 
     /// The upper directory an entry goes in when there is a lower view.
