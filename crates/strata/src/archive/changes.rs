@@ -9,6 +9,12 @@
 //! modification time, device number, symlink target or extended attributes
 //! differ. File contents are never read.
 //!
+//! A directory that exists in both trees and did not change itself is
+//! still reported as modified when something inside it changed (before its
+//! contents), as containers/storage does: a changeset then carries the
+//! directory's metadata, which creating entries in it would otherwise
+//! disturb. The root is never reported.
+//!
 //! Two details follow containers/storage rather than a literal comparison:
 //! a modification time whose nanoseconds are zero on one side matches the
 //! same second on the other (tar keeps whole seconds, so a tree extracted
@@ -223,6 +229,7 @@ pub(crate) fn walk<V: Visitor>(
         old_root: old,
         new_root: new,
         path: Vec::new(),
+        pending: Vec::new(),
         visitor,
     };
     walker.dir(old_fd.as_ref().map(AsFd::as_fd), new_fd.as_fd())
@@ -253,7 +260,20 @@ struct Walker<'a, V> {
     new_root: &'a Path,
     /// Path of the entry being looked at, relative to the roots.
     path: Vec<u8>,
+    /// Unchanged directories being walked, outermost first: reported as
+    /// modified as soon as something inside them changes.
+    pending: Vec<PendingDir>,
     visitor: &'a mut V,
+}
+
+/// An unchanged directory of both trees, reported only if something in it
+/// changed.
+struct PendingDir {
+    /// Its parent in the new tree.
+    parent: OwnedFd,
+    name: CString,
+    path: Vec<u8>,
+    meta: Meta,
 }
 
 impl<V: Visitor> Walker<'_, V> {
@@ -265,10 +285,12 @@ impl<V: Visitor> Walker<'_, V> {
             Some(fd) => read_names(fd).map_err(|e| self.err("read directory", Side::Old, e))?,
             None => Vec::new(),
         };
-        let opaque = old.is_some()
-            && !self.path.is_empty()
-            && is_replaced(&old_names, &new_names)
-            && self.visitor.replaced_dir(&self.path)?;
+        let replaced =
+            old.is_some() && !self.path.is_empty() && is_replaced(&old_names, &new_names);
+        if replaced {
+            self.flush()?;
+        }
+        let opaque = replaced && self.visitor.replaced_dir(&self.path)?;
         let (mut i, mut j) = (0, 0);
         while i < old_names.len() || j < new_names.len() {
             let order = match (old_names.get(i), new_names.get(j)) {
@@ -313,12 +335,31 @@ impl<V: Visitor> Walker<'_, V> {
     }
 
     fn deleted(&mut self) -> Result<(), V::Error> {
+        self.flush()?;
         self.visitor.deleted(&self.path)
+    }
+
+    /// Reports the pending directories as modified (something inside them
+    /// changed), as containers/storage does so that a changeset restores
+    /// their metadata.
+    fn flush(&mut self) -> Result<(), V::Error> {
+        for dir in std::mem::take(&mut self.pending) {
+            let mut entry = Entry {
+                dir: dir.parent.as_fd(),
+                name: &dir.name,
+                path: &dir.path,
+                meta: dir.meta,
+                xattrs: None,
+            };
+            self.visitor.changed(ChangeKind::Modified, &mut entry)?;
+        }
+        Ok(())
     }
 
     /// A path only in the new tree: it and everything below it are added.
     fn added(&mut self, dir: BorrowedFd<'_>, name: &CStr) -> Result<(), V::Error> {
         let meta = stat_at(dir, name).map_err(|e| self.err("stat", Side::New, e))?;
+        self.flush()?;
         let mut entry = Entry {
             dir,
             name,
@@ -350,6 +391,7 @@ impl<V: Visitor> Walker<'_, V> {
             || self.target_differs(old, new, name, &new_meta)?
             || self.xattrs_differ(old, new, name, &mut new_xattrs)?;
         if differs {
+            self.flush()?;
             let mut entry = Entry {
                 dir: new,
                 name,
@@ -369,7 +411,20 @@ impl<V: Visitor> Walker<'_, V> {
         } else {
             None
         };
-        self.dir(old_child.as_ref().map(AsFd::as_fd), new_child.as_fd())
+        let depth = self.pending.len();
+        if !differs && old_child.is_some() {
+            let parent = rustix::io::fcntl_dupfd_cloexec(new, 0)
+                .map_err(|e| self.err("open directory", Side::New, e.into()))?;
+            self.pending.push(PendingDir {
+                parent,
+                name: name.to_owned(),
+                path: self.path.clone(),
+                meta: new_meta,
+            });
+        }
+        let walked = self.dir(old_child.as_ref().map(AsFd::as_fd), new_child.as_fd());
+        self.pending.truncate(depth);
+        walked
     }
 
     /// Whether two symlinks (same metadata otherwise) point elsewhere.
@@ -775,7 +830,9 @@ mod tests {
         let got = changes(Some(&old), &new).unwrap();
         let want = [
             "A /added.txt",
+            "C /bin",
             "C /bin/tool",
+            "C /etc",
             "C /etc/owned",
             "C /etc/passwd",
             "C /etc/xfile",
@@ -795,7 +852,7 @@ mod tests {
         ];
         assert_eq!(listing(&got), want);
         assert_eq!(
-            got[15],
+            got[17],
             Change {
                 path: b"tmp/x".to_vec(),
                 kind: ChangeKind::Deleted

@@ -782,6 +782,7 @@ mod tests {
         assert_eq!(
             names(&tar),
             [
+                "opt/",
                 "opt/app/",
                 "opt/app/.wh..wh..opq",
                 "opt/app/VERSION",
@@ -789,6 +790,7 @@ mod tests {
                 "opt/app/new/file",
                 "srv/",
                 "srv/f",
+                "var/",
                 "var/cache/",
                 "var/cache/.wh..wh..opq",
             ]
@@ -817,6 +819,7 @@ mod tests {
         assert_eq!(
             names(&tar),
             [
+                "opt/",
                 "opt/app/",
                 "opt/app/.wh.README",
                 "opt/app/VERSION",
@@ -855,11 +858,13 @@ mod tests {
         let listed = changes::format_changes(&changes::changes(Some(&old), &new).unwrap());
         assert_eq!(
             listed,
-            "C /opt/app\n\
+            "C /opt\n\
+             C /opt/app\n\
              D /opt/app/README\n\
              A /opt/app/VERSION\n\
              D /opt/app/bin\n\
              D /opt/app/lib\n\
+             C /var\n\
              C /var/cache\n\
              D /var/cache/a\n\
              D /var/cache/b\n"
