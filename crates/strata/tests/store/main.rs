@@ -7,3 +7,4 @@ mod conformance;
 mod corpus;
 mod hostile;
 mod layers;
+mod rw_layers;
