@@ -125,8 +125,12 @@ fn the_environment_chooses_the_store() {
         serde_json::from_str(&s.ok(&["status", "--json"])).expect("json");
     let root =
         std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("proc")) == 0;
-    let default = if root { "overlay" } else { "vfs" };
-    assert_eq!(status["driver"], default);
+    let default = match std::env::var("STRATA_DRIVER") {
+        Ok(asked) if !asked.is_empty() => asked,
+        _ if root => "overlay".to_string(),
+        _ => "vfs".to_string(),
+    };
+    assert_eq!(status["driver"], default.as_str());
     assert_eq!(status["layers"], 1);
 }
 
@@ -147,4 +151,72 @@ fn import_from_stdin() {
         inspect["diff_digest"],
         format!("sha256:{}", sha256_file(&tar))
     );
+}
+
+#[test]
+fn the_driver_is_remembered_and_checked() {
+    let s = CliStore::new();
+    let out = s.output(&["--driver", "vfs", "layers"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = s.fails(&["--driver", "overlay", "layers"]);
+    assert!(
+        err.contains("uses the vfs driver, not overlay"),
+        "mismatch: {err}"
+    );
+    let err = s.fails(&["--driver", "zfs", "layers"]);
+    assert!(err.contains("unknown driver \"zfs\""), "{err}");
+    let status: serde_json::Value =
+        serde_json::from_str(&s.ok(&["status", "--json"])).expect("json");
+    assert_eq!(status["driver"], "vfs", "no --driver: the recorded one");
+}
+
+/// The overlay probe refuses clearly where overlay cannot work: here, a
+/// user without root (run through `setpriv`, as nobody).
+#[test]
+fn overlay_where_it_cannot_work_is_a_clear_error() {
+    let root =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("proc")) == 0;
+    if !root || !std::path::Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("SKIPPED: needs root and setpriv to run strata as nobody");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    let as_nobody = |driver: Option<&str>| {
+        let mut cmd = std::process::Command::new("/usr/bin/setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_strata"))
+            .arg("--root")
+            .arg(
+                dir.path()
+                    .join(format!("{}-root", driver.unwrap_or("default"))),
+            )
+            .arg("--runroot")
+            .arg(
+                dir.path()
+                    .join(format!("{}-run", driver.unwrap_or("default"))),
+            )
+            .env_remove("STRATA_DRIVER");
+        if let Some(driver) = driver {
+            cmd.args(["--driver", driver]);
+        }
+        cmd.args(["status", "--json"]);
+        crate::corpus::run(&mut cmd)
+    };
+    let refused = as_nobody(Some("overlay"));
+    assert!(!refused.status.success());
+    let err = stderr(&refused);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("the overlay driver cannot work here: it needs root"),
+        "{err}"
+    );
+    let fallback = as_nobody(None);
+    assert!(fallback.status.success(), "{}", stderr(&fallback));
+    let status: serde_json::Value = serde_json::from_slice(&fallback.stdout).expect("json");
+    assert_eq!(status["driver"], "vfs", "a new store falls back to vfs");
 }
