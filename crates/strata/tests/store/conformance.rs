@@ -333,3 +333,36 @@ fn parents_cannot_be_deleted_and_mounts_are_counted() {
         t.assert_only(&[]);
     }
 }
+
+/// Overlay: a 300-deep chain imports (each import looks below through a
+/// view of all its parents), mounts with the uppermost version of each
+/// file, and rebuilds its tars from `diff/` alone.
+#[test]
+fn a_three_hundred_deep_overlay_chain() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIPPED: the overlay driver needs root");
+        return;
+    }
+    let t = TestStore::with_driver("overlay");
+    let mut parent: Option<String> = None;
+    let mut tars = Vec::new();
+    for i in 0..300 {
+        let tar = TarBuilder::default()
+            .file("shared", format!("{i}").as_bytes())
+            .file(&format!("only-{i}"), b"x")
+            .finish();
+        let layer = t.import(&tar, parent.as_deref(), &[]).expect("import");
+        tars.push((layer.id.clone(), tar));
+        parent = Some(layer.id);
+    }
+    let top = parent.expect("top");
+    let mounted = t.store.mount_layer(&top).expect("mount 300 deep");
+    let shared = std::fs::read_to_string(mounted.join("shared")).expect("read");
+    let all = (0..300).all(|i| mounted.join(format!("only-{i}")).exists());
+    t.store.unmount_layer(&top).expect("unmount");
+    assert_eq!(shared, "299");
+    assert!(all, "every layer shows through");
+    for (id, tar) in [&tars[0], &tars[150], &tars[299]] {
+        assert_eq!(&crate::common::diff(&t.store, id), tar);
+    }
+}
