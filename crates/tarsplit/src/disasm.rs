@@ -11,7 +11,10 @@
 //! Duplicate paths are noted, not resolved: extraction keeps only the last
 //! occurrence of a path, so the earlier ones' payloads are lost from the
 //! tree. [`Summary::superseded`] lists them; [`crate::inline`] rewrites the
-//! metadata so their payloads travel inside it.
+//! metadata so their payloads travel inside it. For OCI layer tars,
+//! [`Disassembler::whiteouts_supersede`] also counts a whiteout
+//! (`<dir>/.wh.<name>`) as superseding an earlier `<dir>/<name>` of the
+//! same archive, which applying the layer removes.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
@@ -69,6 +72,19 @@ pub struct Summary {
     pub superseded: Vec<Superseded>,
 }
 
+/// The path a whiteout `<dir>/.wh.<name>` removes (`<dir>/<name>`), for a
+/// cleaned member path; `None` for other members and opaque markers.
+fn whited_out(path: &[u8]) -> Option<Vec<u8>> {
+    let start = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    let name = path[start..].strip_prefix(b".wh.")?;
+    if name.is_empty() || name == b".wh..opq" || name == b"." || name == b".." {
+        return None;
+    }
+    let mut target = path[..start].to_vec();
+    target.extend_from_slice(name);
+    Some(target)
+}
+
 /// The disassembler. Feed it the archive in order, then call `finish`.
 pub struct Disassembler {
     parser: Parser,
@@ -79,6 +95,8 @@ pub struct Disassembler {
     /// Last occurrence of each cleaned path, keyed by a hash of it. A hash
     /// collision only makes a payload travel inline needlessly.
     seen: HashMap<u64, Superseded, BuildHasherDefault<DefaultHasher>>,
+    /// Whether `.wh.<name>` supersedes an earlier `<name>`.
+    whiteouts: bool,
     summary: Summary,
 }
 
@@ -98,8 +116,17 @@ impl Disassembler {
             data_offset: 0,
             position: 0,
             seen: HashMap::default(),
+            whiteouts: false,
             summary: Summary::default(),
         }
+    }
+
+    /// Treats the archive as an OCI layer: a whiteout `<dir>/.wh.<name>`
+    /// supersedes an earlier member `<dir>/<name>` (the sink gets it as the
+    /// whiteout's `supersedes`), since applying the layer removes it.
+    pub fn whiteouts_supersede(mut self) -> Self {
+        self.whiteouts = true;
+        self
     }
 
     /// Consumes all of `input`, the next bytes of the archive.
@@ -176,8 +203,15 @@ impl Disassembler {
             data_offset: self.data_offset,
             data_len: member.data_len,
         };
-        let key = self.seen.hasher().hash_one(clean(&member.name));
-        let earlier = self.seen.insert(key, occurrence);
+        let cleaned = clean(&member.name);
+        let key = self.seen.hasher().hash_one(&cleaned);
+        let mut earlier = self.seen.insert(key, occurrence);
+        if let Some(target) = self.whiteouts.then(|| whited_out(&cleaned)).flatten() {
+            let target = self.seen.hasher().hash_one(target);
+            if let Some(removed) = self.seen.remove(&target) {
+                earlier = Some(removed);
+            }
+        }
         if let Some(earlier) = earlier {
             self.summary.superseded.push(earlier);
         }
@@ -203,5 +237,53 @@ impl Disassembler {
         self.position += 1;
         self.summary.members += 1;
         sink.member_end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemorySink;
+
+    fn member(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..108].copy_from_slice(b"0000644\0");
+        h[108..116].copy_from_slice(b"0000000\0");
+        h[116..124].copy_from_slice(b"0000000\0");
+        h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+        h[136..148].copy_from_slice(b"00000000000\0");
+        h[156] = b'0';
+        h[257..265].copy_from_slice(b"ustar\x0000");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        let mut out = h.to_vec();
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+        out
+    }
+
+    fn superseded(disasm: Disassembler, tar: &[u8]) -> Vec<u64> {
+        let mut sink = MemorySink::new(1 << 20);
+        let mut disasm = disasm;
+        disasm.feed(tar, &mut sink).expect("feed");
+        let summary = disasm.finish(&mut sink).expect("finish");
+        summary.superseded.iter().map(|s| s.position).collect()
+    }
+
+    #[test]
+    fn whiteouts_supersede_earlier_members_of_layers_only() {
+        let mut tar = member("dir/file", b"payload");
+        tar.extend(member("./dir/.wh.file", b""));
+        tar.extend(member("dir/.wh..wh..opq", b""));
+        tar.extend(member("dir/.wh.never", b""));
+        tar.extend([0u8; 1024]);
+        // Entry 1 is dir/file's file entry (entry 0 its header segment).
+        assert_eq!(
+            superseded(Disassembler::default().whiteouts_supersede(), &tar),
+            [1]
+        );
+        assert!(superseded(Disassembler::default(), &tar).is_empty());
     }
 }

@@ -301,8 +301,10 @@ impl Applier {
     }
 
     /// A member's headers. `supersedes` is `Some(position)` when this
-    /// member's cleaned path was already written earlier in the same tar
-    /// (`position` is the earlier member's metadata position). The member's
+    /// member's cleaned path was already written earlier in the same tar,
+    /// or when it is a whiteout of a path written earlier in the same tar
+    /// (`position` is the earlier member's metadata position): a regular
+    /// file it replaces or removes is moved to the aside directory. The member's
     /// payload follows through [`Self::data`], then [`Self::end`].
     pub fn begin(&mut self, member: &Member, supersedes: Option<u64>) -> Result<(), ApplyError> {
         if !matches!(self.current, Current::Idle) {
@@ -327,8 +329,8 @@ impl Applier {
         match target {
             Target::Root | Target::Metadata => Ok(()),
             Target::Whiteout { dir, name } => match self.options.whiteouts {
-                WhiteoutMode::Delete => self.delete_whiteout(member, &dir, &name),
-                WhiteoutMode::Overlay => self.overlay_whiteout(member, &dir, &name),
+                WhiteoutMode::Delete => self.delete_whiteout(member, &dir, &name, supersedes),
+                WhiteoutMode::Overlay => self.overlay_whiteout(member, &dir, &name, supersedes),
             },
             Target::Opaque { dir } => match self.options.whiteouts {
                 WhiteoutMode::Delete => self.delete_opaque(member, &dir),
@@ -469,7 +471,7 @@ impl Applier {
 }
 
 /// Where an entry goes.
-struct Place<'a> {
+pub(super) struct Place<'a> {
     dir: &'a DirHandle,
     base: &'a [u8],
     path: &'a [u8],

@@ -274,7 +274,7 @@ fn consume(
     chunks: Receiver<Vec<u8>>,
     sink: &mut ImportSink,
 ) -> tarsplit::Result<tarsplit::Summary> {
-    let mut disasm = Disassembler::default();
+    let mut disasm = Disassembler::default().whiteouts_supersede();
     for chunk in chunks {
         disasm.feed(&chunk, sink)?;
     }

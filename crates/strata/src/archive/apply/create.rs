@@ -182,7 +182,7 @@ impl Applier {
     /// Removes what exists at the entry's path, or moves it aside when it
     /// is a regular file this tar wrote earlier and the entry supersedes
     /// it.
-    fn make_room(&mut self, member: &Member, at: &Place<'_>) -> Result<(), ApplyError> {
+    pub(super) fn make_room(&mut self, member: &Member, at: &Place<'_>) -> Result<(), ApplyError> {
         let fail = |action: &str, e: Errno| io_error(&member.name, action, os(e));
         let existing = fsops::file_type_at(at.dir.fd(), at.base)
             .map_err(|e| fail("inspecting the existing path", e))?;

@@ -33,7 +33,7 @@ use tarsplit::member::Member;
 use super::error::{ApplyError, io_error, lossy};
 use super::fsops::{self, os};
 use super::names::{self, join};
-use super::{Applier, DirHandle};
+use super::{Applier, DirHandle, Place};
 
 /// Name of the xattr that makes an overlay directory opaque.
 pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
@@ -326,6 +326,7 @@ impl Applier {
         member: &Member,
         dir: &[u8],
         name: &[u8],
+        supersedes: Option<u64>,
     ) -> Result<(), ApplyError> {
         let fail = |action: String, e: Errno| io_error(&member.name, action, os(e));
         let resolving = || format!("resolving {:?}", lossy(dir));
@@ -350,11 +351,18 @@ impl Applier {
             return Ok(());
         };
         let path = join(dir, name);
-        fsops::remove_all(upper_dir.as_fd(), name)
-            .map_err(|e| fail(format!("removing {:?}", lossy(&path)), e))?;
+        let handle = DirHandle::new(upper_dir).map_err(|e| fail(resolving(), e))?;
+        let at = Place {
+            dir: &handle,
+            base: name,
+            path: &path,
+            supersedes,
+        };
+        self.make_room(member, &at)?;
+        let upper_dir = handle.fd();
         if below.is_some() {
             self.calls
-                .whiteout(upper_dir.as_fd(), name)
+                .whiteout(upper_dir, name)
                 .map_err(|e| fail(format!("creating the whiteout {:?}", lossy(&path)), e))?;
         }
         Ok(())

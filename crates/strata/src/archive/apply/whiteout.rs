@@ -8,10 +8,10 @@ use rustix::fs::FileType;
 use rustix::io::Errno;
 use tarsplit::member::Member;
 
-use super::Applier;
 use super::error::{ApplyError, io_error, lossy};
 use super::fsops::{self, os};
 use super::names::join;
+use super::{Applier, Place};
 
 impl Applier {
     /// `<dir>/.wh.<name>`: removes `<dir>/<name>`, recursively, if it
@@ -22,6 +22,7 @@ impl Applier {
         member: &Member,
         dir: &[u8],
         name: &[u8],
+        supersedes: Option<u64>,
     ) -> Result<(), ApplyError> {
         let handle = match self.lookup_dir(dir) {
             Ok(handle) => handle,
@@ -31,6 +32,16 @@ impl Applier {
                 return Err(io_error(&member.name, action, os(e)));
             }
         };
+        if supersedes.is_some() {
+            let path = join(dir, name);
+            let at = Place {
+                dir: &handle,
+                base: name,
+                path: &path,
+                supersedes,
+            };
+            return self.make_room(member, &at);
+        }
         // Cached directories may have been reached through what goes.
         self.cache.clear();
         fsops::remove_all(handle.fd(), name).map_err(|e| {
