@@ -23,7 +23,7 @@ pub struct StoreArgs {
     /// Runtime directory [env: STRATA_RUNROOT; default /run/strata as root]
     #[arg(long, global = true)]
     pub runroot: Option<PathBuf>,
-    /// Storage driver for a new store [env: STRATA_DRIVER; default vfs]
+    /// Storage driver for a new store [env: STRATA_DRIVER; default overlay where it works, else vfs]
     #[arg(long, global = true)]
     pub driver: Option<String>,
 }
@@ -35,6 +35,11 @@ pub enum Command {
     Layer(LayerCommand),
     /// List layers (same as `layer ls`).
     Layers(ListArgs),
+    /// Manage containers: read-write layers on top of a layer.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// List containers (same as `container ls`).
+    Containers(ListArgs),
     /// Check the store; with --repair, fix what can be fixed.
     Fsck(FsckArgs),
     /// Show where the store is and what it holds.
@@ -75,7 +80,7 @@ pub struct FsckArgs {
 pub enum LayerCommand {
     /// Import a layer tar (plain, gzip, zstd, xz or bzip2); prints the new id.
     Import(ImportArgs),
-    /// Create an empty layer (a copy of its parent); prints the new id.
+    /// Create an empty layer (a copy of its parent), read-only unless --rw; prints the new id.
     Create(CreateArgs),
     /// List layers.
     #[command(visible_alias = "list")]
@@ -142,6 +147,9 @@ pub struct ImportArgs {
 pub struct CreateArgs {
     #[command(flatten)]
     pub layer: NewLayerArgs,
+    /// Make it a read-write layer (writable when mounted).
+    #[arg(long)]
+    pub rw: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -213,6 +221,69 @@ pub struct MetadataArgs {
     pub layer: String,
     /// New value.
     pub value: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Create a container on a layer; prints the new id.
+    Create(ContainerCreateArgs),
+    /// List containers.
+    #[command(visible_alias = "list")]
+    Ls(ListArgs),
+    /// Show a container as JSON.
+    Inspect(ContainerRef),
+    /// Mount a container; prints where its writable tree is.
+    Mount(ContainerRef),
+    /// Drop one mount of a container.
+    #[command(visible_alias = "umount")]
+    Unmount(ContainerRef),
+    /// Delete containers and their read-write layers.
+    Rm(ContainerRmArgs),
+    /// Make a new layer of a container's changes, on the container's base; prints its id.
+    Commit(CommitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerCreateArgs {
+    /// The layer to put it on (id, id prefix or name).
+    pub layer: String,
+    /// A name for it (repeatable; unique among containers).
+    #[arg(long = "name")]
+    pub names: Vec<String>,
+    /// Its id (64 hex digits); random by default.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// A free-form metadata string.
+    #[arg(long, default_value = "")]
+    pub metadata: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerRef {
+    /// Container id, id prefix or name.
+    pub container: String,
+    /// Print JSON (inspect always does).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerRmArgs {
+    /// Containers (ids, id prefixes or names).
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    /// Unmount mounted containers instead of refusing to delete them.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Container id, id prefix or name.
+    pub container: String,
+    /// A name for the new layer (repeatable).
+    #[arg(long = "name")]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

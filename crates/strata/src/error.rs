@@ -18,6 +18,41 @@ pub enum Error {
         /// The ids it matches.
         candidates: Vec<String>,
     },
+    /// No container has this id, id prefix or name.
+    #[error("container {0:?} not found")]
+    ContainerNotFound(String),
+    /// A container with this id exists already.
+    #[error("container {0} already exists")]
+    ContainerExists(String),
+    /// Another container has this name (container names are unique and
+    /// never taken from another container).
+    #[error("the name {name:?} is in use by container {container}")]
+    ContainerNameInUse {
+        /// The name.
+        name: String,
+        /// The container that has it.
+        container: String,
+    },
+    /// The container is mounted, so it cannot be deleted without force.
+    #[error("container {id} is mounted ({count} times); unmount it first or force the deletion")]
+    ContainerMounted {
+        /// The container.
+        id: String,
+        /// How many mounts are outstanding.
+        count: u64,
+    },
+    /// Unmount of a container that is not mounted.
+    #[error("container {0} is not mounted")]
+    ContainerNotMounted(String),
+    /// A container uses the layer (as its base or as its read-write layer),
+    /// so it cannot be deleted.
+    #[error("layer {layer} is used by container {container}; delete the container first")]
+    UsedByContainer {
+        /// The layer.
+        layer: String,
+        /// The container using it.
+        container: String,
+    },
     /// A layer with this id exists already.
     #[error("layer {0} already exists")]
     LayerExists(String),

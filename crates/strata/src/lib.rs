@@ -16,6 +16,8 @@ pub mod idmap;
 pub mod store;
 
 pub use error::{Error, Result};
-pub use store::{CreateOptions, DiffFormat, Layer, Store, StoreOptions};
+pub use store::{
+    Container, ContainerOptions, CreateOptions, DiffFormat, Layer, Store, StoreOptions,
+};
 
 pub use tarsplit;

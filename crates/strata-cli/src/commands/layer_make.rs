@@ -59,8 +59,12 @@ pub fn import(store: &Store, args: &ImportArgs) -> Result<()> {
 
 /// `strata layer create`.
 pub fn create(store: &Store, args: &CreateArgs) -> Result<()> {
+    let options = CreateOptions {
+        read_write: args.rw,
+        ..options(&args.layer)?
+    };
     let layer = store
-        .create_layer(&options(&args.layer)?)
+        .create_layer(&options)
         .context("cannot create the layer")?;
     println!("{}", layer.id);
     Ok(())

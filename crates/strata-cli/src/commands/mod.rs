@@ -1,5 +1,6 @@
 //! One module per command family; each parses nothing and prints little.
 
+mod container;
 mod layer_diff;
 mod layer_edit;
 mod layer_make;
@@ -12,7 +13,7 @@ mod tar_split;
 use anyhow::Result;
 use strata::{Store, StoreOptions};
 
-use crate::cli::{Cli, Command, LayerCommand, StoreArgs, TarSplitCommand};
+use crate::cli::{Cli, Command, ContainerCommand, LayerCommand, StoreArgs, TarSplitCommand};
 
 /// Runs the command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -21,6 +22,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::TarSplit(TarSplitCommand::Asm(args)) => tar_split::asm(&args),
         Command::Layers(args) => layer_show::list(&open(&cli.store)?, &args),
         Command::Layer(command) => layer(&open(&cli.store)?, command),
+        Command::Containers(args) => container::list(&open(&cli.store)?, &args),
+        Command::Container(command) => container(&open(&cli.store)?, command),
         Command::Fsck(args) => store::fsck(&open(&cli.store)?, &args),
         Command::Status(args) => store::status(&open(&cli.store)?, &args),
     }
@@ -40,6 +43,18 @@ fn layer(store: &Store, command: LayerCommand) -> Result<()> {
         LayerCommand::Rm(args) => layer_edit::remove(store, &args),
         LayerCommand::Names(command) => layer_edit::names(store, command),
         LayerCommand::Metadata(args) => layer_edit::metadata(store, &args),
+    }
+}
+
+fn container(store: &Store, command: ContainerCommand) -> Result<()> {
+    match command {
+        ContainerCommand::Create(args) => container::create(store, &args),
+        ContainerCommand::Ls(args) => container::list(store, &args),
+        ContainerCommand::Inspect(args) => container::inspect(store, &args),
+        ContainerCommand::Mount(args) => container::mount(store, &args),
+        ContainerCommand::Unmount(args) => container::unmount(store, &args),
+        ContainerCommand::Rm(args) => container::remove(store, &args),
+        ContainerCommand::Commit(args) => container::commit(store, &args),
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod corpus;
 mod store_commands;
+mod store_containers;
 mod store_crash;
 mod store_processes;
 mod store_support;

@@ -39,6 +39,22 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE layer_names (name TEXT PRIMARY KEY, layer_id TEXT NOT NULL);
      CREATE INDEX layer_names_by_layer ON layer_names(layer_id);
      CREATE TABLE mounts (layer_id TEXT PRIMARY KEY, count INTEGER NOT NULL, boot_id TEXT NOT NULL);",
+    // 2: containers (a read-write layer on a base layer) and their names.
+    // `state` is creating or ready; a creating row is owned by the work
+    // directory `work_dir` (its lock held by the creating process).
+    "CREATE TABLE containers (
+        id TEXT PRIMARY KEY,
+        layer_id TEXT NOT NULL UNIQUE,
+        base_layer TEXT,
+        created TEXT NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,
+        work_dir TEXT
+     );
+     CREATE INDEX containers_by_base ON containers(base_layer);
+     CREATE INDEX containers_unfinished ON containers(state) WHERE state != 'ready';
+     CREATE TABLE container_names (name TEXT PRIMARY KEY, container_id TEXT NOT NULL);
+     CREATE INDEX container_names_by_container ON container_names(container_id);",
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema

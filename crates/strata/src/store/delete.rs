@@ -1,11 +1,12 @@
-//! Deleting layers: refused while a layer has children or is mounted;
-//! otherwise the row turns `deleting`, the data moves to trash, the row goes
-//! last. A crash at any point leaves a `deleting` row that the next process
-//! to open the store finishes off.
+//! Deleting layers: refused while a container uses a layer (as its base or
+//! its read-write layer), while it has children or is mounted; otherwise
+//! the row turns `deleting`, the data moves to trash, the row goes last. A
+//! crash at any point leaves a `deleting` row that the next process to open
+//! the store finishes off.
 
 use super::Store;
 use super::workdir::WorkDir;
-use super::{mounts, records};
+use super::{containers, mounts, records};
 use crate::error::{Error, Result};
 
 impl Store {
@@ -14,6 +15,12 @@ impl Store {
         let work = WorkDir::create(&self.trash_dir())?;
         let marked = self.write(|conn| {
             let id = records::resolve(conn, reference)?;
+            if let Some(container) = containers::user_of(conn, &id)? {
+                return Err(Error::UsedByContainer {
+                    layer: id,
+                    container,
+                });
+            }
             let children = records::children(conn, &id)?;
             if !children.is_empty() {
                 return Err(Error::HasChildren { id, children });
@@ -34,10 +41,15 @@ impl Store {
         }
     }
 
-    /// Deletes every layer, unmounting those that are mounted. Returns the
-    /// ids deleted.
+    /// Deletes every container and every layer, unmounting those that are
+    /// mounted. Returns the ids of the layers deleted (containers' read-write
+    /// layers included).
     pub fn wipe(&self) -> Result<Vec<String>> {
         let mut deleted = Vec::new();
+        for container in self.containers()? {
+            self.delete_container(&container.id, true)?;
+            deleted.push(container.layer);
+        }
         loop {
             let heads = self.heads()?;
             if heads.is_empty() {

@@ -15,7 +15,11 @@
 //! moved to trash first, row removed last) when deleted. Only `ready` rows
 //! are visible. Whoever opens the store finishes or undoes the work of
 //! processes that died, recognised by the free lock of their work directory.
+//!
+//! Containers (a read-write layer on a base layer, plus a record) follow
+//! the same rules; see the `containers` module.
 
+mod containers;
 mod db;
 mod delete;
 mod diff;
@@ -35,6 +39,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, TransactionBehavior};
 
+pub use containers::{Container, ContainerOptions};
 pub use diff::{DiffFormat, DiffReport};
 pub use fsck::{FsckIssue, FsckReport, Status};
 pub use import::CreateOptions;
@@ -78,6 +83,7 @@ impl Store {
             db: Mutex::new(conn),
         };
         store.recover()?;
+        store.recover_containers()?;
         Ok(store)
     }
 

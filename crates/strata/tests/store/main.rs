@@ -4,6 +4,7 @@
 mod common;
 mod concurrency;
 mod conformance;
+mod containers;
 mod corpus;
 mod hostile;
 mod layers;

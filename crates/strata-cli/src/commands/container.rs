@@ -1,0 +1,95 @@
+//! `strata container create|ls|inspect|mount|unmount|rm|commit` and
+//! `strata containers`.
+
+use anyhow::{Context, Result};
+use strata::{ContainerOptions, Store};
+
+use super::output;
+use crate::cli::{CommitArgs, ContainerCreateArgs, ContainerRef, ContainerRmArgs, ListArgs};
+
+/// `strata container create`.
+pub fn create(store: &Store, args: &ContainerCreateArgs) -> Result<()> {
+    let options = ContainerOptions {
+        id: args.id.clone(),
+        base: Some(args.layer.clone()),
+        names: args.names.clone(),
+        metadata: args.metadata.clone(),
+    };
+    let container = store
+        .create_container(&options)
+        .context("cannot create the container")?;
+    println!("{}", container.id);
+    Ok(())
+}
+
+/// `strata container ls` and `strata containers`.
+pub fn list(store: &Store, args: &ListArgs) -> Result<()> {
+    let containers = store.containers()?;
+    if args.json {
+        return output::json(&containers);
+    }
+    let short = |id: &str| {
+        if args.no_trunc {
+            id.to_string()
+        } else {
+            id.chars().take(12).collect()
+        }
+    };
+    let rows: Vec<Vec<String>> = containers
+        .iter()
+        .map(|container| {
+            vec![
+                short(&container.id),
+                container.names.join(","),
+                container.base.as_deref().map(short).unwrap_or_default(),
+                short(&container.layer),
+                container
+                    .created
+                    .chars()
+                    .take(19)
+                    .collect::<String>()
+                    .replace('T', " "),
+            ]
+        })
+        .collect();
+    output::table(&["ID", "NAMES", "BASE", "LAYER", "CREATED"], &rows)
+}
+
+/// `strata container inspect`.
+pub fn inspect(store: &Store, args: &ContainerRef) -> Result<()> {
+    output::json(&store.container(&args.container)?)
+}
+
+/// `strata container mount`.
+pub fn mount(store: &Store, args: &ContainerRef) -> Result<()> {
+    println!("{}", store.mount_container(&args.container)?.display());
+    Ok(())
+}
+
+/// `strata container unmount`.
+pub fn unmount(store: &Store, args: &ContainerRef) -> Result<()> {
+    store.unmount_container(&args.container)?;
+    Ok(())
+}
+
+/// `strata container rm`: each container in turn; stops at the first
+/// failure.
+pub fn remove(store: &Store, args: &ContainerRmArgs) -> Result<()> {
+    for container in &args.containers {
+        let id = store.container(container)?.id;
+        store
+            .delete_container(&id, args.force)
+            .with_context(|| format!("cannot delete container {container}"))?;
+        println!("{id}");
+    }
+    Ok(())
+}
+
+/// `strata container commit`.
+pub fn commit(store: &Store, args: &CommitArgs) -> Result<()> {
+    let layer = store
+        .commit_container(&args.container, &args.names)
+        .with_context(|| format!("cannot commit container {}", args.container))?;
+    println!("{}", layer.id);
+    Ok(())
+}
