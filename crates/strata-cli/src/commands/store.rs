@@ -41,14 +41,15 @@ pub fn status(store: &Store, args: &JsonArg) -> Result<()> {
     if args.json {
         return output::json(&status);
     }
-    println!("root:      {}", status.root);
-    println!("runroot:   {}", status.runroot);
-    println!("driver:    {}", status.driver);
-    println!("schema:    {}", status.schema_version);
+    println!("root:       {}", status.root);
+    println!("runroot:    {}", status.runroot);
+    println!("driver:     {}", status.driver);
+    println!("schema:     {}", status.schema_version);
     println!(
-        "layers:    {} ({})",
+        "layers:     {} ({})",
         status.layers,
         output::size(status.layers_diff_size)
     );
+    println!("containers: {}", status.containers);
     Ok(())
 }

@@ -132,6 +132,7 @@ fn the_environment_chooses_the_store() {
     };
     assert_eq!(status["driver"], default.as_str());
     assert_eq!(status["layers"], 1);
+    assert_eq!(status["containers"], 0);
 }
 
 #[test]

@@ -159,6 +159,8 @@ pub struct Status {
     pub layers: usize,
     /// Total of the layers' diff sizes.
     pub layers_diff_size: u64,
+    /// Number of containers.
+    pub containers: usize,
 }
 
 impl Store {
@@ -174,6 +176,7 @@ impl Store {
             schema_version: super::db::schema_version(),
             layers: layers.len(),
             layers_diff_size: layers.iter().filter_map(|l| l.diff_size).sum(),
+            containers: self.containers()?.len(),
         })
     }
 }
