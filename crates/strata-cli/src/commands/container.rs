@@ -28,13 +28,7 @@ pub fn list(store: &Store, args: &ListArgs) -> Result<()> {
     if args.json {
         return output::json(&containers);
     }
-    let short = |id: &str| {
-        if args.no_trunc {
-            id.to_string()
-        } else {
-            id.chars().take(12).collect()
-        }
-    };
+    let short = |id: &str| output::short_id(id, args.no_trunc);
     let rows: Vec<Vec<String>> = containers
         .iter()
         .map(|container| {
@@ -43,12 +37,7 @@ pub fn list(store: &Store, args: &ListArgs) -> Result<()> {
                 container.names.join(","),
                 container.base.as_deref().map(short).unwrap_or_default(),
                 short(&container.layer),
-                container
-                    .created
-                    .chars()
-                    .take(19)
-                    .collect::<String>()
-                    .replace('T', " "),
+                output::created(&container.created),
             ]
         })
         .collect();

@@ -12,13 +12,7 @@ pub fn list(store: &Store, args: &ListArgs) -> Result<()> {
     if args.json {
         return output::json(&layers);
     }
-    let short = |id: &str| {
-        if args.no_trunc {
-            id.to_string()
-        } else {
-            id.chars().take(12).collect()
-        }
-    };
+    let short = |id: &str| output::short_id(id, args.no_trunc);
     let rows: Vec<Vec<String>> = layers
         .iter()
         .map(|layer| {
@@ -30,12 +24,7 @@ pub fn list(store: &Store, args: &ListArgs) -> Result<()> {
                     .diff_size
                     .map(output::size)
                     .unwrap_or_else(|| "-".into()),
-                layer
-                    .created
-                    .chars()
-                    .take(19)
-                    .collect::<String>()
-                    .replace('T', " "),
+                output::created(&layer.created),
             ]
         })
         .collect();

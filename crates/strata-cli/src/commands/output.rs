@@ -39,6 +39,24 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> Result<()> {
     Ok(())
 }
 
+/// An id as listings print it: its first 12 digits, or all of it when
+/// `full` (`--no-trunc`).
+pub fn short_id(id: &str, full: bool) -> String {
+    match full {
+        true => id.to_string(),
+        false => id.chars().take(12).collect(),
+    }
+}
+
+/// An RFC 3339 creation time as listings print it: `YYYY-MM-DD HH:MM:SS`.
+pub fn created(rfc3339: &str) -> String {
+    rfc3339
+        .chars()
+        .take(19)
+        .collect::<String>()
+        .replace('T', " ")
+}
+
 /// Bytes in human units (powers of 1000, as docker and podman print them).
 pub fn size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
