@@ -100,50 +100,17 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Container> {
     })
 }
 
-fn is_hex(text: &str) -> bool {
-    text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
+/// Containers, for [`records::resolve_in`].
+const CONTAINERS: records::Lookup = records::Lookup {
+    records: "containers",
+    names: "container_names",
+    owner: "container_id",
+    not_found: Error::ContainerNotFound,
+};
 
 /// Resolves a full id, a name or a unique id prefix to a ready container's id.
 fn resolve(conn: &Connection, reference: &str) -> Result<String> {
-    if records::is_id(reference) {
-        let ready: Option<String> = conn
-            .prepare_cached("SELECT id FROM containers WHERE id = ?1 AND state = 'ready'")?
-            .query_row([reference], |row| row.get(0))
-            .optional()?;
-        if let Some(id) = ready {
-            return Ok(id);
-        }
-    }
-    let by_name: Option<String> = conn
-        .prepare_cached(
-            "SELECT c.id FROM container_names n JOIN containers c ON c.id = n.container_id \
-             WHERE n.name = ?1 AND c.state = 'ready'",
-        )?
-        .query_row([reference], |row| row.get(0))
-        .optional()?;
-    if let Some(id) = by_name {
-        return Ok(id);
-    }
-    if reference.is_empty() || reference.len() >= 64 || !is_hex(reference) {
-        return Err(Error::ContainerNotFound(reference.to_string()));
-    }
-    let upper = format!("{reference}g");
-    let ids: Vec<String> = conn
-        .prepare_cached(
-            "SELECT id FROM containers WHERE id >= ?1 AND id < ?2 AND state = 'ready' \
-             ORDER BY id LIMIT 16",
-        )?
-        .query_map(params![reference, upper], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    match ids.len() {
-        0 => Err(Error::ContainerNotFound(reference.to_string())),
-        1 => Ok(ids.into_iter().next().unwrap_or_default()),
-        _ => Err(Error::Ambiguous {
-            reference: reference.to_string(),
-            candidates: ids,
-        }),
-    }
+    records::resolve_in(conn, &CONTAINERS, reference)
 }
 
 /// The container `id` with its names, whatever its state.

@@ -105,33 +105,75 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Where one kind of record lives, for lookups by id, name or prefix.
+pub(crate) struct Lookup {
+    /// The table of records (`id`, `state` columns).
+    pub records: &'static str,
+    /// The table of names (`name` and the owner column).
+    pub names: &'static str,
+    /// The column of `names` holding the record's id.
+    pub owner: &'static str,
+    /// The error for a reference that matches nothing.
+    pub not_found: fn(String) -> Error,
+}
+
+/// Layers, for [`resolve_in`].
+const LAYERS: Lookup = Lookup {
+    records: "layers",
+    names: "layer_names",
+    owner: "layer_id",
+    not_found: Error::LayerNotFound,
+};
+
 /// Resolves a full id, a name or a unique id prefix to a ready layer's id.
 pub(crate) fn resolve(conn: &Connection, reference: &str) -> Result<String> {
-    if is_id(reference) && state(conn, reference)? == Some(LayerState::Ready) {
-        return Ok(reference.to_string());
+    resolve_in(conn, &LAYERS, reference)
+}
+
+/// Resolves a full id, a name or a unique id prefix, in that order, to the
+/// id of a `ready` record of `lookup`'s kind; an ambiguous prefix is an
+/// error listing the candidates.
+pub(crate) fn resolve_in(conn: &Connection, lookup: &Lookup, reference: &str) -> Result<String> {
+    let Lookup {
+        records,
+        names,
+        owner,
+        not_found,
+    } = *lookup;
+    if is_id(reference) {
+        let ready: Option<String> = conn
+            .prepare_cached(&format!(
+                "SELECT id FROM {records} WHERE id = ?1 AND state = 'ready'"
+            ))?
+            .query_row([reference], |row| row.get(0))
+            .optional()?;
+        if let Some(id) = ready {
+            return Ok(id);
+        }
     }
     let by_name: Option<String> = conn
-        .prepare_cached(
-            "SELECT l.id FROM layer_names n JOIN layers l ON l.id = n.layer_id \
-             WHERE n.name = ?1 AND l.state = 'ready'",
-        )?
+        .prepare_cached(&format!(
+            "SELECT r.id FROM {names} n JOIN {records} r ON r.id = n.{owner} \
+             WHERE n.name = ?1 AND r.state = 'ready'"
+        ))?
         .query_row([reference], |row| row.get(0))
         .optional()?;
     if let Some(id) = by_name {
         return Ok(id);
     }
     if reference.is_empty() || reference.len() >= 64 || !is_hex(reference) {
-        return Err(Error::LayerNotFound(reference.to_string()));
+        return Err(not_found(reference.to_string()));
     }
     let upper = format!("{reference}g");
-    let mut stmt = conn.prepare_cached(
-        "SELECT id FROM layers WHERE id >= ?1 AND id < ?2 AND state = 'ready' ORDER BY id LIMIT 16",
-    )?;
-    let ids: Vec<String> = stmt
+    let ids: Vec<String> = conn
+        .prepare_cached(&format!(
+            "SELECT id FROM {records} WHERE id >= ?1 AND id < ?2 AND state = 'ready' \
+             ORDER BY id LIMIT 16"
+        ))?
         .query_map(params![reference, upper], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     match ids.len() {
-        0 => Err(Error::LayerNotFound(reference.to_string())),
+        0 => Err(not_found(reference.to_string())),
         1 => Ok(ids.into_iter().next().unwrap_or_default()),
         _ => Err(Error::Ambiguous {
             reference: reference.to_string(),
