@@ -108,16 +108,22 @@ pub fn is_known(name: &str) -> bool {
 }
 
 /// Opens the driver `name` with its data under `root` and its runtime
-/// state under `runroot`. The overlay driver is probed first (in a scratch
-/// directory `probe_dir` on the store's file system), and refused with the
-/// reason when it cannot work here.
-pub fn open(name: &str, root: &Path, runroot: &Path, probe_dir: &Path) -> Result<Box<dyn Driver>> {
+/// state under `runroot`. The overlay driver is probed first, in an empty
+/// scratch directory on the store's file system that `scratch` makes (the
+/// caller removes it), and refused with the reason when it cannot work
+/// here; vfs needs no probe.
+pub fn open(
+    name: &str,
+    root: &Path,
+    runroot: &Path,
+    scratch: &mut dyn FnMut() -> Result<PathBuf>,
+) -> Result<Box<dyn Driver>> {
     match name {
         "vfs" => Ok(Box::new(vfs::Vfs::open(root)?)),
         "overlay" => Ok(Box::new(overlay::Overlay::open(
             root,
             runroot,
-            probe_dir,
+            &scratch()?,
             overlay_mount::KernelCalls,
         )?)),
         other => Err(crate::error::Error::UnknownDriver(other.to_string())),

@@ -297,11 +297,17 @@ fn recorded_driver(conn: &Connection) -> Result<Option<String>> {
         .optional()?)
 }
 
-/// Opens driver `name`, probing in a scratch work directory.
+/// Opens driver `name`; a driver that probes does so in a work directory
+/// under `staging/`, made only then and removed after.
 fn open_driver(name: &str, options: &ResolvedOptions) -> Result<Box<dyn Driver>> {
-    let probe = workdir::WorkDir::create(&options.root.join("staging"))?;
-    let opened = driver::open(name, &options.root, &options.runroot, probe.path());
-    probe.remove()?;
+    let mut probe = None;
+    let opened = driver::open(name, &options.root, &options.runroot, &mut || {
+        let work = probe.insert(workdir::WorkDir::create(&options.root.join("staging"))?);
+        Ok(work.path().to_path_buf())
+    });
+    if let Some(work) = probe {
+        work.remove()?;
+    }
     opened
 }
 
