@@ -365,3 +365,27 @@ fn a_three_hundred_deep_overlay_chain() {
         assert_eq!(&crate::common::diff(&t.store, id), tar);
     }
 }
+
+/// A hard link to a file the same tar whited out has no target on either
+/// driver: both refuse the layer, naming the entry.
+#[test]
+fn a_link_to_a_whited_out_file_is_refused_alike() {
+    let Some((vfs, overlay)) = stores() else {
+        return;
+    };
+    let base = TarBuilder::default().file("f", b"f").finish();
+    let top = TarBuilder::default()
+        .file(".wh.f", b"")
+        .hardlink("g", "f")
+        .finish();
+    for t in [&vfs, &overlay] {
+        let driver = t.store.driver_name();
+        let base = t.import(&base, None, &[]).expect("base");
+        let err = t
+            .import(&top, Some(&base.id), &[])
+            .map(|l| l.id)
+            .expect_err(driver);
+        assert!(err.to_string().contains("\"g\""), "{driver}: {err}");
+        t.assert_only(&[&base.id]);
+    }
+}

@@ -420,10 +420,12 @@ impl Applier {
     pub(super) fn overlay_link_target(&mut self, target: &[u8]) -> Result<Arc<DirHandle>, Errno> {
         let (dir, base) = names::split(target);
         let seen = self.resolve_merged(dir, Reach::Look)?.ok_or(Errno::NOENT)?;
-        let upper = stat_in(seen.upper.as_ref(), base)?.filter(|s| !is_whiteout(s));
-        if let (Some(_), Some(upper_dir)) = (upper, seen.upper) {
+        match (stat_in(seen.upper.as_ref(), base)?, seen.upper) {
+            // Whited out by this tar: gone, as on vfs.
+            (Some(stat), _) if is_whiteout(&stat) => return Err(Errno::NOENT),
             // Already in this layer: its directory is in the upper tree.
-            return Ok(Arc::new(DirHandle::new(upper_dir)?));
+            (Some(_), Some(upper_dir)) => return Ok(Arc::new(DirHandle::new(upper_dir)?)),
+            _ => {}
         }
         let below = seen.lower.as_ref().ok_or(Errno::NOENT)?;
         stat_in(Some(below), base)?.ok_or(Errno::NOENT)?;
@@ -431,11 +433,6 @@ impl Applier {
             .resolve_merged(dir, Reach::CopyUp)?
             .ok_or(Errno::NOENT)?;
         let upper_dir = merged.upper.ok_or(Errno::NOENT)?;
-        // A whiteout this tar made is replaced by the copy.
-        match rustix::fs::unlinkat(&upper_dir, base, AtFlags::empty()) {
-            Ok(()) | Err(Errno::NOENT) => {}
-            Err(e) => return Err(e),
-        }
         self.copy_up(below.as_fd(), upper_dir.as_fd(), base, target)?;
         Ok(Arc::new(DirHandle::new(upper_dir)?))
     }
