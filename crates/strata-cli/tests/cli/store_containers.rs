@@ -9,7 +9,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::corpus::sha256;
-use crate::store_support::{CliStore, Random, write_tar};
+use crate::store_support::{self, CliStore, Random, write_tar};
 
 /// A store in a temporary directory whose every command names the test
 /// driver, if one is asked for.
@@ -303,16 +303,7 @@ fn layer_create_rw_makes_a_writable_layer() {
 
 /// Starts `args`, kills it with SIGKILL after `delay`, reaps it.
 fn kill_after(s: &Store, args: &[&str], delay: Duration) {
-    let mut child = s
-        .cli
-        .command(&s.args(args))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(delay);
-    let _ = child.kill();
-    let _ = child.wait();
+    store_support::kill_after(s.cli.command(&s.args(args)), delay);
 }
 
 #[test]
@@ -324,10 +315,7 @@ fn killed_container_creation_leaves_no_half_container() {
     let probe = s.ok(&["container", "create", "base"]);
     let full = start.elapsed();
     s.ok(&["container", "rm", probe.trim()]);
-    let trials = std::env::var("STRATA_KILL_TRIALS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(30u64);
+    let trials = store_support::kill_trials();
     let mut random = Random::new();
     for trial in 0..trials {
         let delay = Duration::from_micros(random.below(full.as_micros() as u64 * 6 / 5));

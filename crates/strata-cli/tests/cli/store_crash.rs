@@ -5,14 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::store_support::{CliStore, Random, write_tar};
-
-fn trials() -> u64 {
-    std::env::var("STRATA_KILL_TRIALS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(30)
-}
+use crate::store_support::{self, CliStore, Random, kill_trials, write_tar};
 
 /// Runs `args` to completion and returns how long it took.
 fn timed(s: &CliStore, args: &[&str]) -> Duration {
@@ -23,15 +16,7 @@ fn timed(s: &CliStore, args: &[&str]) -> Duration {
 
 /// Starts `args`, kills it with SIGKILL after `delay`, reaps it.
 fn kill_after(s: &CliStore, args: &[&str], delay: Duration) {
-    let mut child = s
-        .command(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(delay);
-    let _ = child.kill();
-    let _ = child.wait();
+    store_support::kill_after(s.command(args), delay);
 }
 
 #[test]
@@ -42,7 +27,7 @@ fn killed_imports_leave_a_clean_store() {
     let full = timed(&s, &["layer", "import", "--name", "probe", path]);
     s.ok(&["layer", "rm", "probe"]);
     let mut random = Random::new();
-    for trial in 0..trials() {
+    for trial in 0..kill_trials() {
         let delay = Duration::from_micros(random.below(full.as_micros() as u64 * 6 / 5));
         let name = format!("trial-{trial}");
         kill_after(&s, &["layer", "import", "--name", &name, path], delay);
@@ -71,7 +56,7 @@ fn killed_deletes_leave_a_clean_store() {
     s.import(&tar, &["--name", "probe"]);
     let full = timed(&s, &["layer", "rm", "probe"]);
     let mut random = Random::new();
-    for trial in 0..trials() {
+    for trial in 0..kill_trials() {
         let id = s.import(&tar, &[]);
         let delay = Duration::from_micros(random.below(full.as_micros() as u64 * 3 / 2));
         kill_after(&s, &["layer", "rm", &id], delay);

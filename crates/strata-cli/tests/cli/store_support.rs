@@ -80,6 +80,27 @@ impl CliStore {
 }
 
 /// Writes a tar of `files` files of `size` bytes each into `dir`.
+/// How many SIGKILL trials each crash test runs: `STRATA_KILL_TRIALS`,
+/// default 30.
+pub fn kill_trials() -> u64 {
+    std::env::var("STRATA_KILL_TRIALS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(30)
+}
+
+/// Starts `command`, kills it with SIGKILL after `delay`, reaps it.
+pub fn kill_after(mut command: Command, delay: std::time::Duration) {
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 pub fn write_tar(dir: &Path, name: &str, files: usize, size: usize) -> PathBuf {
     let mut builder = testkit::TarBuilder::default();
     for i in 0..files {
