@@ -303,6 +303,17 @@ impl Applier {
         rustix::fs::futimens(to, &times)
     }
 
+    /// The existing directory `dir` in the upper tree: `known` when a
+    /// lookup already found it there, else copied up from below.
+    fn upper_of(&mut self, dir: &[u8], known: Option<OwnedFd>) -> Result<Option<OwnedFd>, Errno> {
+        match known {
+            Some(fd) => Ok(Some(fd)),
+            None => Ok(self
+                .resolve_merged(dir, Reach::CopyUp)?
+                .and_then(|merged| merged.upper)),
+        }
+    }
+
     /// The upper directory an entry goes in when there is a lower view.
     pub(super) fn overlay_parent(
         &mut self,
@@ -344,10 +355,10 @@ impl Applier {
             return Ok(());
         }
         self.cache.clear();
-        let merged = self
-            .resolve_merged(dir, Reach::CopyUp)
+        let upper_dir = self
+            .upper_of(dir, seen.upper)
             .map_err(|e| fail(resolving(), e))?;
-        let Some(upper_dir) = merged.and_then(|m| m.upper) else {
+        let Some(upper_dir) = upper_dir else {
             return Ok(());
         };
         let path = join(dir, name);
@@ -373,18 +384,17 @@ impl Applier {
     pub(super) fn overlay_opaque(&mut self, member: &Member, dir: &[u8]) -> Result<(), ApplyError> {
         let fail = |action: String, e: Errno| io_error(&member.name, action, os(e));
         let resolving = || format!("resolving {:?}", lossy(dir));
-        if self
+        let Some(seen) = self
             .resolve_merged(dir, Reach::Look)
             .map_err(|e| fail(resolving(), e))?
-            .is_none()
-        {
+        else {
             return Ok(());
-        }
+        };
         self.cache.clear();
-        let merged = self
-            .resolve_merged(dir, Reach::CopyUp)
+        let upper = self
+            .upper_of(dir, seen.upper)
             .map_err(|e| fail(resolving(), e))?;
-        if let Some(upper) = merged.and_then(|m| m.upper) {
+        if let Some(upper) = upper {
             self.calls
                 .opaque(upper.as_fd())
                 .map_err(|e| fail(format!("marking {:?} opaque", lossy(dir)), e))?;
@@ -420,19 +430,17 @@ impl Applier {
     pub(super) fn overlay_link_target(&mut self, target: &[u8]) -> Result<Arc<DirHandle>, Errno> {
         let (dir, base) = names::split(target);
         let seen = self.resolve_merged(dir, Reach::Look)?.ok_or(Errno::NOENT)?;
-        match (stat_in(seen.upper.as_ref(), base)?, seen.upper) {
+        let Merged { upper, lower, .. } = seen;
+        match stat_in(upper.as_ref(), base)? {
             // Whited out by this tar: gone, as on vfs.
-            (Some(stat), _) if is_whiteout(&stat) => return Err(Errno::NOENT),
+            Some(stat) if is_whiteout(&stat) => return Err(Errno::NOENT),
             // Already in this layer: its directory is in the upper tree.
-            (Some(_), Some(upper_dir)) => return Ok(Arc::new(DirHandle::new(upper_dir)?)),
-            _ => {}
+            Some(_) => return Ok(Arc::new(DirHandle::new(upper.ok_or(Errno::NOENT)?)?)),
+            None => {}
         }
-        let below = seen.lower.as_ref().ok_or(Errno::NOENT)?;
-        stat_in(Some(below), base)?.ok_or(Errno::NOENT)?;
-        let merged = self
-            .resolve_merged(dir, Reach::CopyUp)?
-            .ok_or(Errno::NOENT)?;
-        let upper_dir = merged.upper.ok_or(Errno::NOENT)?;
+        let below = lower.ok_or(Errno::NOENT)?;
+        stat_in(Some(&below), base)?.ok_or(Errno::NOENT)?;
+        let upper_dir = self.upper_of(dir, upper)?.ok_or(Errno::NOENT)?;
         self.copy_up(below.as_fd(), upper_dir.as_fd(), base, target)?;
         Ok(Arc::new(DirHandle::new(upper_dir)?))
     }
