@@ -75,3 +75,34 @@ fn four_processes_fifty_operations_each() {
     assert_eq!(ids.len(), expected.len());
     s.assert_clean();
 }
+
+/// Opening the store runs recovery; it must never undo a layer whose
+/// owner finishes between recovery's first look at the `creating` row and
+/// its check of the owner's lock. Two processes open the store over and
+/// over while a third imports.
+#[test]
+fn recovery_never_takes_a_layer_that_was_finishing() {
+    let s = std::sync::Arc::new(CliStore::new());
+    s.ok(&["status"]);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let openers: Vec<_> = (0..2)
+        .map(|_| {
+            let (s, done) = (s.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    s.ok(&["status"]);
+                }
+            })
+        })
+        .collect();
+    let tar = write_tar(s.dir.path(), "small.tar", 2, 100);
+    let imported: Vec<String> = (0..60).map(|_| s.import(&tar, &[])).collect();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    for opener in openers {
+        opener.join().expect("opener");
+    }
+    let listed = s.ok(&["layers", "--json"]);
+    for id in &imported {
+        assert!(listed.contains(id.as_str()), "layer {id} vanished");
+    }
+}

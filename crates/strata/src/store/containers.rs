@@ -382,18 +382,23 @@ impl Store {
     pub(crate) fn recover_containers(&self) -> Result<Vec<String>> {
         let mut undone = Vec::new();
         let rows = unfinished(&self.conn())?;
-        for (id, layer, work) in rows {
-            let owner = match &work {
+        for (id, layer, work_name) in rows {
+            let owner = match &work_name {
                 Some(name) => WorkDir::adopt(&self.staging_dir(), name)?,
                 None => Owner::Dead(None),
             };
-            if let Owner::Dead(work) = owner {
-                self.undo_container(&id, &layer)?;
-                if let Some(work) = work {
-                    work.remove()?;
-                }
-                undone.push(id);
+            let Owner::Dead(work) = owner else { continue };
+            let mine =
+                records::still_unfinished(&self.conn(), "containers", &id, work_name.as_deref())?;
+            if !mine {
+                // Its owner finished meanwhile: the container is ready.
+                continue;
             }
+            self.undo_container(&id, &layer)?;
+            if let Some(work) = work {
+                work.remove()?;
+            }
+            undone.push(id);
         }
         Ok(undone)
     }

@@ -321,6 +321,26 @@ pub(crate) fn unfinished(conn: &Connection) -> Result<Vec<(String, LayerState, O
     Ok(out)
 }
 
+/// Whether row `id` of `table` (`layers` or `containers`) is still
+/// unfinished and owned by the work directory `work`. Recovery asks again
+/// once it holds (or found gone) the owner's lock: an owner that finished
+/// between recovery's first look and the lock has made its row `ready` or
+/// removed it, and that row is no longer recovery's to undo.
+pub(crate) fn still_unfinished(
+    conn: &Connection,
+    table: &str,
+    id: &str,
+    work: Option<&str>,
+) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT 1 FROM {table} WHERE id = ?1 AND state != 'ready' AND work_dir IS ?2"
+        ))?
+        .query_row(params![id, work], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// Every row id in any state (for fsck).
 pub(crate) fn all_ids(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached("SELECT id FROM layers")?;

@@ -23,25 +23,38 @@ pub struct Recovered {
 impl Store {
     /// Finishes or undoes what dead processes left behind.
     pub(crate) fn recover(&self) -> Result<Recovered> {
-        let mut done = Recovered::default();
         let unfinished = records::unfinished(&self.conn())?;
+        self.recover_rows(unfinished)
+    }
+
+    /// [`Store::recover`] from a list of unfinished rows read earlier, which
+    /// may be stale by the time their owners' locks are checked.
+    fn recover_rows(
+        &self,
+        unfinished: Vec<(String, LayerState, Option<String>)>,
+    ) -> Result<Recovered> {
+        let mut done = Recovered::default();
         let mut referenced = HashSet::new();
-        for (id, state, work) in unfinished {
+        for (id, state, work_dir) in unfinished {
             let parent = match state {
                 LayerState::Deleting => self.trash_dir(),
                 _ => self.staging_dir(),
             };
-            let owner = match &work {
+            let owner = match &work_dir {
                 Some(name) => {
                     referenced.insert(name.clone());
                     WorkDir::adopt(&parent, name)?
                 }
                 None => Owner::Dead(None),
             };
-            if let Owner::Dead(work) = owner {
-                self.discard(&id, work)?;
-                done.layers.push(id);
+            let Owner::Dead(work) = owner else { continue };
+            if !records::still_unfinished(&self.conn(), "layers", &id, work_dir.as_deref())? {
+                // Its owner finished meanwhile; an orphaned work directory
+                // is swept below or by the next opener.
+                continue;
             }
+            self.discard(&id, work)?;
+            done.layers.push(id);
         }
         for parent in [self.staging_dir(), self.trash_dir()] {
             workdir::remove_abandoned_pending(&parent)?;
@@ -73,5 +86,32 @@ impl Store {
         }
         self.write(|conn| records::delete(conn, id))?;
         work.remove()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CreateOptions, StoreOptions};
+
+    /// The race the second look closes: recovery read a `creating` row,
+    /// then its owner made the layer ready and removed its work directory
+    /// (lock included) before recovery checked the lock.
+    #[test]
+    fn a_layer_finished_after_the_first_look_is_left_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&StoreOptions {
+            root: Some(dir.path().join("root")),
+            runroot: Some(dir.path().join("run")),
+            driver: Some("vfs".into()),
+        })
+        .expect("open");
+        let layer = store
+            .create_layer(&CreateOptions::default())
+            .expect("layer");
+        let stale = vec![(layer.id.clone(), LayerState::Creating, Some("gone".into()))];
+        let done = store.recover_rows(stale).expect("recover");
+        assert!(done.layers.is_empty(), "{done:?}");
+        assert_eq!(store.layer(&layer.id).expect("still there").id, layer.id);
     }
 }
