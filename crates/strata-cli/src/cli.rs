@@ -40,6 +40,19 @@ pub enum Command {
     Container(ContainerCommand),
     /// List containers (same as `container ls`).
     Containers(ListArgs),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// List images (same as `image ls`).
+    Images(ImageListArgs),
+    /// Remove images (same as `image rm`).
+    Rmi(ImageRmArgs),
+    /// Write images to an archive.
+    Save(SaveArgs),
+    /// Read images from an archive into the store.
+    Load(LoadArgs),
+    /// Copy an image from one place to another.
+    Copy(CopyArgs),
     /// Check the store; with --repair, fix what can be fixed.
     Fsck(FsckArgs),
     /// Show where the store is and what it holds.
@@ -225,7 +238,7 @@ pub struct MetadataArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
-    /// Create a container on a layer; prints the new id.
+    /// Create a container on an image or a layer; prints the new id.
     Create(ContainerCreateArgs),
     /// List containers.
     #[command(visible_alias = "list")]
@@ -245,7 +258,8 @@ pub enum ContainerCommand {
 
 #[derive(Debug, Args)]
 pub struct ContainerCreateArgs {
-    /// The layer to put it on (id, id prefix or name).
+    /// The image or layer to put it on (id, id prefix or name; images are
+    /// looked up first, and an image's top layer is used).
     pub layer: String,
     /// A name for it (repeatable; unique among containers).
     #[arg(long = "name")]
@@ -284,6 +298,124 @@ pub struct CommitArgs {
     /// A name for the new layer (repeatable).
     #[arg(long = "name")]
     pub names: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images, one row per name.
+    #[command(visible_alias = "list")]
+    Ls(ImageListArgs),
+    /// Show images as JSON.
+    Inspect(ImageInspectArgs),
+    /// Show how an image was made, newest step first.
+    History(HistoryArgs),
+    /// Give an image more names.
+    Tag(TagArgs),
+    /// Take names from an image (all of them when none are given).
+    Untag(UntagArgs),
+    /// Remove images, or the name they are given by when the image has others.
+    Rm(ImageRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageListArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// Print image ids only, each once.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageInspectArgs {
+    /// Images (ids, id prefixes or names).
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Print JSON (inspect always does).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Image id, id prefix or name.
+    pub image: String,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Image id, id prefix or name.
+    pub image: String,
+    /// New names (`name[:tag]`, normalized: `alpine` is `docker.io/library/alpine:latest`).
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UntagArgs {
+    /// Image id, id prefix or name.
+    pub image: String,
+    /// Names to take away; all of the image's names when none are given.
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageRmArgs {
+    /// Images (ids, id prefixes or names).
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Remove the containers using an image too, instead of refusing.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// Archive formats `strata save` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SaveFormatArg {
+    /// A `docker save` archive.
+    DockerArchive,
+    /// A tarred OCI image layout.
+    OciArchive,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to FILE instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Archive format.
+    #[arg(long, value_enum, default_value = "docker-archive")]
+    pub format: SaveFormatArg,
+    /// Images (ids, id prefixes or names).
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read FILE instead of stdin.
+    #[arg(short, long)]
+    pub input: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Places images are copied from and to, named as skopeo names them:
+///
+/// - `docker-archive:PATH[:REF]`: a `docker save` archive;
+/// - `oci:DIR[:REF]`: an OCI image layout directory;
+/// - `oci-archive:PATH[:REF]`: a tarred OCI image layout;
+/// - `strata:REF`: an image in this store.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Where the image is (`docker-archive:PATH[:REF]`, `oci:DIR[:REF]`,
+    /// `oci-archive:PATH[:REF]` or `strata:REF`).
+    pub source: String,
+    /// Where it goes (same forms as the source).
+    pub destination: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -53,6 +53,58 @@ pub enum Error {
         /// The container using it.
         container: String,
     },
+    /// An image name is not a valid reference.
+    #[error(transparent)]
+    Reference(#[from] crate::image::reference::ReferenceError),
+    /// No image has this id, id prefix or name.
+    #[error("image {0:?} not found")]
+    ImageNotFound(String),
+    /// An image uses the layer as its top layer, so it cannot be deleted.
+    #[error("layer {layer} is used by image {image}; delete the image first")]
+    UsedByImage {
+        /// The layer.
+        layer: String,
+        /// The image using it.
+        image: String,
+    },
+    /// An operation in progress (a load, a copy) holds the layer.
+    #[error("layer {0} is held by an operation in progress")]
+    LayerHeld(String),
+    /// Containers use the image, so it cannot be deleted without force.
+    #[error("image {image} is used by container {}; delete the container first or force the removal", containers.join(", "))]
+    ImageInUse {
+        /// The image.
+        image: String,
+        /// The containers using it.
+        containers: Vec<String>,
+    },
+    /// Untrusted content (an archive member, a manifest, a config) is not
+    /// what it must be.
+    #[error("{what} is malformed: {reason}")]
+    Malformed {
+        /// What was read.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A layer file of an archive or layout could not be imported.
+    #[error("layer {file}: {source}")]
+    Layer {
+        /// The layer's file in the archive or layout.
+        file: String,
+        /// Why.
+        source: Box<Error>,
+    },
+    /// Content does not hash to the digest that names it.
+    #[error("{what}: content has digest {actual}, expected {expected}")]
+    ContentMismatch {
+        /// What was read.
+        what: String,
+        /// The digest it must have.
+        expected: String,
+        /// The digest it has.
+        actual: String,
+    },
     /// A layer with this id exists already.
     #[error("layer {0} already exists")]
     LayerExists(String),

@@ -13,7 +13,9 @@ pub mod digest;
 pub mod driver;
 mod error;
 pub mod idmap;
+pub mod image;
 pub mod store;
+pub mod transport;
 
 pub use error::{Error, Result};
 pub use store::{

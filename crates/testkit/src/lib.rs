@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod image_archive;
+pub mod peers;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

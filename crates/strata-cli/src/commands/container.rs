@@ -2,7 +2,7 @@
 //! `strata containers`.
 
 use anyhow::{Context, Result};
-use strata::{ContainerOptions, Store};
+use strata::{ContainerOptions, Error, Store};
 
 use super::output;
 use crate::cli::{CommitArgs, ContainerCreateArgs, ContainerRef, ContainerRmArgs, ListArgs};
@@ -11,7 +11,7 @@ use crate::cli::{CommitArgs, ContainerCreateArgs, ContainerRef, ContainerRmArgs,
 pub fn create(store: &Store, args: &ContainerCreateArgs) -> Result<()> {
     let options = ContainerOptions {
         id: args.id.clone(),
-        base: Some(args.layer.clone()),
+        base: base_layer(store, &args.layer)?,
         names: args.names.clone(),
         metadata: args.metadata.clone(),
     };
@@ -20,6 +20,16 @@ pub fn create(store: &Store, args: &ContainerCreateArgs) -> Result<()> {
         .context("cannot create the container")?;
     println!("{}", container.id);
     Ok(())
+}
+
+/// The layer a container on `reference` goes on: an image's top layer
+/// (none for an image without layers), else the layer `reference` names.
+fn base_layer(store: &Store, reference: &str) -> Result<Option<String>> {
+    match store.image(reference) {
+        Ok(image) => Ok(image.top_layer),
+        Err(Error::ImageNotFound(_)) => Ok(Some(reference.to_string())),
+        Err(error) => Err(error).context("cannot create the container"),
+    }
 }
 
 /// `strata container ls` and `strata containers`.

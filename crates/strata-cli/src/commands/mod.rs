@@ -1,6 +1,8 @@
 //! One module per command family; each parses nothing and prints little.
 
 mod container;
+mod image;
+mod image_show;
 mod layer_diff;
 mod layer_edit;
 mod layer_make;
@@ -9,11 +11,14 @@ mod output;
 mod progress;
 mod store;
 mod tar_split;
+mod transfer;
 
 use anyhow::Result;
 use strata::{Store, StoreOptions};
 
-use crate::cli::{Cli, Command, ContainerCommand, LayerCommand, StoreArgs, TarSplitCommand};
+use crate::cli::{
+    Cli, Command, ContainerCommand, ImageCommand, LayerCommand, StoreArgs, TarSplitCommand,
+};
 
 /// Runs the command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -24,6 +29,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Layer(command) => layer(&open(&cli.store)?, command),
         Command::Containers(args) => container::list(&open(&cli.store)?, &args),
         Command::Container(command) => container(&open(&cli.store)?, command),
+        Command::Images(args) => image_show::list(&open(&cli.store)?, &args),
+        Command::Image(command) => image(&open(&cli.store)?, command),
+        Command::Rmi(args) => image::remove(&open(&cli.store)?, &args),
+        Command::Save(args) => transfer::save(&open(&cli.store)?, &args),
+        Command::Load(args) => transfer::load(&open(&cli.store)?, &args),
+        Command::Copy(args) => transfer::copy(&open(&cli.store)?, &args),
         Command::Fsck(args) => store::fsck(&open(&cli.store)?, &args),
         Command::Status(args) => store::status(&open(&cli.store)?, &args),
     }
@@ -43,6 +54,17 @@ fn layer(store: &Store, command: LayerCommand) -> Result<()> {
         LayerCommand::Rm(args) => layer_edit::remove(store, &args),
         LayerCommand::Names(command) => layer_edit::names(store, command),
         LayerCommand::Metadata(args) => layer_edit::metadata(store, &args),
+    }
+}
+
+fn image(store: &Store, command: ImageCommand) -> Result<()> {
+    match command {
+        ImageCommand::Ls(args) => image_show::list(store, &args),
+        ImageCommand::Inspect(args) => image_show::inspect(store, &args),
+        ImageCommand::History(args) => image_show::history(store, &args),
+        ImageCommand::Tag(args) => image::tag(store, &args),
+        ImageCommand::Untag(args) => image::untag(store, &args),
+        ImageCommand::Rm(args) => image::remove(store, &args),
     }
 }
 

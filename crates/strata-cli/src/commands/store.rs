@@ -51,5 +51,6 @@ pub fn status(store: &Store, args: &JsonArg) -> Result<()> {
         output::size(status.layers_diff_size)
     );
     println!("containers: {}", status.containers);
+    println!("images:     {}", status.images);
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! oracle. One test binary keeps link time low.
 
 mod corpus;
+mod image_crash;
+mod images;
 mod store_commands;
 mod store_containers;
 mod store_crash;

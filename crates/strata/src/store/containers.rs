@@ -164,6 +164,15 @@ pub(crate) fn user_of(conn: &Connection, layer: &str) -> Result<Option<String>> 
         .optional()?)
 }
 
+/// The containers (in any state) whose base is layer `layer`.
+pub(crate) fn users_of(conn: &Connection, layer: &str) -> Result<Vec<String>> {
+    let ids = conn
+        .prepare_cached("SELECT id FROM containers WHERE base_layer = ?1 ORDER BY id")?
+        .query_map([layer], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
 /// What a new container row holds.
 struct NewContainer<'a> {
     id: &'a str,

@@ -55,6 +55,31 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX containers_unfinished ON containers(state) WHERE state != 'ready';
      CREATE TABLE container_names (name TEXT PRIMARY KEY, container_id TEXT NOT NULL);
      CREATE INDEX container_names_by_container ON container_names(container_id);",
+    // 3: images (a config blob, its layers, names) and leases (holds on
+    // layers by an operation in progress, owned by a work directory).
+    // `layers` is a JSON array of layer ids, base first; `manifests` a
+    // JSON array of the digests of manifest blobs kept for the image.
+    "CREATE TABLE images (
+        id TEXT PRIMARY KEY,
+        top_layer TEXT,
+        layers TEXT NOT NULL,
+        manifests TEXT NOT NULL DEFAULT '[]',
+        created TEXT NOT NULL,
+        added TEXT NOT NULL,
+        size INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'ready'
+     );
+     CREATE INDEX images_by_top_layer ON images(top_layer);
+     CREATE TABLE image_names (name TEXT PRIMARY KEY, image_id TEXT NOT NULL);
+     CREATE INDEX image_names_by_image ON image_names(image_id);
+     CREATE TABLE leases (id TEXT PRIMARY KEY, work_dir TEXT NOT NULL, created TEXT NOT NULL);
+     CREATE TABLE lease_layers (
+        lease_id TEXT NOT NULL,
+        layer_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        PRIMARY KEY (lease_id, layer_id)
+     );
+     CREATE INDEX lease_layers_by_layer ON lease_layers(layer_id);",
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema

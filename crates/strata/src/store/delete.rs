@@ -1,12 +1,16 @@
-//! Deleting layers: refused while a container uses a layer (as its base or
-//! its read-write layer), while it has children or is mounted; otherwise
+//! Deleting layers: refused while an image has the layer on top, an
+//! operation in progress holds it, a container uses it (as its base or its
+//! read-write layer), or while it has children or is mounted; otherwise
 //! the row turns `deleting`, the data moves to trash, the row goes last. A
 //! crash at any point leaves a `deleting` row that the next process to open
 //! the store finishes off.
 
+use rusqlite::Connection;
+
 use super::Store;
+use super::layer::LayerState;
 use super::workdir::WorkDir;
-use super::{containers, mounts, records};
+use super::{containers, images, leases, mounts, records};
 use crate::error::{Error, Result};
 
 impl Store {
@@ -15,20 +19,7 @@ impl Store {
         let work = WorkDir::create(&self.trash_dir())?;
         let marked = self.write(|conn| {
             let id = records::resolve(conn, reference)?;
-            if let Some(container) = containers::user_of(conn, &id)? {
-                return Err(Error::UsedByContainer {
-                    layer: id,
-                    container,
-                });
-            }
-            let children = records::children(conn, &id)?;
-            if !children.is_empty() {
-                return Err(Error::HasChildren { id, children });
-            }
-            let count = mounts::count(conn, &id)?;
-            if count > 0 {
-                return Err(Error::Mounted { id, count });
-            }
+            check_unused(conn, &id)?;
             records::mark_deleting(conn, &id, work.name())?;
             Ok(id)
         });
@@ -41,14 +32,59 @@ impl Store {
         }
     }
 
-    /// Deletes every container and every layer, unmounting those that are
-    /// mounted. Returns the ids of the layers deleted (containers' read-write
-    /// layers included).
+    /// Deletes layer `id` if it is ready, unnamed and nothing uses it.
+    /// Returns `Some(parent)` when it was deleted, `None` when it was kept.
+    pub(crate) fn delete_unused_layer(&self, id: &str) -> Result<Option<Option<String>>> {
+        let work = WorkDir::create(&self.trash_dir())?;
+        let marked = self.write(|conn| {
+            let Some(layer) = records::get(conn, id)? else {
+                return Ok(None);
+            };
+            if layer.state != LayerState::Ready || !layer.names.is_empty() {
+                return Ok(None);
+            }
+            match check_unused(conn, id) {
+                Ok(()) => {
+                    records::mark_deleting(conn, id, work.name())?;
+                    Ok(Some(layer.parent))
+                }
+                Err(
+                    Error::UsedByImage { .. }
+                    | Error::LayerHeld(_)
+                    | Error::UsedByContainer { .. }
+                    | Error::HasChildren { .. }
+                    | Error::Mounted { .. },
+                ) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        match marked {
+            Ok(Some(parent)) => {
+                self.discard(id, Some(work))?;
+                Ok(Some(parent))
+            }
+            Ok(None) => {
+                work.remove()?;
+                Ok(None)
+            }
+            Err(e) => {
+                work.remove()?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes every image, container and layer, unmounting those that
+    /// are mounted. Returns the ids of the layers deleted (containers'
+    /// read-write layers included).
     pub fn wipe(&self) -> Result<Vec<String>> {
         let mut deleted = Vec::new();
         for container in self.containers()? {
             self.delete_container(&container.id, true)?;
             deleted.push(container.layer);
+        }
+        for image in self.images()? {
+            self.forget_image(&image.id)?;
         }
         loop {
             let heads = self.heads()?;
@@ -63,4 +99,38 @@ impl Store {
             }
         }
     }
+}
+
+/// Fails with the reason layer `id` may not be deleted, if there is one.
+fn check_unused(conn: &Connection, id: &str) -> Result<()> {
+    if let Some(image) = images::with_top_layer(conn, id)? {
+        return Err(Error::UsedByImage {
+            layer: id.to_string(),
+            image,
+        });
+    }
+    if leases::holder_of(conn, id)?.is_some() {
+        return Err(Error::LayerHeld(id.to_string()));
+    }
+    if let Some(container) = containers::user_of(conn, id)? {
+        return Err(Error::UsedByContainer {
+            layer: id.to_string(),
+            container,
+        });
+    }
+    let children = records::children(conn, id)?;
+    if !children.is_empty() {
+        return Err(Error::HasChildren {
+            id: id.to_string(),
+            children,
+        });
+    }
+    let count = mounts::count(conn, id)?;
+    if count > 0 {
+        return Err(Error::Mounted {
+            id: id.to_string(),
+            count,
+        });
+    }
+    Ok(())
 }

@@ -20,7 +20,7 @@ use crate::error::{IoContext, Result};
 /// One problem fsck found.
 #[derive(Debug, Clone, Serialize)]
 pub struct FsckIssue {
-    /// What kind of problem: `damaged-layer`, `orphan-data`,
+    /// What kind of problem: `damaged-layer`, `damaged-image`, `orphan-data`,
     /// `orphan-tar-split`, and what recovery fixed: `unfinished-layer`,
     /// `orphan-work-dir`.
     pub kind: &'static str,
@@ -62,6 +62,7 @@ impl Store {
             }
         }
         self.find_orphans(repair, &mut issues)?;
+        self.check_images(&mut issues)?;
         let clean = issues.iter().all(|i| i.repaired);
         Ok(FsckReport {
             layers_checked: layers.len(),
@@ -119,6 +120,31 @@ impl Store {
         Ok(())
     }
 
+    /// Every image's config blob verifies and its layers are all there.
+    /// Not repaired: removing an image is the user's call.
+    fn check_images(&self, issues: &mut Vec<FsckIssue>) -> Result<()> {
+        for image in self.images()? {
+            let mut problems = Vec::new();
+            if let Err(e) = self.image_config(&image) {
+                problems.push(e.to_string());
+            }
+            for id in &image.layers {
+                if self.layer(id).is_err() {
+                    problems.push(format!("its layer {id} is missing"));
+                }
+            }
+            for problem in problems {
+                issues.push(FsckIssue {
+                    kind: "damaged-image",
+                    id: image.id.clone(),
+                    detail: problem,
+                    repaired: false,
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn remove_orphan_data(&self, id: &str) -> Result<()> {
         let work = WorkDir::create(&self.trash_dir())?;
         self.driver.retire(id, work.path())?;
@@ -161,6 +187,8 @@ pub struct Status {
     pub layers_diff_size: u64,
     /// Number of containers.
     pub containers: usize,
+    /// Number of images.
+    pub images: usize,
 }
 
 impl Store {
@@ -177,6 +205,7 @@ impl Store {
             layers: layers.len(),
             layers_diff_size: layers.iter().filter_map(|l| l.diff_size).sum(),
             containers: self.containers()?.len(),
+            images: self.images()?.len(),
         })
     }
 }

@@ -20,7 +20,7 @@ use tarsplit::{DisasmSink, Disassembler, Member, Superseded};
 use super::layer::{Layer, now_rfc3339};
 use super::records::{self, Contents, NewRow};
 use super::workdir::WorkDir;
-use super::{Store, TAR_SPLIT, durable};
+use super::{Store, TAR_SPLIT, durable, leases};
 use crate::archive::apply::{Applier, ApplyError, ApplyOptions, ApplyReport};
 use crate::compression::{self, Compression};
 use crate::digest::{Digest, DigestReader};
@@ -50,6 +50,11 @@ pub struct CreateOptions {
     pub gid_map: IdMap,
     /// Whether it is a writable (container) layer.
     pub read_write: bool,
+    /// A lease to hold the layer once it is made (see [`crate::store::Lease`]).
+    pub lease: Option<String>,
+    /// The digest the uncompressed tar must have; the import fails (and
+    /// leaves nothing) otherwise.
+    pub expect_diff_digest: Option<Digest>,
 }
 
 /// Called with the number of input bytes read so far.
@@ -163,6 +168,15 @@ impl Store {
         let prepared = self.driver.prepare(work.path(), parent)?;
         let contents = fill(&prepared, work)?;
         drop(prepared);
+        if let (Some(expected), Some(actual)) = (&options.expect_diff_digest, &contents.diff_digest)
+            && expected != actual
+        {
+            return Err(Error::ContentMismatch {
+                what: format!("layer {id}"),
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            });
+        }
         durable::syncfs(work.path())?;
         self.driver.commit(work.path(), id)?;
         let meta = work.path().join(META);
@@ -171,6 +185,9 @@ impl Store {
         }
         self.write(|conn| {
             records::make_ready(conn, id, &contents)?;
+            if let Some(lease) = &options.lease {
+                leases::hold(conn, lease, id, true)?;
+            }
             records::add_names(conn, id, &options.names)
         })
     }

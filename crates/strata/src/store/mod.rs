@@ -4,6 +4,7 @@
 //! ```text
 //! <root>/strata.db                    records and state transitions (WAL)
 //! <root>/layers/<id>/tar-split.json.gz
+//! <root>/blobs/sha256/<hex>            configs and manifests of images
 //! <root>/staging/<random>/            a layer being made; <random>.lock held by its owner
 //! <root>/trash/<random>/              a layer being deleted; <random>.lock held by its owner
 //! <root>/vfs/<id>/                    the vfs driver's data
@@ -19,14 +20,17 @@
 //! Containers (a read-write layer on a base layer, plus a record) follow
 //! the same rules; see the `containers` module.
 
+mod blobs;
 mod containers;
 mod db;
 mod delete;
 mod diff;
 pub(crate) mod durable;
 mod fsck;
+mod images;
 mod import;
 mod layer;
+mod leases;
 mod mounts;
 mod options;
 mod records;
@@ -42,8 +46,10 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use containers::{Container, ContainerOptions};
 pub use diff::{DiffFormat, DiffReport};
 pub use fsck::{FsckIssue, FsckReport, Status};
+pub use images::{Image, NewImage, Removed, normalize_name};
 pub use import::CreateOptions;
 pub use layer::{Layer, LayerState};
+pub use leases::Lease;
 pub use options::{ResolvedOptions, StoreOptions};
 pub use recovery::Recovered;
 
@@ -71,7 +77,7 @@ impl Store {
         for dir in [&resolved.root, &resolved.runroot] {
             create_dir_all(dir)?;
         }
-        for sub in ["layers", "staging", "trash"] {
+        for sub in ["layers", "staging", "trash", "blobs/sha256"] {
             create_dir_all(&resolved.root.join(sub))?;
         }
         let conn = db::open(&resolved.root.join("strata.db"))?;
@@ -84,6 +90,7 @@ impl Store {
         };
         store.recover()?;
         store.recover_containers()?;
+        store.recover_leases()?;
         Ok(store)
     }
 

@@ -7,5 +7,8 @@ mod conformance;
 mod containers;
 mod corpus;
 mod hostile;
+mod hostile_archives;
 mod layers;
+mod load;
 mod rw_layers;
+mod save;

@@ -1,0 +1,59 @@
+//! `strata image tag|untag|rm` and `strata rmi`: the commands that change
+//! images. Like docker, tag and untag print nothing; rm prints what went.
+
+use anyhow::{Context, Result};
+use strata::Store;
+use strata::store::Removed;
+
+use crate::cli::{ImageRmArgs, TagArgs, UntagArgs};
+
+/// `strata image tag`: gives the image each name in turn (taking it from
+/// any image that had it).
+pub fn tag(store: &Store, args: &TagArgs) -> Result<()> {
+    let id = store.image(&args.image)?.id;
+    for name in &args.names {
+        store
+            .tag_image(&id, name)
+            .with_context(|| format!("cannot tag image {} as {name}", args.image))?;
+    }
+    Ok(())
+}
+
+/// `strata image untag`: takes each name away, or all of them when none
+/// are given.
+pub fn untag(store: &Store, args: &UntagArgs) -> Result<()> {
+    let image = store.image(&args.image)?;
+    let names = match args.names.is_empty() {
+        true => &image.names,
+        false => &args.names,
+    };
+    for name in names {
+        store
+            .untag_image(&image.id, name)
+            .with_context(|| format!("cannot untag {name} from image {}", args.image))?;
+    }
+    Ok(())
+}
+
+/// `strata image rm` and `strata rmi`: each image in turn, stopping at the
+/// first failure. Prints, as docker does, `Untagged: NAME` for each name
+/// taken away, then `Deleted: ID` for the image and for each layer that
+/// went with it.
+pub fn remove(store: &Store, args: &ImageRmArgs) -> Result<()> {
+    for image in &args.images {
+        let removed = store
+            .delete_image(image, args.force)
+            .with_context(|| format!("cannot remove image {image}"))?;
+        print_removed(&removed);
+    }
+    Ok(())
+}
+
+fn print_removed(removed: &Removed) {
+    for name in &removed.untagged {
+        println!("Untagged: {name}");
+    }
+    for id in removed.image.iter().chain(&removed.layers) {
+        println!("Deleted: {id}");
+    }
+}

@@ -1,0 +1,336 @@
+//! `strata image ls|inspect|history` and `strata images`.
+
+use std::cmp::Reverse;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::Value;
+use strata::Store;
+use strata::digest::Digest;
+use strata::image::{History, ImageConfig, reference};
+use strata::store::Image;
+
+use super::output;
+use crate::cli::{HistoryArgs, ImageInspectArgs, ImageListArgs};
+
+/// What tables print for a missing repository or tag.
+const NONE: &str = "<none>";
+/// What history prints for the image of a step below the newest.
+const MISSING: &str = "<missing>";
+/// How much of a history step's command tables show without `--no-trunc`
+/// (as docker shows it).
+const CREATED_BY_WIDTH: usize = 45;
+
+/// `strata image ls` and `strata images`: newest first (then by id), one
+/// row per name, `<none> <none>` for an image without names. `--json`
+/// prints the images as the library has them; `-q` their ids, once each.
+pub fn list(store: &Store, args: &ImageListArgs) -> Result<()> {
+    let mut images = store.images()?;
+    images.sort_by(|a, b| (Reverse(&a.created), &a.id).cmp(&(Reverse(&b.created), &b.id)));
+    if args.list.json {
+        return output::json(&images);
+    }
+    let short = |id: &str| output::short_id(id, args.list.no_trunc);
+    if args.quiet {
+        for image in &images {
+            println!("{}", short(&image.id));
+        }
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = images
+        .iter()
+        .flat_map(|image| {
+            repositories_and_tags(&image.names)
+                .into_iter()
+                .map(|(repository, tag)| {
+                    vec![
+                        repository,
+                        tag,
+                        short(&image.id),
+                        output::created(&image.created),
+                        output::size(image.size),
+                    ]
+                })
+        })
+        .collect();
+    output::table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &rows)
+}
+
+/// Each name split into its full repository and its tag, sorted;
+/// `(<none>, <none>)` when there are no names.
+fn repositories_and_tags(names: &[String]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = names
+        .iter()
+        .map(|name| match reference::parse(name) {
+            Ok(parsed) => (
+                parsed.repository(),
+                parsed.tag().unwrap_or(NONE).to_string(),
+            ),
+            Err(_) => (name.clone(), NONE.to_string()),
+        })
+        .collect();
+    out.sort();
+    if out.is_empty() {
+        out.push((NONE.to_string(), NONE.to_string()));
+    }
+    out
+}
+
+/// One image as `strata image inspect` prints it. The keys are stable
+/// (docker's and podman's where they have one):
+///
+/// - `Id`: `sha256:<hex>`, the digest of the config;
+/// - `RepoTags`: the names, normalized (`docker.io/library/alpine:latest`);
+/// - `RepoDigests`: `<repository>@<manifest digest>` for each name's
+///   repository and each manifest;
+/// - `Digest`: the first manifest's digest, or null;
+/// - `Manifests`: the digests of all manifests kept;
+/// - `Created` (from the config, else when added), `Added` (RFC 3339);
+/// - `Size`: the sum of the layers' uncompressed sizes, bytes;
+/// - `Author`, `Architecture`, `Os`, `Variant` (absent when the config has
+///   none): from the config;
+/// - `TopLayer`, `Layers`: strata layer ids, base first;
+/// - `RootFS`: `{"Type": "layers", "Layers": [<diff id>...]}`;
+/// - `Config`: the config's `config` object (Cmd, Env, ...) as it is, or
+///   null;
+/// - `History`: the config's history (`created`, `created_by`, `author`,
+///   `comment`, `empty_layer`, as the OCI spec names them).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Inspected {
+    id: String,
+    repo_tags: Vec<String>,
+    repo_digests: Vec<String>,
+    digest: Option<Digest>,
+    manifests: Vec<Digest>,
+    created: String,
+    added: String,
+    size: u64,
+    author: Option<String>,
+    architecture: String,
+    os: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<String>,
+    top_layer: Option<String>,
+    layers: Vec<String>,
+    #[serde(rename = "RootFS")]
+    root_fs: RootFs,
+    config: Value,
+    history: Vec<History>,
+}
+
+/// `RootFS` in [`Inspected`].
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RootFs {
+    #[serde(rename = "Type")]
+    kind: String,
+    layers: Vec<Digest>,
+}
+
+/// `strata image inspect`: a JSON array of [`Inspected`], in the order
+/// asked; nothing is printed if any image is unknown.
+pub fn inspect(store: &Store, args: &ImageInspectArgs) -> Result<()> {
+    let inspected = args
+        .images
+        .iter()
+        .map(|reference| inspect_one(store, &store.image(reference)?))
+        .collect::<Result<Vec<_>>>()?;
+    output::json(&inspected)
+}
+
+fn inspect_one(store: &Store, image: &Image) -> Result<Inspected> {
+    let (config, raw) = read_config(store, image)?;
+    Ok(Inspected {
+        id: image.digest().to_string(),
+        repo_tags: image.names.clone(),
+        repo_digests: repo_digests(image),
+        digest: image.manifests.first().cloned(),
+        manifests: image.manifests.clone(),
+        created: image.created.clone(),
+        added: image.added.clone(),
+        size: image.size,
+        author: config.author,
+        architecture: config.architecture,
+        os: config.os,
+        variant: config.variant,
+        top_layer: image.top_layer.clone(),
+        layers: image.layers.clone(),
+        root_fs: RootFs {
+            kind: config.rootfs.kind,
+            layers: config.rootfs.diff_ids,
+        },
+        config: raw.get("config").cloned().unwrap_or(Value::Null),
+        history: config.history,
+    })
+}
+
+/// The image's config, parsed, and as plain JSON.
+fn read_config(store: &Store, image: &Image) -> Result<(ImageConfig, Value)> {
+    let what = format!("the config of image {}", image.id);
+    let bytes = store
+        .image_config(image)
+        .with_context(|| format!("cannot read {what}"))?;
+    let config = ImageConfig::parse(&what, &bytes)?;
+    let raw = serde_json::from_slice(&bytes).with_context(|| format!("cannot parse {what}"))?;
+    Ok((config, raw))
+}
+
+fn repo_digests(image: &Image) -> Vec<String> {
+    let mut repositories: Vec<String> = image
+        .names
+        .iter()
+        .filter_map(|name| reference::parse(name).ok())
+        .map(|parsed| parsed.repository())
+        .collect();
+    repositories.sort();
+    repositories.dedup();
+    repositories
+        .iter()
+        .flat_map(|repository| {
+            image
+                .manifests
+                .iter()
+                .map(move |digest| format!("{repository}@{digest}"))
+        })
+        .collect()
+}
+
+/// One step of `strata image history --json`, newest first:
+///
+/// - `id`: the image's id on the newest step, null on the others;
+/// - `created`, `created_by`, `author`, `comment`: from the config's
+///   history, null when it has none;
+/// - `empty_layer`: whether the step made no layer;
+/// - `layer`: the strata layer id the step made, null for an empty layer;
+/// - `size`: that layer's uncompressed size (0 for an empty layer).
+#[derive(Debug, Serialize)]
+struct Step {
+    id: Option<String>,
+    created: Option<String>,
+    created_by: Option<String>,
+    author: Option<String>,
+    comment: Option<String>,
+    empty_layer: bool,
+    layer: Option<String>,
+    size: u64,
+}
+
+/// `strata image history`: the config's history, newest first, each step
+/// that made a layer matched to the image's layers in order. An image
+/// whose config has no history gets one blank step per layer.
+pub fn history(store: &Store, args: &HistoryArgs) -> Result<()> {
+    let image = store.image(&args.image)?;
+    let steps = steps(store, &image)?;
+    if args.list.json {
+        return output::json(&steps);
+    }
+    let rows: Vec<Vec<String>> = steps
+        .iter()
+        .map(|step| history_row(step, args.list.no_trunc))
+        .collect();
+    output::table(
+        &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+        &rows,
+    )
+}
+
+fn steps(store: &Store, image: &Image) -> Result<Vec<Step>> {
+    let (config, _) = read_config(store, image)?;
+    let history = match config.history.is_empty() {
+        true => vec![History::default(); image.layers.len()],
+        false => config.history,
+    };
+    let mut layers = image.layers.iter();
+    let mut steps = Vec::with_capacity(history.len());
+    for entry in history {
+        let layer = match entry.empty_layer {
+            true => None,
+            false => layers.next().cloned(),
+        };
+        let size = match &layer {
+            Some(id) => store.layer(id)?.diff_size.unwrap_or(0),
+            None => 0,
+        };
+        steps.push(Step {
+            id: None,
+            created: entry.created,
+            created_by: entry.created_by,
+            author: entry.author,
+            comment: entry.comment,
+            empty_layer: entry.empty_layer,
+            layer,
+            size,
+        });
+    }
+    steps.reverse();
+    if let Some(newest) = steps.first_mut() {
+        newest.id = Some(image.id.clone());
+    }
+    Ok(steps)
+}
+
+fn history_row(step: &Step, no_trunc: bool) -> Vec<String> {
+    let created_by = step
+        .created_by
+        .as_deref()
+        .unwrap_or_default()
+        .replace(['\t', '\n'], " ");
+    vec![
+        step.id
+            .as_deref()
+            .map(|id| output::short_id(id, no_trunc))
+            .unwrap_or_else(|| MISSING.into()),
+        step.created
+            .as_deref()
+            .map(output::created)
+            .unwrap_or_else(|| "-".into()),
+        match no_trunc {
+            true => created_by,
+            false => ellipsis(&created_by, CREATED_BY_WIDTH),
+        },
+        output::size(step.size),
+        step.comment.clone().unwrap_or_default(),
+    ]
+}
+
+/// `text` cut to `width` characters, the last one `…`, if it is longer.
+fn ellipsis(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ellipsis_cuts_long_text_only() {
+        assert_eq!(ellipsis("abc", 3), "abc");
+        assert_eq!(ellipsis("abcd", 3), "ab…");
+        assert_eq!(ellipsis("", 3), "");
+    }
+
+    #[test]
+    fn names_split_into_repository_and_tag() {
+        let names = vec![
+            "docker.io/library/alpine:latest".to_string(),
+            "localhost/sample:1".to_string(),
+        ];
+        assert_eq!(
+            repositories_and_tags(&names),
+            vec![
+                ("docker.io/library/alpine".into(), "latest".into()),
+                ("localhost/sample".into(), "1".into()),
+            ]
+        );
+        assert_eq!(
+            repositories_and_tags(&[]),
+            vec![(NONE.to_string(), NONE.to_string())]
+        );
+    }
+}

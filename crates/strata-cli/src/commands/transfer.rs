@@ -1,0 +1,91 @@
+//! `strata save`, `strata load` and `strata copy`: images out of and into
+//! the store as docker-archive, OCI layout and OCI archive.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::{Context, Result, bail};
+use strata::Store;
+use strata::transport::copy::{saved_name, write_file};
+use strata::transport::save::{SaveFormat, SaveItem, save_archive};
+use strata::transport::{ArchiveInput, Copied, Location, copy as copy_image, load_archive};
+
+use crate::cli::{CopyArgs, LoadArgs, SaveArgs, SaveFormatArg};
+
+/// `strata save`.
+pub fn save(store: &Store, args: &SaveArgs) -> Result<()> {
+    let mut items = Vec::new();
+    for asked in &args.images {
+        let image = store
+            .image(asked)
+            .with_context(|| format!("cannot save {asked}"))?;
+        let name = saved_name(&image, asked);
+        items.push(SaveItem {
+            image,
+            name,
+            ref_name: None,
+        });
+    }
+    let format = match args.format {
+        SaveFormatArg::DockerArchive => SaveFormat::DockerArchive,
+        SaveFormatArg::OciArchive => SaveFormat::OciArchive,
+    };
+    match &args.output {
+        Some(path) => {
+            write_file(path, |out| save_archive(store, &items, format, out))
+                .with_context(|| format!("cannot save to {}", path.display()))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            if stdout.is_terminal() {
+                bail!("refusing to write an archive to a terminal; use -o FILE or redirect");
+            }
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            save_archive(store, &items, format, &mut out).context("cannot save")?;
+            out.flush().context("cannot write to stdout")?;
+        }
+    }
+    Ok(())
+}
+
+/// `strata load`.
+pub fn load(store: &Store, args: &LoadArgs) -> Result<()> {
+    let input = match &args.input {
+        Some(path) => ArchiveInput::File(
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+        ),
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                bail!("no archive: use -i FILE or pipe one to stdin");
+            }
+            ArchiveInput::Stream(Box::new(stdin))
+        }
+    };
+    let report = load_archive(store, input).context("cannot load")?;
+    if !args.quiet {
+        print_loaded(&report);
+    }
+    Ok(())
+}
+
+fn print_loaded(report: &strata::transport::LoadReport) {
+    for image in &report.images {
+        if image.names.is_empty() {
+            println!("Loaded image ID: sha256:{}", image.id);
+        }
+        for name in &image.names {
+            println!("Loaded image: {name}");
+        }
+    }
+}
+
+/// `strata copy`.
+pub fn copy(store: &Store, args: &CopyArgs) -> Result<()> {
+    let from: Location = args.source.parse()?;
+    let to: Location = args.destination.parse()?;
+    match copy_image(store, &from, &to).with_context(|| format!("cannot copy {from} to {to}"))? {
+        Copied::Loaded(report) => print_loaded(&report),
+        Copied::Saved { .. } => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! Loads under SIGKILL and several processes: afterwards the store opens,
+//! fsck finds it clean, and there is either the whole image or no trace of
+//! it (no image, no layer, nothing in staging).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::store_support::{self, CliStore, Random, kill_trials};
+
+/// Writes a sample image archive with `scripts/sample-image`.
+pub fn sample_image(dir: &Path, name: &str, layers: u32, size_mib: u32) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/sample-image");
+    let path = dir.join(format!("{}.tar", name.replace(['/', ':'], "_")));
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&path)
+        .args(["--name", name, "--layers", &layers.to_string()])
+        .args(["--size-mib", &size_mib.to_string()])
+        .output()
+        .expect("run scripts/sample-image");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+fn count(s: &CliStore, what: &str) -> usize {
+    let listing: serde_json::Value =
+        serde_json::from_str(&s.ok(&[what, "--json"])).expect("json listing");
+    listing.as_array().map_or(0, Vec::len)
+}
+
+fn staging_is_empty(s: &CliStore) -> bool {
+    std::fs::read_dir(s.root().join("staging"))
+        .expect("staging")
+        .next()
+        .is_none()
+}
+
+#[test]
+fn killed_loads_leave_the_whole_image_or_nothing() {
+    let s = CliStore::new();
+    let archive = sample_image(s.dir.path(), "localhost/crash:1", 4, 6);
+    let path = archive.to_str().expect("path");
+    let start = Instant::now();
+    s.ok(&["load", "-i", path]);
+    let full = start.elapsed();
+    s.ok(&["image", "rm", "localhost/crash:1"]);
+    assert_eq!(count(&s, "layers"), 0);
+    let mut random = Random::new();
+    let (mut whole, mut none) = (0, 0);
+    for trial in 0..kill_trials() {
+        let delay = Duration::from_micros(random.below(full.as_micros() as u64 * 6 / 5));
+        store_support::kill_after(s.command(&["load", "-i", path]), delay);
+        s.assert_clean();
+        match count(&s, "images") {
+            1 => {
+                whole += 1;
+                assert_eq!(count(&s, "layers"), 4, "trial {trial}");
+                s.ok(&["image", "rm", "localhost/crash:1"]);
+            }
+            0 => none += 1,
+            n => panic!("trial {trial}: {n} images"),
+        }
+        assert_eq!(count(&s, "layers"), 0, "trial {trial}: layers left behind");
+        assert!(staging_is_empty(&s), "trial {trial}: staging not empty");
+    }
+    eprintln!("{whole} trials ended with the image, {none} without");
+}
+
+#[test]
+fn concurrent_loads_of_one_image_store_it_once() {
+    let s = CliStore::new();
+    let archive = sample_image(s.dir.path(), "localhost/race:1", 3, 2);
+    let path = archive.to_str().expect("path");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            s.command(&["load", "-q", "-i", path])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(count(&s, "images"), 1);
+    assert_eq!(count(&s, "layers"), 3);
+    s.assert_clean();
+    assert!(staging_is_empty(&s));
+}

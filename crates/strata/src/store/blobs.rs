@@ -1,0 +1,70 @@
+//! The blob store: content-addressed bytes (configs, manifests) under
+//! `blobs/sha256/<hex>`, written durably before any row names them and
+//! checked against their digest whenever they are read.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::{Store, durable};
+use crate::digest::Digest;
+use crate::error::{Error, IoContext, Result};
+
+impl Store {
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs").join("sha256").join(digest.hex())
+    }
+
+    /// Stores `bytes` (if not stored already) and returns their digest.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest> {
+        let digest = Digest::of(bytes);
+        let path = self.blob_path(&digest);
+        if path.exists() {
+            return Ok(digest);
+        }
+        let dir = self.root.join("blobs").join("sha256");
+        let temp = dir.join(format!(".{}.{}", digest.hex(), durable::random_hex(8)));
+        let mut file =
+            std::fs::File::create(&temp).context(|| format!("cannot create {}", temp.display()))?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .context(|| format!("cannot write {}", temp.display()))?;
+        drop(file);
+        durable::rename_durable(&temp, &path)?;
+        Ok(digest)
+    }
+
+    /// The bytes of blob `digest`, checked against it.
+    pub fn blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest);
+        let bytes = std::fs::read(&path).map_err(|e| Error::Io {
+            context: format!("cannot read blob {digest}"),
+            source: e,
+        })?;
+        let actual = Digest::of(&bytes);
+        if &actual != digest {
+            return Err(Error::ContentMismatch {
+                what: format!("blob {}", path.display()),
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Whether blob `digest` is stored.
+    pub(crate) fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).exists()
+    }
+
+    /// Removes blob `digest` if it is stored.
+    pub(crate) fn remove_blob(&self, digest: &Digest) -> Result<()> {
+        let path = self.blob_path(digest);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                context: format!("cannot remove {}", path.display()),
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+}

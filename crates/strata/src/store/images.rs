@@ -1,0 +1,369 @@
+//! Images: a config blob (its digest is the image id), the ordered layers
+//! its `rootfs.diff_ids` name (their ChainIDs are the layer ids, so stacks
+//! shared by several images are stored once), the manifests it came with,
+//! and names, normalized as docker and podman normalize them.
+//!
+//! An image row is written in one transaction once its layers and blobs
+//! are in place, so there is no half-made image to recover. Removing an
+//! image deletes its row and blobs, then the layers nothing else uses.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::layer::{LayerState, now_rfc3339};
+use super::leases::{self, Lease};
+use super::records::{self, Lookup};
+use super::{Store, containers};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::image::reference::{self, Reference};
+use crate::image::{ImageConfig, chain_ids};
+
+/// One image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Image {
+    /// The config's digest, hex (64 digits).
+    pub id: String,
+    /// Names, normalized (`docker.io/library/alpine:latest`).
+    pub names: Vec<String>,
+    /// Layer ids (ChainIDs), base first.
+    pub layers: Vec<String>,
+    /// The top layer, if the image has any.
+    pub top_layer: Option<String>,
+    /// Digests of the manifests kept for the image.
+    pub manifests: Vec<Digest>,
+    /// When the image was created, from its config (else when it was added).
+    pub created: String,
+    /// When it was added to the store.
+    pub added: String,
+    /// Sum of the layers' uncompressed sizes.
+    pub size: u64,
+}
+
+impl Image {
+    /// The config's digest.
+    pub fn digest(&self) -> Digest {
+        Digest::parse(&format!("sha256:{}", self.id)).unwrap_or_else(|_| Digest::of(b""))
+    }
+}
+
+/// What a new image is made of.
+#[derive(Debug, Clone, Default)]
+pub struct NewImage {
+    /// The config, exactly as received.
+    pub config: Vec<u8>,
+    /// Manifests that name this config, exactly as received.
+    pub manifests: Vec<Vec<u8>>,
+    /// Names to give it (normalized first; taken from images that have them).
+    pub names: Vec<String>,
+}
+
+/// What removing an image did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Removed {
+    /// The image, if it was removed (not just untagged).
+    pub image: Option<String>,
+    /// Names taken away.
+    pub untagged: Vec<String>,
+    /// Containers removed with it (forced removal).
+    pub containers: Vec<String>,
+    /// Layers deleted because nothing else used them.
+    pub layers: Vec<String>,
+}
+
+const IMAGES: Lookup = Lookup {
+    records: "images",
+    names: "image_names",
+    owner: "image_id",
+    not_found: Error::ImageNotFound,
+};
+
+/// Normalizes an image name (`alpine` → `docker.io/library/alpine:latest`).
+pub fn normalize_name(name: &str) -> Result<String> {
+    Ok(reference::parse(name)?.to_string())
+}
+
+impl Store {
+    /// Records an image whose layers are in the store and held by `lease`:
+    /// stores its config and manifests as blobs, then writes the row and
+    /// names in one transaction. An image that exists already gets the new
+    /// names and manifests.
+    pub fn commit_image(&self, lease: &Lease, new: &NewImage) -> Result<Image> {
+        let config = ImageConfig::parse("the image config", &new.config)?;
+        let layers: Vec<String> = chain_ids(&config.rootfs.diff_ids)
+            .iter()
+            .map(|d| d.hex().to_string())
+            .collect();
+        let names = new
+            .names
+            .iter()
+            .map(|n| normalize_name(n))
+            .collect::<Result<Vec<_>>>()?;
+        let config_digest = self.put_blob(&new.config)?;
+        let mut manifests = Vec::new();
+        for manifest in &new.manifests {
+            manifests.push(self.put_blob(manifest)?);
+        }
+        let id = config_digest.hex().to_string();
+        self.write(|conn| {
+            leases::check_live(conn, lease)?;
+            // A concurrent removal of this image may have taken the blobs.
+            if !self.has_blob(&config_digest) {
+                self.put_blob(&new.config)?;
+            }
+            for (digest, bytes) in manifests.iter().zip(&new.manifests) {
+                if !self.has_blob(digest) {
+                    self.put_blob(bytes)?;
+                }
+            }
+            let size = check_layers(conn, &layers, &config.rootfs.diff_ids)?;
+            let existing = get(conn, &id)?;
+            let mut all_manifests = existing
+                .as_ref()
+                .map(|image| image.manifests.clone())
+                .unwrap_or_default();
+            for digest in &manifests {
+                if !all_manifests.contains(digest) {
+                    all_manifests.push(digest.clone());
+                }
+            }
+            let created = config.created.clone().unwrap_or_else(now_rfc3339);
+            conn.prepare_cached(
+                "INSERT INTO images (id, top_layer, layers, manifests, created, added, size, state) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ready') \
+                 ON CONFLICT(id) DO UPDATE SET manifests = excluded.manifests",
+            )?
+            .execute(params![
+                id,
+                layers.last(),
+                to_json(&layers),
+                to_json(&all_manifests),
+                created,
+                now_rfc3339(),
+                size as i64,
+            ])?;
+            add_names(conn, &id, &names)?;
+            get(conn, &id)?.ok_or_else(|| Error::ImageNotFound(id.clone()))
+        })
+    }
+
+    /// Looks an image up by full id (`sha256:` optional), name (normalized
+    /// first) or unique id prefix.
+    pub fn image(&self, reference: &str) -> Result<Image> {
+        let conn = self.conn();
+        let id = resolve(&conn, reference)?;
+        get(&conn, &id)?.ok_or(Error::ImageNotFound(id))
+    }
+
+    /// Every image, oldest first.
+    pub fn images(&self) -> Result<Vec<Image>> {
+        let conn = self.conn();
+        let ids: Vec<String> = conn
+            .prepare_cached("SELECT id FROM images ORDER BY created, id")?
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(image) = get(&conn, &id)? {
+                out.push(image);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The image's config, exactly as received, checked against its digest.
+    pub fn image_config(&self, image: &Image) -> Result<Vec<u8>> {
+        self.blob(&image.digest())
+    }
+
+    /// Gives image `reference` the name `name` (taken from any image that had it).
+    pub fn tag_image(&self, reference: &str, name: &str) -> Result<Image> {
+        let name = normalize_name(name)?;
+        self.write(|conn| {
+            let id = resolve(conn, reference)?;
+            add_names(conn, &id, std::slice::from_ref(&name))?;
+            get(conn, &id)?.ok_or(Error::ImageNotFound(id))
+        })
+    }
+
+    /// Takes the name `name` from image `reference`.
+    pub fn untag_image(&self, reference: &str, name: &str) -> Result<Image> {
+        let name = normalize_name(name)?;
+        self.write(|conn| {
+            let id = resolve(conn, reference)?;
+            let removed = conn
+                .prepare_cached("DELETE FROM image_names WHERE name = ?1 AND image_id = ?2")?
+                .execute(params![name, id])?;
+            if removed == 0 {
+                return Err(Error::Invalid(format!("image {id} has no name {name}")));
+            }
+            get(conn, &id)?.ok_or(Error::ImageNotFound(id))
+        })
+    }
+
+    /// Removes an image. Named by one of several names, only that name
+    /// goes. Otherwise the image goes, then the layers no other image,
+    /// container or operation in progress uses. Refused while containers
+    /// use its top layer, unless `force`, which removes them too.
+    pub fn delete_image(&self, reference: &str, force: bool) -> Result<Removed> {
+        let image = self.image(reference)?;
+        let by_name = normalize_name(reference)
+            .ok()
+            .filter(|name| image.names.contains(name));
+        if let Some(name) = by_name.filter(|_| image.names.len() > 1) {
+            self.untag_image(&image.id, &name)?;
+            return Ok(Removed {
+                untagged: vec![name],
+                ..Removed::default()
+            });
+        }
+        let mut removed = Removed::default();
+        if let Some(top) = &image.top_layer {
+            let users = self.write(|conn| containers::users_of(conn, top))?;
+            if !users.is_empty() && !force {
+                return Err(Error::ImageInUse {
+                    image: image.id.clone(),
+                    containers: users,
+                });
+            }
+            for container in users {
+                self.delete_container(&container, true)?;
+                removed.containers.push(container);
+            }
+        }
+        removed.untagged = image.names.clone();
+        self.forget_image(&image.id)?;
+        removed.image = Some(image.id.clone());
+        if let Some(top) = &image.top_layer {
+            removed.layers = self.collect_layers(std::slice::from_ref(top), true)?;
+        }
+        Ok(removed)
+    }
+
+    /// Deletes image `id`'s row, names and blobs, leaving its layers.
+    pub(crate) fn forget_image(&self, id: &str) -> Result<()> {
+        self.write(|conn| {
+            let Some(image) = get(conn, id)? else {
+                return Ok(());
+            };
+            conn.prepare_cached("DELETE FROM image_names WHERE image_id = ?1")?
+                .execute([id])?;
+            conn.prepare_cached("DELETE FROM images WHERE id = ?1")?
+                .execute([id])?;
+            // Inside the transaction, so a concurrent commit of the same
+            // image (which checks for its blobs in its own) cannot lose them.
+            for digest in image.manifests.iter().chain([&image.digest()]) {
+                self.remove_blob(digest)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Checks that `layers` are ready, stacked in order, and have the diff ids
+/// the config names;
+/// returns the sum of their sizes.
+fn check_layers(conn: &Connection, layers: &[String], diff_ids: &[Digest]) -> Result<u64> {
+    let mut size = 0;
+    let mut below: Option<&String> = None;
+    for (id, diff_id) in layers.iter().zip(diff_ids) {
+        let layer = records::get(conn, id)?
+            .filter(|l| l.state == LayerState::Ready)
+            .ok_or_else(|| Error::LayerNotFound(id.clone()))?;
+        if layer.parent.as_ref() != below {
+            return Err(Error::Invalid(format!(
+                "layer {id} does not sit on {}",
+                below.map_or("nothing", |b| b.as_str())
+            )));
+        }
+        below = Some(id);
+        if layer.diff_digest.as_ref() != Some(diff_id) {
+            return Err(Error::ContentMismatch {
+                what: format!("layer {id}"),
+                expected: diff_id.to_string(),
+                actual: layer
+                    .diff_digest
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "none".into()),
+            });
+        }
+        size += layer.diff_size.unwrap_or(0);
+    }
+    Ok(size)
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+fn add_names(conn: &Connection, id: &str, names: &[String]) -> Result<()> {
+    for name in names {
+        conn.prepare_cached(
+            "INSERT INTO image_names (name, image_id) VALUES (?1, ?2) \
+             ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+        )?
+        .execute(params![name, id])?;
+    }
+    Ok(())
+}
+
+/// Resolves a full id (`sha256:` optional), a name (as given, then
+/// normalized) or a unique id prefix to an image id.
+pub(crate) fn resolve(conn: &Connection, reference: &str) -> Result<String> {
+    let bare = reference.strip_prefix("sha256:").unwrap_or(reference);
+    if records::is_id(bare) {
+        return records::resolve_in(conn, &IMAGES, bare);
+    }
+    if let Ok(name) = reference::parse(reference).map(|r: Reference| r.to_string()) {
+        let found: Option<String> = conn
+            .prepare_cached("SELECT image_id FROM image_names WHERE name = ?1")?
+            .query_row([&name], |row| row.get(0))
+            .optional()?;
+        if let Some(id) = found {
+            return Ok(id);
+        }
+    }
+    records::resolve_in(conn, &IMAGES, bare)
+}
+
+/// The image with top layer `layer`, if any.
+pub(crate) fn with_top_layer(conn: &Connection, layer: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM images WHERE top_layer = ?1 ORDER BY id LIMIT 1")?
+        .query_row([layer], |row| row.get(0))
+        .optional()?)
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Image> {
+    let json = |index: usize| -> rusqlite::Result<String> { row.get(index) };
+    let bad = |what: &str| {
+        rusqlite::Error::InvalidColumnType(0, what.to_string(), rusqlite::types::Type::Text)
+    };
+    Ok(Image {
+        id: row.get(0)?,
+        names: Vec::new(),
+        top_layer: row.get(1)?,
+        layers: serde_json::from_str(&json(2)?).map_err(|_| bad("image layers"))?,
+        manifests: serde_json::from_str(&json(3)?).map_err(|_| bad("image manifests"))?,
+        created: row.get(4)?,
+        added: row.get(5)?,
+        size: row.get::<_, i64>(6)?.max(0) as u64,
+    })
+}
+
+fn get(conn: &Connection, id: &str) -> Result<Option<Image>> {
+    let image = conn
+        .prepare_cached(
+            "SELECT id, top_layer, layers, manifests, created, added, size FROM images WHERE id = ?1",
+        )?
+        .query_row([id], from_row)
+        .optional()?;
+    let Some(mut image) = image else {
+        return Ok(None);
+    };
+    image.names = conn
+        .prepare_cached("SELECT name FROM image_names WHERE image_id = ?1 ORDER BY name")?
+        .query_map([id], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(image))
+}

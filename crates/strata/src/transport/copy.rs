@@ -1,0 +1,157 @@
+//! Copying images between the store and archives or layouts.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use super::load::{ArchiveInput, LoadReport, load_archive_selected, load_layout};
+use super::location::Location;
+use super::save::{SaveFormat, SaveItem, save_archive, save_oci_dir};
+use crate::error::{Error, IoContext, Result};
+use crate::image::reference;
+use crate::store::{Image, Store, durable};
+
+/// What a copy did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum Copied {
+    /// Images brought into the store.
+    Loaded(LoadReport),
+    /// An image written out.
+    Saved {
+        /// The image.
+        image: String,
+    },
+}
+
+/// Copies an image from `from` to `to`; one side must be the store.
+pub fn copy(store: &Store, from: &Location, to: &Location) -> Result<Copied> {
+    match (from, to) {
+        (Location::Strata { reference }, destination) => {
+            let image = store.image(reference)?;
+            let item = item_for(&image, reference, destination)?;
+            write_out(store, vec![item], destination)?;
+            Ok(Copied::Saved { image: image.id })
+        }
+        (source, Location::Strata { reference }) => {
+            let names = vec![crate::store::normalize_name(reference)?];
+            let report = match source {
+                Location::DockerArchive { path, reference }
+                | Location::OciArchive { path, reference } => {
+                    let file =
+                        File::open(path).context(|| format!("cannot open {}", path.display()))?;
+                    load_archive_selected(
+                        store,
+                        ArchiveInput::File(file),
+                        Some(reference.as_deref().unwrap_or("@0")),
+                        Some(&names),
+                    )?
+                }
+                Location::Oci { dir, reference } => load_layout(
+                    store,
+                    dir,
+                    Some(reference.as_deref().unwrap_or("@0")),
+                    Some(&names),
+                )?,
+                Location::Strata { .. } => unreachable_pair()?,
+            };
+            Ok(Copied::Loaded(report))
+        }
+        _ => Err(Error::Invalid(format!(
+            "cannot copy {from} to {to}: one side must be the store (strata:REF); \
+             load into the store first"
+        ))),
+    }
+}
+
+fn unreachable_pair() -> Result<LoadReport> {
+    Err(Error::Invalid(
+        "cannot copy from the store to itself".into(),
+    ))
+}
+
+/// The item saving `image` (asked for as `asked`) to `destination`: named
+/// by the destination's reference, else by the name it was asked for by
+/// (none by id). In an OCI layout the reference is the index entry's ref
+/// name as given (`v1` in `oci:DIR:v1`) and the image keeps its own name.
+fn item_for(image: &Image, asked: &str, destination: &Location) -> Result<SaveItem> {
+    let item = |name, ref_name| SaveItem {
+        image: image.clone(),
+        name,
+        ref_name,
+    };
+    match destination {
+        Location::DockerArchive {
+            reference: Some(given),
+            ..
+        } => Ok(item(Some(reference::parse(given)?), None)),
+        Location::Oci {
+            reference: Some(given),
+            ..
+        }
+        | Location::OciArchive {
+            reference: Some(given),
+            ..
+        } => {
+            let name = saved_name(image, asked)
+                .or_else(|| image.names.first().and_then(|n| reference::parse(n).ok()))
+                .or_else(|| reference::parse(given).ok());
+            Ok(item(name, Some(given.clone())))
+        }
+        _ => Ok(item(saved_name(image, asked), None)),
+    }
+}
+
+/// The name an image asked for as `asked` is saved with: that name if it
+/// is one of the image's names, none if it was asked for by id.
+pub fn saved_name(image: &Image, asked: &str) -> Option<reference::Reference> {
+    let parsed = reference::parse(asked).ok()?;
+    image.names.contains(&parsed.to_string()).then_some(parsed)
+}
+
+fn write_out(store: &Store, items: Vec<SaveItem>, destination: &Location) -> Result<()> {
+    match destination {
+        Location::DockerArchive { path, .. } => write_file(path, |out| {
+            save_archive(store, &items, SaveFormat::DockerArchive, out)
+        })
+        .map(|_| ()),
+        Location::OciArchive { path, .. } => write_file(path, |out| {
+            save_archive(store, &items, SaveFormat::OciArchive, out)
+        })
+        .map(|_| ()),
+        Location::Oci { dir, .. } => save_oci_dir(store, &items, dir).map(|_| ()),
+        Location::Strata { .. } => Err(Error::Invalid(
+            "cannot copy from the store to itself".into(),
+        )),
+    }
+}
+
+/// Writes `path` through a temporary file renamed into place only when
+/// `fill` succeeds, so a failed save leaves no partial archive.
+pub fn write_file<T>(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "archive".into());
+    let temp = dir.join(format!(".{name}.{}", durable::random_hex(6)));
+    let file = File::create(&temp).context(|| format!("cannot create {}", temp.display()))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let written = fill(&mut out).and_then(|value| {
+        let file = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .context(|| format!("cannot write {}", temp.display()))?;
+        file.sync_all()
+            .context(|| format!("cannot write {}", temp.display()))?;
+        std::fs::rename(&temp, path)
+            .context(|| format!("cannot move {} into place", path.display()))?;
+        Ok(value)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}

@@ -1,0 +1,227 @@
+//! Bringing images into the store from a source (archive or layout), all
+//! or nothing: every layer is imported under one lease, checked against
+//! its config's diff id (and its blob digest where the source names one),
+//! and the images are recorded only once all their layers are in. Layers
+//! already in the store (same ChainID) are not read again. On any failure
+//! the lease is released, which deletes the layers this load made; if the
+//! process dies instead, the next one to open the store does that.
+
+use std::fs::File;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::archive_in::{ArchiveIn, Input};
+use super::docker_archive;
+use super::plan::{LayerFile, Plan};
+use super::source::Source;
+use crate::error::{Error, Result};
+use crate::image::chain_ids;
+use crate::store::{CreateOptions, Image, Layer, Lease, NewImage, Store};
+
+/// What a load did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoadReport {
+    /// The images loaded.
+    pub images: Vec<Image>,
+    /// Layers imported.
+    pub imported: usize,
+    /// Layers that were in the store already.
+    pub reused: usize,
+}
+
+/// Where an archive comes from.
+pub enum ArchiveInput {
+    /// A file: read in place when it is a regular uncompressed tar.
+    File(File),
+    /// A stream (standard input, a pipe).
+    Stream(Box<dyn Read + Send>),
+}
+
+/// Loads every image of a docker-archive or oci-archive.
+pub fn load_archive(store: &Store, input: ArchiveInput) -> Result<LoadReport> {
+    load_archive_selected(store, input, None, None)
+}
+
+/// Loads the images of an archive that `reference` selects (all when
+/// absent), named `names` instead of the archive's names when given.
+pub(crate) fn load_archive_selected(
+    store: &Store,
+    input: ArchiveInput,
+    reference: Option<&str>,
+    names: Option<&[String]>,
+) -> Result<LoadReport> {
+    let lease = store.lease()?;
+    let loaded = (|| {
+        let input = match input {
+            ArchiveInput::File(file) => Input::File(file),
+            ArchiveInput::Stream(stream) => Input::Stream(stream),
+        };
+        let archive = ArchiveIn::open(input, lease.dir())?;
+        let plans = docker_archive::plans(&archive, reference)?;
+        import_plans(store, &lease, &archive, plans, names)
+    })();
+    finish(store, lease, loaded)
+}
+
+/// Loads the images of an OCI layout directory.
+pub(crate) fn load_layout(
+    store: &Store,
+    dir: &std::path::Path,
+    reference: Option<&str>,
+    names: Option<&[String]>,
+) -> Result<LoadReport> {
+    let lease = store.lease()?;
+    let loaded = (|| {
+        let source = super::source::DirSource::new(dir)?;
+        let plans = super::oci_layout::plans(&source, reference)?;
+        import_plans(store, &lease, &source, plans, names)
+    })();
+    finish(store, lease, loaded)
+}
+
+/// Releases the lease; on failure that deletes what the load made.
+fn finish(store: &Store, lease: Lease, loaded: Result<LoadReport>) -> Result<LoadReport> {
+    let released = store.release(lease);
+    let report = loaded?;
+    released?;
+    Ok(report)
+}
+
+fn import_plans(
+    store: &Store,
+    lease: &Lease,
+    source: &dyn Source,
+    plans: Vec<Plan>,
+    names: Option<&[String]>,
+) -> Result<LoadReport> {
+    if plans.is_empty() {
+        return Err(Error::Malformed {
+            what: "the archive".into(),
+            reason: "it holds no image".into(),
+        });
+    }
+    let mut report = LoadReport::default();
+    let mut staged = Vec::new();
+    for plan in plans {
+        import_layers(store, lease, source, &plan, &mut report)?;
+        staged.push(plan);
+    }
+    for plan in staged {
+        let names = names.map(<[String]>::to_vec).unwrap_or(plan.names);
+        let image = store.commit_image(
+            lease,
+            &NewImage {
+                config: plan.config,
+                manifests: plan.manifest.into_iter().collect(),
+                names,
+            },
+        )?;
+        report.images.push(image);
+    }
+    Ok(report)
+}
+
+/// Imports the plan's layers that the store does not have, base first.
+fn import_layers(
+    store: &Store,
+    lease: &Lease,
+    source: &dyn Source,
+    plan: &Plan,
+    report: &mut LoadReport,
+) -> Result<()> {
+    let chain = chain_ids(&plan.diff_ids);
+    let mut parent: Option<String> = None;
+    for ((id, diff_id), file) in chain.iter().zip(&plan.diff_ids).zip(&plan.layers) {
+        let id = id.hex().to_string();
+        let options = CreateOptions {
+            id: Some(id.clone()),
+            parent: parent.clone(),
+            lease: Some(lease.id().to_string()),
+            expect_diff_digest: Some(diff_id.clone()),
+            ..CreateOptions::default()
+        };
+        match import_or_hold(store, lease, source, file, &options)? {
+            true => report.imported += 1,
+            false => report.reused += 1,
+        }
+        parent = Some(id);
+    }
+    Ok(())
+}
+
+/// How long a load waits for another process making the same layer.
+const WAIT_FOR_OTHER: Duration = Duration::from_secs(600);
+
+/// Holds the layer `options.id` if the store has it, else imports it from
+/// `file`; returns whether it imported. When another process is making the
+/// same layer at that moment, waits for it to finish (or give up, and then
+/// imports it after all).
+fn import_or_hold(
+    store: &Store,
+    lease: &Lease,
+    source: &dyn Source,
+    file: &LayerFile,
+    options: &CreateOptions,
+) -> Result<bool> {
+    let id = options.id.clone().unwrap_or_default();
+    let start = Instant::now();
+    loop {
+        if store.hold_layer(lease, &id)? {
+            check_parent(&store.layer(&id)?, options.parent.as_deref())?;
+            return Ok(false);
+        }
+        let mut reader = source.open(&file.path)?;
+        match store.import_layer(options, &mut reader, None) {
+            Ok(layer) => {
+                check_blob_digest(file, &layer)?;
+                return Ok(true);
+            }
+            Err(Error::LayerExists(_)) if start.elapsed() < WAIT_FOR_OTHER => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e @ Error::LayerExists(_)) => return Err(e),
+            Err(e) => {
+                return Err(Error::Layer {
+                    file: file.path.clone(),
+                    source: Box::new(e),
+                });
+            }
+        }
+    }
+}
+
+/// A layer found in the store under a ChainID must sit on the layer below
+/// it in the image (ids are not trusted blindly: a layer made by hand may
+/// have been given that id).
+fn check_parent(layer: &Layer, parent: Option<&str>) -> Result<()> {
+    if layer.parent.as_deref() == parent {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "layer {} in the store sits on {}, but the image needs it on {}",
+        layer.id,
+        layer.parent.as_deref().unwrap_or("nothing"),
+        parent.unwrap_or("nothing")
+    )))
+}
+
+/// Checks an imported layer's bytes (as stored in the source) against the
+/// digest the source names them by.
+fn check_blob_digest(file: &LayerFile, layer: &Layer) -> Result<()> {
+    match &file.digest {
+        Some(expected) if layer.compressed_digest.as_ref() != Some(expected) => {
+            Err(Error::ContentMismatch {
+                what: format!("layer file {}", file.path),
+                expected: expected.to_string(),
+                actual: layer
+                    .compressed_digest
+                    .as_ref()
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+            })
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,175 @@
+//! Writing a planned save into an OCI image layout directory.
+//!
+//! Blobs are written to a temporary file in the directory and renamed
+//! into `blobs/sha256/`; one `syncfs` then makes them durable before
+//! `oci-layout` and `index.json` (temp → fsync → rename → fsync(dir)) name
+//! them. A blob already present is kept if it hashes to its name and
+//! rewritten otherwise. Two saves into the same directory at once may
+//! lose one's `index.json` entries (as with skopeo); blobs are safe.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::metadata::{self, BLOB_DIR};
+use super::plan::Plan;
+use super::ustar::Counting;
+use super::{SaveReport, index_merge, layer};
+use crate::digest::{Digest, DigestReader};
+use crate::error::{Error, IoContext, Result};
+use crate::image::media;
+use crate::store::Store;
+use crate::store::durable;
+
+/// Writes `plan` into the layout at `dir`, creating it if missing.
+pub(super) fn write(store: &Store, plan: &Plan, dir: &Path) -> Result<SaveReport> {
+    durable::create_dir_all(&dir.join(BLOB_DIR))?;
+    let layout_present = check_layout(dir)?;
+    let mut bytes = 0;
+    for (digest, data) in &plan.blobs {
+        bytes += put_blob(dir, digest, |out| {
+            out.write_all(data)
+                .context(|| format!("cannot write blob {digest}"))
+        })?;
+    }
+    for blob in &plan.layers {
+        bytes += put_blob(dir, &blob.diff_id, |out| layer::stream(store, blob, out))?;
+    }
+    durable::syncfs(dir)?;
+    if !layout_present {
+        bytes += write_durable(dir, "oci-layout", &metadata::oci_layout())?;
+    }
+    let index_path = dir.join("index.json");
+    let existing = read_optional(&index_path)?;
+    let what = index_path.display().to_string();
+    let entries = metadata::index_entries(plan);
+    let index = index_merge::merge(&what, existing.as_deref(), entries)?;
+    bytes += write_durable(dir, "index.json", &index)?;
+    Ok(SaveReport {
+        images: plan.images.len(),
+        layers: plan.layers.len(),
+        bytes,
+    })
+}
+
+/// Whether `dir` has an `oci-layout` file; fails if it names a layout
+/// version other than the one strata writes.
+fn check_layout(dir: &Path) -> Result<bool> {
+    let path = dir.join("oci-layout");
+    let Some(bytes) = read_optional(&path)? else {
+        return Ok(false);
+    };
+    let what = path.display().to_string();
+    let value: serde_json::Value = crate::image::manifest::parse_json(&what, &bytes)?;
+    match value.get("imageLayoutVersion").and_then(|v| v.as_str()) {
+        Some(media::OCI_LAYOUT_VERSION) => Ok(true),
+        other => Err(Error::Malformed {
+            what,
+            reason: format!(
+                "imageLayoutVersion is {other:?}, strata writes {}",
+                media::OCI_LAYOUT_VERSION
+            ),
+        }),
+    }
+}
+
+/// Writes blob `digest` with `body` unless it is present with the right
+/// content; returns the bytes written.
+fn put_blob(
+    dir: &Path,
+    digest: &Digest,
+    body: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<u64> {
+    let path = dir.join(metadata::blob_path(digest.hex()));
+    if holds(&path, digest)? {
+        return Ok(0);
+    }
+    let mut temp = Temp::create(dir)?;
+    let mut out = Counting::new(BufWriter::new(&mut temp.file));
+    body(&mut out)?;
+    out.flush()
+        .context(|| format!("cannot write {}", temp.path.display()))?;
+    let written = out.written();
+    drop(out);
+    temp.rename_to(&path)?;
+    Ok(written)
+}
+
+/// Whether `path` exists and hashes to `digest`.
+fn holds(path: &Path, digest: &Digest) -> Result<bool> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => {
+            return Err(Error::Io {
+                context: format!("cannot open {}", path.display()),
+                source: e,
+            });
+        }
+    };
+    let mut reader = DigestReader::new(file);
+    io::copy(&mut reader, &mut io::sink()).context(|| format!("cannot read {}", path.display()))?;
+    Ok(&reader.finish().0 == digest)
+}
+
+/// Writes `name` in `dir` durably: temp → fsync → rename → fsync(dir).
+fn write_durable(dir: &Path, name: &str, bytes: &[u8]) -> Result<u64> {
+    let mut temp = Temp::create(dir)?;
+    temp.file
+        .write_all(bytes)
+        .and_then(|()| temp.file.sync_all())
+        .context(|| format!("cannot write {}", temp.path.display()))?;
+    temp.rename_to(&dir.join(name))?;
+    durable::fsync_dir(dir)?;
+    Ok(bytes.len() as u64)
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Io {
+            context: format!("cannot read {}", path.display()),
+            source: e,
+        }),
+    }
+}
+
+/// A temporary file in the layout directory, removed unless renamed.
+struct Temp {
+    path: PathBuf,
+    file: File,
+    renamed: bool,
+}
+
+impl Temp {
+    fn create(dir: &Path) -> Result<Self> {
+        let path = dir.join(format!(".strata-save-{}.tmp", durable::random_hex(8)));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .context(|| format!("cannot create {}", path.display()))?;
+        Ok(Self {
+            path,
+            file,
+            renamed: false,
+        })
+    }
+
+    /// Renames the file to `to` (not flushed: the caller makes it durable).
+    fn rename_to(mut self, to: &Path) -> Result<()> {
+        std::fs::rename(&self.path, to)
+            .context(|| format!("cannot move {} to {}", self.path.display(), to.display()))?;
+        self.renamed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
