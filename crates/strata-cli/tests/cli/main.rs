@@ -5,6 +5,7 @@
 mod corpus;
 mod image_crash;
 mod images;
+mod interop_images;
 mod store_commands;
 mod store_containers;
 mod store_crash;
