@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::oci_layout;
-use super::plan::{LayerFile, Plan, digest_in_path, normalize_names, verify};
+use super::plan::{
+    LayerFile, Plan, check_layer_count, digest_in_path, normalize_names, position, verify,
+};
 use super::source::Source;
 use crate::digest::Digest;
 use crate::error::Result;
@@ -70,16 +72,7 @@ fn plan_of(source: &dyn Source, item: &Item, what: &str) -> Result<Plan> {
     }
     let parsed = ImageConfig::parse(&config_what, &config)?;
     let diff_ids = parsed.rootfs.diff_ids;
-    if item.layers.len() != diff_ids.len() {
-        return Err(malformed(
-            what,
-            format!(
-                "it lists {} layers but its config has {} diff_ids",
-                item.layers.len(),
-                diff_ids.len()
-            ),
-        ));
-    }
+    check_layer_count(what, item.layers.len(), diff_ids.len())?;
     let mut layers = Vec::new();
     for path in &item.layers {
         if !source.has(path) {
@@ -135,10 +128,8 @@ pub(crate) fn select(plans: Vec<Plan>, reference: Option<&str>) -> Result<Vec<Pl
     let Some(reference) = reference else {
         return Ok(plans);
     };
-    if let Some(n) = reference.strip_prefix('@') {
-        let n: usize = n
-            .parse()
-            .map_err(|_| malformed("the reference", format!("{reference:?} is not @<number>")))?;
+    if let Some(n) = position(reference) {
+        let n = n?;
         let count = plans.len();
         return plans.into_iter().nth(n).map(|p| vec![p]).ok_or_else(|| {
             malformed(

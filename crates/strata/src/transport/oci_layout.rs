@@ -8,7 +8,7 @@
 //! A nested index (multi-platform image) gives the entry for this host's
 //! platform.
 
-use super::plan::{LayerFile, Plan, normalize_names, verify};
+use super::plan::{LayerFile, Plan, check_layer_count, normalize_names, position, verify};
 use super::source::Source;
 use crate::error::Result;
 use crate::image::descriptor::{IMAGE_NAME, REF_NAME};
@@ -53,10 +53,8 @@ fn check_layout(source: &dyn Source) -> Result<()> {
 }
 
 fn choose<'a>(entries: Vec<&'a Descriptor>, wanted: &str) -> Result<Vec<&'a Descriptor>> {
-    if let Some(n) = wanted.strip_prefix('@') {
-        let n: usize = n
-            .parse()
-            .map_err(|_| malformed("the reference", format!("{wanted:?} is not @<number>")))?;
+    if let Some(n) = position(wanted) {
+        let n = n?;
         return entries
             .get(n)
             .map(|d| vec![*d])
@@ -147,16 +145,7 @@ fn plan_of(source: &dyn Source, descriptor: &Descriptor, depth: usize) -> Result
     let config_what = format!("config {}", manifest.config.digest);
     let config = read_blob(source, &manifest.config, &config_what)?;
     let diff_ids = ImageConfig::parse(&config_what, &config)?.rootfs.diff_ids;
-    if manifest.layers.len() != diff_ids.len() {
-        return Err(malformed(
-            &what,
-            format!(
-                "it lists {} layers but its config has {} diff_ids",
-                manifest.layers.len(),
-                diff_ids.len()
-            ),
-        ));
-    }
+    check_layer_count(&what, manifest.layers.len(), diff_ids.len())?;
     let mut layers = Vec::new();
     for layer in &manifest.layers {
         let path = blob_path(layer);

@@ -57,6 +57,26 @@ pub(crate) fn verify(what: &str, bytes: &[u8], expected: &Digest) -> Result<()> 
     Ok(())
 }
 
+/// Fails unless a manifest lists as many layers as its config has diff ids.
+pub(crate) fn check_layer_count(what: &str, layers: usize, diff_ids: usize) -> Result<()> {
+    if layers != diff_ids {
+        return Err(malformed(
+            what,
+            format!("it lists {layers} layers but its config has {diff_ids} diff_ids"),
+        ));
+    }
+    Ok(())
+}
+
+/// The position `@N` asks for, if `reference` has that form.
+pub(crate) fn position(reference: &str) -> Option<Result<usize>> {
+    let n = reference.strip_prefix('@')?;
+    Some(
+        n.parse()
+            .map_err(|_| malformed("the reference", format!("{reference:?} is not @<number>"))),
+    )
+}
+
 /// Normalizes the names an archive gives an image.
 pub(crate) fn normalize_names(what: &str, names: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
