@@ -5,25 +5,19 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use testkit::peers::sample_image;
+
 use crate::store_support::{self, CliStore, Random, kill_trials};
 
 /// Writes a sample image archive with `scripts/sample-image`.
-pub fn sample_image(dir: &Path, name: &str, layers: u32, size_mib: u32) -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/sample-image");
-    let path = dir.join(format!("{}.tar", name.replace(['/', ':'], "_")));
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .arg(&path)
-        .args(["--name", name, "--layers", &layers.to_string()])
-        .args(["--size-mib", &size_mib.to_string()])
-        .output()
-        .expect("run scripts/sample-image");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    path
+fn sample_archive(dir: &Path, name: &str, layers: u32, size_mib: u32) -> PathBuf {
+    let file = dir.join(format!("{}.tar", name.replace(['/', ':'], "_")));
+    let (layers, size_mib) = (layers.to_string(), size_mib.to_string());
+    sample_image(
+        &file,
+        &["--name", name, "--layers", &layers, "--size-mib", &size_mib],
+    )
+    .path
 }
 
 fn count(s: &CliStore, what: &str) -> usize {
@@ -42,7 +36,7 @@ fn staging_is_empty(s: &CliStore) -> bool {
 #[test]
 fn killed_loads_leave_the_whole_image_or_nothing() {
     let s = CliStore::new();
-    let archive = sample_image(s.dir.path(), "localhost/crash:1", 4, 6);
+    let archive = sample_archive(s.dir.path(), "localhost/crash:1", 4, 6);
     let path = archive.to_str().expect("path");
     let start = Instant::now();
     s.ok(&["load", "-i", path]);
@@ -73,7 +67,7 @@ fn killed_loads_leave_the_whole_image_or_nothing() {
 #[test]
 fn concurrent_loads_of_one_image_store_it_once() {
     let s = CliStore::new();
-    let archive = sample_image(s.dir.path(), "localhost/race:1", 3, 2);
+    let archive = sample_archive(s.dir.path(), "localhost/race:1", 3, 2);
     let path = archive.to_str().expect("path");
     let children: Vec<_> = (0..3)
         .map(|_| {

@@ -4,54 +4,30 @@
 //! put in the store from archives `scripts/sample-image` writes: output
 //! formats, normalized names, what removal takes away, one-line errors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
 
 use crate::corpus::{run, sha256, stderr};
 use crate::store_support::CliStore;
+use testkit::peers::{SampleImage, sample_image};
 
 /// The sample image's name.
 const NAME: &str = "localhost/sample:1";
 /// The sample's history steps: one per layer and a trailing empty CMD.
 const LAYERS: usize = 3;
 
-/// An archive written by `scripts/sample-image`, and what the script says
-/// is in it.
-struct Sample {
-    path: PathBuf,
-    /// The config's digest, hex.
-    id: String,
-    /// `sha256:...` of the manifest.
-    manifest: String,
-    /// `sha256:...` of each layer's tar, base first.
-    diff_ids: Vec<String>,
-}
-
 /// Runs `scripts/sample-image OUT --name NAME --layers N` in `dir`.
-fn sample(dir: &Path, file: &str, name: &str, layers: usize) -> Sample {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/sample-image");
-    let path = dir.join(file);
-    let out = run(Command::new(&script).arg(&path).args([
-        "--name",
-        name,
-        "--layers",
-        &layers.to_string(),
-    ]));
-    assert!(out.status.success(), "sample-image: {}", stderr(&out));
-    let told: Value = serde_json::from_slice(&out.stdout).expect("sample-image JSON");
-    let text = |key: &str| told[key].as_str().expect(key).to_string();
-    Sample {
-        id: text("image_id"),
-        manifest: text("manifest"),
-        diff_ids: serde_json::from_value(told["diff_ids"].clone()).expect("diff_ids"),
-        path,
-    }
+fn sample(dir: &Path, file: &str, name: &str, layers: usize) -> SampleImage {
+    sample_image(
+        &dir.join(file),
+        &["--name", name, "--layers", &layers.to_string()],
+    )
 }
 
 /// A store holding the sample image (three layers, named [`NAME`]).
-fn loaded() -> (CliStore, Sample) {
+fn loaded() -> (CliStore, SampleImage) {
     let store = CliStore::new();
     let sample = sample(store.dir.path(), "sample.tar", NAME, LAYERS);
     store.ok(&[
@@ -80,7 +56,7 @@ fn lines(text: &str) -> Vec<&str> {
 #[test]
 fn listing_has_a_row_per_name_json_and_ids() {
     let (s, sample) = loaded();
-    let id = sample.id.as_str();
+    let id = sample.image_id.as_str();
     s.ok(&["image", "tag", NAME, "myimg"]);
 
     let table = s.ok(&["images"]);
@@ -148,7 +124,7 @@ fn an_image_without_names_lists_as_none() {
     let cells: Vec<&str> = lines(&table)[1].split_whitespace().collect();
     assert_eq!(
         cells[..3],
-        ["<none>", "<none>", &sample.id[..12]],
+        ["<none>", "<none>", &sample.image_id[..12]],
         "{table}"
     );
     assert_eq!(json(&s, &["images", "--json"])[0]["names"], json!([]));
@@ -157,26 +133,26 @@ fn an_image_without_names_lists_as_none() {
 #[test]
 fn listings_are_newest_first() {
     let (s, sample) = loaded();
-    let older = sample.id;
+    let older = sample.image_id;
     let newer = self::sample(s.dir.path(), "five.tar", "localhost/five:1", 5);
     s.ok(&["load", "-q", "-i", newer.path.to_str().expect("utf-8 path")]);
     let ids = s.ok(&["images", "-q", "--no-trunc"]);
-    assert_eq!(lines(&ids), [newer.id.as_str(), older.as_str()]);
+    assert_eq!(lines(&ids), [newer.image_id.as_str(), older.as_str()]);
     let list = json(&s, &["images", "--json"]);
-    assert_eq!(list[0]["id"], newer.id);
+    assert_eq!(list[0]["id"], newer.image_id);
     assert_eq!(list[1]["id"], older);
 }
 
 #[test]
 fn inspect_shows_the_config() {
     let (s, sample) = loaded();
-    let config = extract_member(&sample.path, &format!("blobs/sha256/{}", sample.id));
+    let config = extract_member(&sample.path, &format!("blobs/sha256/{}", sample.image_id));
 
     let inspect = json(&s, &["image", "inspect", NAME]);
     assert_eq!(inspect.as_array().expect("an array").len(), 1);
     let image = &inspect[0];
     assert_eq!(image["Id"], format!("sha256:{}", sha256(&config)));
-    assert_eq!(image["Id"], format!("sha256:{}", sample.id));
+    assert_eq!(image["Id"], format!("sha256:{}", sample.image_id));
     assert_eq!(image["RepoTags"], json!([NAME]));
     assert_eq!(
         image["RepoDigests"],
@@ -204,8 +180,11 @@ fn inspect_shows_the_config() {
     assert_eq!(history.len(), LAYERS + 1);
     assert_eq!(history[LAYERS]["empty_layer"], true);
 
-    let by_id = format!("sha256:{}", sample.id);
-    let both = json(&s, &["image", "inspect", &sample.id[..8], &by_id, "--json"]);
+    let by_id = format!("sha256:{}", sample.image_id);
+    let both = json(
+        &s,
+        &["image", "inspect", &sample.image_id[..8], &by_id, "--json"],
+    );
     assert_eq!(both, json!([image, image]), "by prefix and by sha256: id");
 }
 
@@ -223,7 +202,7 @@ fn history_is_newest_first_with_layer_sizes() {
         rows[0].starts_with("IMAGE") && rows[0].contains("CREATED BY"),
         "{table}"
     );
-    assert!(rows[1].starts_with(&sample.id[..12]), "{table}");
+    assert!(rows[1].starts_with(&sample.image_id[..12]), "{table}");
     assert!(rows[1].contains("CMD [\"/bin/sh\"]") && rows[1].contains(" 0 B"));
     for row in &rows[2..] {
         assert!(row.starts_with("<missing>"), "{table}");
@@ -231,13 +210,13 @@ fn history_is_newest_first_with_layer_sizes() {
     assert!(rows[LAYERS + 1].contains("ADD rootfs / in /"), "{table}");
     assert!(
         s.ok(&["image", "history", NAME, "--no-trunc"])
-            .contains(&sample.id)
+            .contains(&sample.image_id)
     );
 
     let steps = json(&s, &["image", "history", NAME, "--json"]);
     let steps = steps.as_array().expect("an array");
     assert_eq!(steps.len(), LAYERS + 1);
-    assert_eq!(steps[0]["id"], sample.id.as_str());
+    assert_eq!(steps[0]["id"], sample.image_id.as_str());
     assert_eq!(steps[0]["empty_layer"], true);
     assert_eq!(steps[0]["layer"], Value::Null);
     assert_eq!(steps[0]["size"], 0);
@@ -255,14 +234,19 @@ fn history_is_newest_first_with_layer_sizes() {
 fn tag_and_untag_take_normalized_names() {
     let (s, sample) = loaded();
     assert_eq!(s.ok(&["image", "tag", NAME, "myimg", "quay.io/x/y:2"]), "");
-    let names = |s: &CliStore| json(s, &["image", "inspect", &sample.id])[0]["RepoTags"].clone();
+    let names =
+        |s: &CliStore| json(s, &["image", "inspect", &sample.image_id])[0]["RepoTags"].clone();
     assert_eq!(
         names(&s),
         json!(["docker.io/library/myimg:latest", NAME, "quay.io/x/y:2"])
     );
     for alias in ["myimg", "docker.io/library/myimg", "myimg:latest"] {
         let found = json(&s, &["image", "inspect", alias]);
-        assert_eq!(found[0]["Id"], format!("sha256:{}", sample.id), "{alias}");
+        assert_eq!(
+            found[0]["Id"],
+            format!("sha256:{}", sample.image_id),
+            "{alias}"
+        );
     }
 
     assert_eq!(
@@ -286,7 +270,7 @@ fn rm_by_one_of_two_names_only_untags() {
         "Untagged: docker.io/library/myimg:latest\n"
     );
     let list = json(&s, &["images", "--json"]);
-    assert_eq!(list[0]["id"], sample.id.as_str());
+    assert_eq!(list[0]["id"], sample.image_id.as_str());
     assert_eq!(list[0]["names"], json!([NAME]));
     assert_eq!(
         json(&s, &["layers", "--json"])
@@ -302,11 +286,11 @@ fn rm_by_id_deletes_the_image_and_its_layers() {
     let (s, sample) = loaded();
     s.ok(&["image", "tag", NAME, "myimg"]);
     let layers = layer_ids(&s, NAME);
-    let out = s.ok(&["image", "rm", &sample.id[..12]]);
+    let out = s.ok(&["image", "rm", &sample.image_id[..12]]);
     let expected = [
         "Untagged: docker.io/library/myimg:latest".to_string(),
         format!("Untagged: {NAME}"),
-        format!("Deleted: {}", sample.id),
+        format!("Deleted: {}", sample.image_id),
     ];
     let mut deleted: Vec<String> = lines(&out)[3..].iter().map(|l| l.to_string()).collect();
     deleted.sort();
@@ -337,10 +321,13 @@ fn rm_is_refused_while_a_container_uses_the_image_unless_forced() {
         err.contains("used by container") && err.contains(container),
         "{err}"
     );
-    assert_eq!(s.ok(&["images", "-q", "--no-trunc"]).trim(), sample.id);
+    assert_eq!(
+        s.ok(&["images", "-q", "--no-trunc"]).trim(),
+        sample.image_id
+    );
 
     let out = s.ok(&["image", "rm", "--force", NAME]);
-    assert!(out.starts_with(&format!("Untagged: {NAME}\nDeleted: {}\n", sample.id)));
+    assert!(out.starts_with(&format!("Untagged: {NAME}\nDeleted: {}\n", sample.image_id)));
     assert_eq!(lines(&out).len(), 2 + LAYERS, "{out}");
     assert_eq!(s.ok(&["containers", "--json"]).trim(), "[]");
     assert_eq!(s.ok(&["layers", "--json"]).trim(), "[]");

@@ -2,12 +2,11 @@
 //! `blobs/sha256/<hex>`, written durably before any row names them and
 //! checked against their digest whenever they are read.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use super::{Store, durable};
 use crate::digest::Digest;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 
 impl Store {
     fn blob_path(&self, digest: &Digest) -> PathBuf {
@@ -21,15 +20,7 @@ impl Store {
         if path.exists() {
             return Ok(digest);
         }
-        let dir = self.root.join("blobs").join("sha256");
-        let temp = dir.join(format!(".{}.{}", digest.hex(), durable::random_hex(8)));
-        let mut file =
-            std::fs::File::create(&temp).context(|| format!("cannot create {}", temp.display()))?;
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .context(|| format!("cannot write {}", temp.display()))?;
-        drop(file);
-        durable::rename_durable(&temp, &path)?;
+        durable::write_file(&path, bytes)?;
         Ok(digest)
     }
 

@@ -35,6 +35,31 @@ pub fn rename_durable(from: &Path, to: &Path) -> Result<()> {
     }
 }
 
+/// Writes `bytes` to `path` durably: a temporary file beside it, fsync,
+/// rename, fsync of the directory. The temporary file goes on failure.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", random_hex(8)));
+    let written = File::options()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .and_then(|mut file| {
+            std::io::Write::write_all(&mut file, bytes)?;
+            file.sync_all()
+        })
+        .context(|| format!("cannot write {}", temp.display()))
+        .and_then(|()| rename_durable(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
 /// Creates `dir` and its parents, making the new entries durable.
 pub fn create_dir_all(dir: &Path) -> Result<()> {
     if dir.is_dir() {

@@ -7,6 +7,8 @@
 //! are in place, so there is no half-made image to recover. Removing an
 //! image deletes its row and blobs, then the layers nothing else uses.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
@@ -158,17 +160,22 @@ impl Store {
     /// Every image, oldest first.
     pub fn images(&self) -> Result<Vec<Image>> {
         let conn = self.conn();
-        let ids: Vec<String> = conn
-            .prepare_cached("SELECT id FROM images ORDER BY created, id")?
-            .query_map([], |row| row.get(0))?
+        let sql = format!("SELECT {COLUMNS} FROM images ORDER BY created, id");
+        let mut images: Vec<Image> = conn
+            .prepare_cached(&sql)?
+            .query_map([], from_row)?
             .collect::<rusqlite::Result<_>>()?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(image) = get(&conn, &id)? {
-                out.push(image);
-            }
+        let mut names: HashMap<String, Vec<String>> = HashMap::new();
+        let mut stmt =
+            conn.prepare_cached("SELECT image_id, name FROM image_names ORDER BY name")?;
+        for pair in stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))? {
+            let (id, name): (String, String) = pair?;
+            names.entry(id).or_default().push(name);
         }
-        Ok(out)
+        for image in &mut images {
+            image.names = names.remove(&image.id).unwrap_or_default();
+        }
+        Ok(images)
     }
 
     /// The image's config, exactly as received, checked against its digest.
@@ -334,6 +341,9 @@ pub(crate) fn with_top_layer(conn: &Connection, layer: &str) -> Result<Option<St
         .optional()?)
 }
 
+/// The columns [`from_row`] reads, in order.
+const COLUMNS: &str = "id, top_layer, layers, manifests, created, added, size";
+
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Image> {
     let json = |index: usize| -> rusqlite::Result<String> { row.get(index) };
     let bad = |what: &str| {
@@ -353,9 +363,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Image> {
 
 fn get(conn: &Connection, id: &str) -> Result<Option<Image>> {
     let image = conn
-        .prepare_cached(
-            "SELECT id, top_layer, layers, manifests, created, added, size FROM images WHERE id = ?1",
-        )?
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM images WHERE id = ?1"))?
         .query_row([id], from_row)
         .optional()?;
     let Some(mut image) = image else {

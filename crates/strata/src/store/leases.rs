@@ -137,25 +137,23 @@ impl Store {
 /// Fails unless `lease` still has its row (recovery takes the rows of
 /// leases whose owner it believes dead).
 pub(crate) fn check_live(conn: &Connection, lease: &Lease) -> Result<()> {
+    check_exists(conn, &lease.id)
+}
+
+fn check_exists(conn: &Connection, lease: &str) -> Result<()> {
     let exists: Option<i64> = conn
         .prepare_cached("SELECT 1 FROM leases WHERE id = ?1")?
-        .query_row([&lease.id], |row| row.get(0))
+        .query_row([lease], |row| row.get(0))
         .optional()?;
     match exists {
         Some(_) => Ok(()),
-        None => Err(Error::Invalid(format!("lease {} does not exist", lease.id))),
+        None => Err(Error::Invalid(format!("lease {lease} does not exist"))),
     }
 }
 
 /// Records that `lease` holds `layer` (`made` when the lease made it).
 pub(crate) fn hold(conn: &Connection, lease: &str, layer: &str, made: bool) -> Result<()> {
-    let exists: Option<i64> = conn
-        .prepare_cached("SELECT 1 FROM leases WHERE id = ?1")?
-        .query_row([lease], |row| row.get(0))
-        .optional()?;
-    if exists.is_none() {
-        return Err(Error::Invalid(format!("lease {lease} does not exist")));
-    }
+    check_exists(conn, lease)?;
     let kind = if made { "made" } else { "held" };
     conn.prepare_cached(
         "INSERT OR IGNORE INTO lease_layers (lease_id, layer_id, kind) VALUES (?1, ?2, ?3)",

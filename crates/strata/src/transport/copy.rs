@@ -52,7 +52,7 @@ pub fn copy(store: &Store, from: &Location, to: &Location) -> Result<Copied> {
                     Some(reference.as_deref().unwrap_or("@0")),
                     Some(&names),
                 )?,
-                Location::Strata { .. } => unreachable_pair()?,
+                Location::Strata { .. } => return Err(store_to_itself()),
             };
             Ok(Copied::Loaded(report))
         }
@@ -63,10 +63,8 @@ pub fn copy(store: &Store, from: &Location, to: &Location) -> Result<Copied> {
     }
 }
 
-fn unreachable_pair() -> Result<LoadReport> {
-    Err(Error::Invalid(
-        "cannot copy from the store to itself".into(),
-    ))
+fn store_to_itself() -> Error {
+    Error::Invalid("cannot copy from the store to itself".into())
 }
 
 /// The item saving `image` (asked for as `asked`) to `destination`: named
@@ -119,9 +117,7 @@ fn write_out(store: &Store, items: Vec<SaveItem>, destination: &Location) -> Res
         })
         .map(|_| ()),
         Location::Oci { dir, .. } => save_oci_dir(store, &items, dir).map(|_| ()),
-        Location::Strata { .. } => Err(Error::Invalid(
-            "cannot copy from the store to itself".into(),
-        )),
+        Location::Strata { .. } => Err(store_to_itself()),
     }
 }
 

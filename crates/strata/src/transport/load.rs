@@ -103,12 +103,10 @@ fn import_plans(
         });
     }
     let mut report = LoadReport::default();
-    let mut staged = Vec::new();
-    for plan in plans {
-        import_layers(store, lease, source, &plan, &mut report)?;
-        staged.push(plan);
+    for plan in &plans {
+        import_layers(store, lease, source, plan, &mut report)?;
     }
-    for plan in staged {
+    for plan in plans {
         let names = names.map(<[String]>::to_vec).unwrap_or(plan.names);
         let image = store.commit_image(
             lease,

@@ -6,37 +6,11 @@ use std::path::Path;
 
 use testkit::TarBuilder;
 
-use crate::common::TestStore;
+use crate::common::{TestStore, snapshot};
 
 /// A unique name for files that must never appear on the host.
 fn marker(what: &str) -> String {
     format!("strata-hostile-{what}-{}", std::process::id())
-}
-
-/// Everything under `dir`, with file contents, for before/after comparison.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("entry").path();
-            let meta = std::fs::symlink_metadata(&path).expect("stat");
-            let contents = if meta.is_file() {
-                std::fs::read(&path).expect("read")
-            } else {
-                Vec::new()
-            };
-            out.push((path.display().to_string(), contents));
-            if meta.is_dir() {
-                stack.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn sentinel(t: &TestStore) -> std::path::PathBuf {

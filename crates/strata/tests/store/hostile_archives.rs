@@ -11,7 +11,7 @@ use strata::transport::{ArchiveInput, Location, copy, load_archive};
 use testkit::TarBuilder;
 use testkit::image_archive::{self as ia, Archive, Member};
 
-use crate::common::TestStore;
+use crate::common::{TestStore, snapshot};
 
 fn base_tar() -> Vec<u8> {
     TarBuilder::default()
@@ -41,32 +41,6 @@ fn image(label: &str) -> ia::Image {
 
 fn hex(digest: &str) -> &str {
     digest.strip_prefix("sha256:").expect("sha256 digest")
-}
-
-/// Everything beneath `dir`: paths, and contents of regular files.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("entry").path();
-            let meta = std::fs::symlink_metadata(&path).expect("stat");
-            let contents = if meta.is_file() {
-                std::fs::read(&path).expect("read")
-            } else {
-                Vec::new()
-            };
-            out.push((path.display().to_string(), contents));
-            if meta.is_dir() {
-                stack.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// The store holds nothing at all.

@@ -114,13 +114,7 @@ fn holds(path: &Path, digest: &Digest) -> Result<bool> {
 
 /// Writes `name` in `dir` durably: temp → fsync → rename → fsync(dir).
 fn write_durable(dir: &Path, name: &str, bytes: &[u8]) -> Result<u64> {
-    let mut temp = Temp::create(dir)?;
-    temp.file
-        .write_all(bytes)
-        .and_then(|()| temp.file.sync_all())
-        .context(|| format!("cannot write {}", temp.path.display()))?;
-    temp.rename_to(&dir.join(name))?;
-    durable::fsync_dir(dir)?;
+    durable::write_file(&dir.join(name), bytes)?;
     Ok(bytes.len() as u64)
 }
 
