@@ -175,6 +175,15 @@ pub enum Error {
     /// A request that makes no sense for this layer or store.
     #[error("{0}")]
     Invalid(String),
+    /// A path given to write an output to cannot take it (a directory, a
+    /// socket, a path that changed while it was written).
+    #[error("cannot write to {path}: {reason}")]
+    UnusableOutput {
+        /// The path as given (and where its symlinks lead).
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The layer tar could not be applied.
     #[error("cannot apply the layer: {0}")]
     Apply(#[from] crate::archive::apply::ApplyError),

@@ -12,6 +12,7 @@ pub mod compression;
 pub mod digest;
 pub mod driver;
 mod error;
+pub mod fs;
 pub mod idmap;
 pub mod image;
 pub mod store;

@@ -4,13 +4,15 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use strata::fs::write_output;
 use strata::{DiffFormat, Store};
 
 use super::{output, progress};
 use crate::cli::{ChangesArgs, Compress, DiffArgs, FromArgs};
 
-/// `strata layer diff`: to a file (written aside, renamed on success) or
-/// to stdout (never a terminal).
+/// `strata layer diff`: to a file (see [`strata::fs::output`]: a new file
+/// appears only when complete; a device or FIFO is written into) or to
+/// stdout (never a terminal).
 pub fn diff(store: &Store, args: &DiffArgs) -> Result<()> {
     let format = match args.compress {
         Compress::None => DiffFormat::None,
@@ -49,23 +51,14 @@ fn diff_to_file(
     path: &Path,
     bar: Option<indicatif::ProgressBar>,
 ) -> Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let temp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    let mut out = progress::Counting {
-        inner: std::io::BufWriter::with_capacity(256 << 10, temp.reopen()?),
-        bar,
-    };
-    store
-        .diff(id, from, format, &mut out)
-        .context("cannot write the diff")?;
-    out.flush()?;
-    temp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    write_output(path, |out| -> Result<()> {
+        let mut out = progress::Counting { inner: out, bar };
+        store
+            .diff(id, from, format, &mut out)
+            .context("cannot write the diff")?;
+        Ok(())
+    })
+    .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `strata layer changes`.

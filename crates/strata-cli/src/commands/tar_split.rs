@@ -7,8 +7,11 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use strata::fs::{Output, write_output};
 use tarsplit::inline::FromArchive;
-use tarsplit::io::{DirSource, disassemble, finish_gzip_metadata, gzip_metadata, read_metadata};
+use tarsplit::io::{
+    BackgroundEntries, DirSource, disassemble, finish_gzip_metadata, gzip_metadata, read_metadata,
+};
 
 use crate::cli::{AsmArgs, DisasmArgs};
 
@@ -64,15 +67,15 @@ impl Read for Input {
     }
 }
 
-/// `tar-split disasm`.
+/// `tar-split disasm`. The metadata is spooled to an unnamed temporary
+/// file (a second pass over it inlines the payloads of duplicated paths),
+/// then copied to the output, opened first so a bad output path fails
+/// before the input is read.
 pub fn disasm(args: &DisasmArgs) -> Result<()> {
+    let mut output = Output::create(&args.output)?;
     let mut input = Input::open(args.input.as_deref())?;
-    let dir = match args.output.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let first = tempfile::NamedTempFile::new_in(dir).context("cannot create the metadata file")?;
-    let mut metadata = gzip_metadata(BufWriter::new(first.reopen()?));
+    let spool = tempfile::tempfile().context("cannot create a spool file")?;
+    let mut metadata = gzip_metadata(BufWriter::new(spool));
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
     let passthrough: Option<&mut dyn Write> = if args.no_stdout {
@@ -83,29 +86,39 @@ pub fn disasm(args: &DisasmArgs) -> Result<()> {
     let summary = disassemble(&mut input, &mut metadata, passthrough)
         .context("cannot disassemble the tar")?;
     stdout.flush()?;
-    finish_gzip_metadata(metadata)?.flush()?;
-    let done = if summary.superseded.is_empty() {
+    let first = finish_gzip_metadata(metadata)?
+        .into_inner()
+        .map_err(|e| e.into_error())?;
+    let mut done = if summary.superseded.is_empty() {
         first
     } else {
-        inline_duplicates(first, &summary.superseded, input, dir)?
+        inline_duplicates(first, &summary.superseded, input)?
     };
-    done.persist(&args.output)
+    done.rewind()?;
+    copy_into(&mut done, &mut output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
+    output.finish()?;
     Ok(())
+}
+
+fn copy_into(from: &mut File, output: &mut Output) -> std::io::Result<()> {
+    let mut out = BufWriter::with_capacity(256 << 10, output);
+    std::io::copy(from, &mut out)?;
+    out.flush()
 }
 
 /// Second pass for archives that repeat a path: the payloads of earlier
 /// occurrences go into the metadata.
 fn inline_duplicates(
-    first: tempfile::NamedTempFile,
+    mut first: File,
     superseded: &[tarsplit::Superseded],
     input: Input,
-    dir: &Path,
-) -> Result<tempfile::NamedTempFile> {
+) -> Result<File> {
     let mut archive = input.rewind()?;
-    let second = tempfile::NamedTempFile::new_in(dir)?;
-    let mut metadata = gzip_metadata(BufWriter::new(second.reopen()?));
-    let entries = read_metadata(first.reopen()?)?;
+    first.rewind()?;
+    let second = tempfile::tempfile().context("cannot create a spool file")?;
+    let mut metadata = gzip_metadata(BufWriter::new(second));
+    let entries = read_metadata(first)?;
     tarsplit::inline::inline_superseded(
         entries,
         superseded,
@@ -113,7 +126,9 @@ fn inline_duplicates(
         &mut metadata,
     )
     .context("cannot record the payloads of duplicated paths")?;
-    finish_gzip_metadata(metadata)?.flush()?;
+    let second = finish_gzip_metadata(metadata)?
+        .into_inner()
+        .map_err(|e| e.into_error())?;
     Ok(second)
 }
 
@@ -124,20 +139,34 @@ pub fn asm(args: &AsmArgs) -> Result<()> {
     let entries = read_metadata(input)?;
     let mut source = DirSource::new(&args.path)
         .with_context(|| format!("cannot open {}", args.path.display()))?;
-    let out: Box<dyn Write> = if args.output == Path::new("-") {
-        Box::new(std::io::stdout().lock())
-    } else {
-        let file = File::create(&args.output)
-            .with_context(|| format!("cannot create {}", args.output.display()))?;
-        Box::new(file)
-    };
+    if args.output == Path::new("-") {
+        return assemble(
+            entries,
+            &mut source,
+            args.compress,
+            std::io::stdout().lock(),
+        );
+    }
+    write_output(&args.output, |out| {
+        assemble(entries, &mut source, args.compress, out)
+    })
+    .with_context(|| format!("cannot write {}", args.output.display()))
+}
+
+/// Rebuilds the tar from `entries` and the files of `source` into `out`.
+fn assemble(
+    entries: BackgroundEntries,
+    source: &mut DirSource,
+    compress: bool,
+    out: impl Write,
+) -> Result<()> {
     let mut out = BufWriter::with_capacity(256 << 10, out);
-    if args.compress {
+    if compress {
         let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-        tarsplit::assemble(entries, &mut source, &mut gz).context("cannot reassemble the tar")?;
+        tarsplit::assemble(entries, source, &mut gz).context("cannot reassemble the tar")?;
         gz.finish()?.flush()?;
     } else {
-        tarsplit::assemble(entries, &mut source, &mut out).context("cannot reassemble the tar")?;
+        tarsplit::assemble(entries, source, &mut out).context("cannot reassemble the tar")?;
         out.flush()?;
     }
     Ok(())

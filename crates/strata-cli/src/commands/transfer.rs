@@ -5,7 +5,8 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result, bail};
 use strata::Store;
-use strata::transport::copy::{saved_name, write_file};
+use strata::fs::write_output;
+use strata::transport::copy::saved_name;
 use strata::transport::save::{SaveFormat, SaveItem, save_archive};
 use strata::transport::{ArchiveInput, Copied, Location, copy as copy_image, load_archive};
 
@@ -31,7 +32,7 @@ pub fn save(store: &Store, args: &SaveArgs) -> Result<()> {
     };
     match &args.output {
         Some(path) => {
-            write_file(path, |out| save_archive(store, &items, format, out))
+            write_output(path, |out| save_archive(store, &items, format, out))
                 .with_context(|| format!("cannot save to {}", path.display()))?;
         }
         None => {

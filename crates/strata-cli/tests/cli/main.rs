@@ -6,6 +6,7 @@ mod corpus;
 mod image_crash;
 mod images;
 mod interop_images;
+mod output_paths;
 mod store_commands;
 mod store_containers;
 mod store_crash;

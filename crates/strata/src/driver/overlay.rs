@@ -33,7 +33,8 @@ use super::overlay_mount::{
 use super::{Driver, Prepared, View};
 use crate::archive::apply::{KernelOverlayCalls, OverlayCalls, WhiteoutMode};
 use crate::error::{Error, IoContext, Result};
-use crate::store::durable::{create_dir_all, fsync_dir, random_hex, rename_durable};
+use crate::fs::durable::{create_dir_all, fsync_dir, rename_durable, write_new};
+use crate::fs::random_hex;
 
 const DIFF: &str = "diff";
 const WORK: &str = "work";
@@ -209,7 +210,7 @@ impl<C: MountCalls> Driver for Overlay<C> {
         std::fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .context(|| format!("cannot set the mode of {}", diff.display()))?;
         let link = random_hex(13).to_uppercase();
-        std::fs::write(layer.join(LINK), &link).context(|| "cannot write the short link".into())?;
+        write_new(&layer.join(LINK), link.as_bytes())?;
         let lower = match parent {
             Some(parent) => {
                 let parent_dir = self.layer_dir(parent);
@@ -228,8 +229,7 @@ impl<C: MountCalls> Driver for Overlay<C> {
                         });
                     }
                 }
-                std::fs::write(layer.join(LOWER), chain)
-                    .context(|| "cannot write the lower file".into())?;
+                write_new(&layer.join(LOWER), chain.as_bytes())?;
                 Some(self.view(parent)?)
             }
             None => None,
@@ -267,9 +267,7 @@ impl<C: MountCalls> Driver for Overlay<C> {
                 Err(e) => return Err(e).context(|| format!("cannot remove {}", path.display())),
             }
         }
-        std::fs::rename(&dir, work.join(LAYER))
-            .context(|| format!("cannot move {} away", dir.display()))?;
-        fsync_dir(&self.home)
+        rename_durable(&dir, &work.join(LAYER))
     }
 
     fn files_dir(&self, id: &str) -> PathBuf {
@@ -329,7 +327,7 @@ impl<C: MountCalls> Driver for Overlay<C> {
     }
 
     fn list(&self) -> Result<Vec<String>> {
-        let names = crate::store::workdir_names(&self.home)?;
+        let names = crate::fs::entries(&self.home)?;
         Ok(names
             .into_iter()
             .filter(|name| name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()))

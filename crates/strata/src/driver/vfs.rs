@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{Driver, Prepared, View};
 use crate::archive::apply::WhiteoutMode;
 use crate::error::{Error, IoContext, Result};
-use crate::store::durable::{create_dir_all, fsync_dir, rename_durable};
+use crate::fs::durable::{create_dir_all, rename_durable};
 
 /// Name of the prepared tree inside a work directory.
 const TREE: &str = "tree";
@@ -71,9 +71,7 @@ impl Driver for Vfs {
         if !dir.exists() {
             return Ok(());
         }
-        std::fs::rename(&dir, work.join(TREE))
-            .context(|| format!("cannot move {} away", dir.display()))?;
-        fsync_dir(&self.home)
+        rename_durable(&dir, &work.join(TREE))
     }
 
     fn files_dir(&self, id: &str) -> PathBuf {
@@ -97,6 +95,6 @@ impl Driver for Vfs {
     }
 
     fn list(&self) -> Result<Vec<String>> {
-        crate::store::workdir_names(&self.home)
+        crate::fs::entries(&self.home)
     }
 }

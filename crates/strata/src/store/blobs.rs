@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 
-use super::{Store, durable};
+use super::Store;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::fs::durable;
 
 impl Store {
     fn blob_path(&self, digest: &Digest) -> PathBuf {

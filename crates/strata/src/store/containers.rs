@@ -52,9 +52,10 @@ use serde::Serialize;
 use super::diff::DiffFormat;
 use super::import::CreateOptions;
 use super::layer::{Layer, LayerState, now_rfc3339};
-use super::workdir::{Owner, WorkDir};
-use super::{Store, durable, mounts, records};
+use super::{Store, mounts, records};
 use crate::error::{Error, IoContext, Result};
+use crate::fs::random_hex;
+use crate::fs::workdir::{Owner, WorkDir};
 
 /// What a new container is.
 #[derive(Debug, Clone, Default)]
@@ -293,7 +294,7 @@ impl Store {
                     "invalid container id {id:?}: want 64 lowercase hex digits"
                 )));
             }
-            None => durable::random_hex(32),
+            None => random_hex(32),
         };
         let mut names = options.names.clone();
         names.sort();
@@ -301,7 +302,7 @@ impl Store {
         for name in &names {
             records::check_name(name)?;
         }
-        let layer_id = durable::random_hex(32);
+        let layer_id = random_hex(32);
         let work = WorkDir::create(&self.staging_dir())?;
         let reserved = self.write(|conn| {
             let base = match &options.base {

@@ -9,9 +9,9 @@ use rusqlite::Connection;
 
 use super::Store;
 use super::layer::LayerState;
-use super::workdir::WorkDir;
 use super::{containers, images, leases, mounts, records};
 use crate::error::{Error, Result};
+use crate::fs::workdir::WorkDir;
 
 impl Store {
     /// Deletes a layer.

@@ -13,9 +13,9 @@ use super::diff::check_digest;
 use super::layer::Layer;
 use super::records;
 use super::recovery::Recovered;
-use super::workdir::{self, WorkDir};
 use crate::digest::DigestWriter;
 use crate::error::{IoContext, Result};
+use crate::fs::workdir::WorkDir;
 
 /// One problem fsck found.
 #[derive(Debug, Clone, Serialize)]
@@ -105,7 +105,7 @@ impl Store {
             });
         }
         let meta_root = self.root.join("layers");
-        for id in workdir::entries(&meta_root)?
+        for id in crate::fs::entries(&meta_root)?
             .into_iter()
             .filter(|id| !known.contains(id))
         {

@@ -19,13 +19,15 @@ use tarsplit::{DisasmSink, Disassembler, Member, Superseded};
 
 use super::layer::{Layer, now_rfc3339};
 use super::records::{self, Contents, NewRow};
-use super::workdir::WorkDir;
-use super::{Store, TAR_SPLIT, durable, leases};
+use super::{Store, TAR_SPLIT, leases};
 use crate::archive::apply::{Applier, ApplyError, ApplyOptions, ApplyReport};
 use crate::compression::{self, Compression};
 use crate::digest::{Digest, DigestReader};
 use crate::driver::{Prepared, View};
 use crate::error::{Error, IoContext, Result};
+use crate::fs::durable::{StagedFile, create_new, rename_durable, syncfs};
+use crate::fs::random_hex;
+use crate::fs::workdir::WorkDir;
 use crate::idmap::IdMap;
 
 /// Bytes handed from the reader thread to the extracting thread at a time.
@@ -101,7 +103,7 @@ impl Store {
         let id = match &options.id {
             Some(id) if records::is_id(id) => id.clone(),
             Some(id) => return Err(Error::InvalidId(id.clone())),
-            None => durable::random_hex(32),
+            None => random_hex(32),
         };
         for name in &options.names {
             records::check_name(name)?;
@@ -177,11 +179,11 @@ impl Store {
                 actual: actual.to_string(),
             });
         }
-        durable::syncfs(work.path())?;
+        syncfs(work.path())?;
         self.driver.commit(work.path(), id)?;
         let meta = work.path().join(META);
         if meta.exists() {
-            durable::rename_durable(&meta, &self.meta_dir(id))?;
+            rename_durable(&meta, &self.meta_dir(id))?;
         }
         self.write(|conn| {
             records::make_ready(conn, id, &contents)?;
@@ -218,8 +220,7 @@ fn import_tar(
         std::fs::create_dir(dir).context(|| format!("cannot create {}", dir.display()))?;
     }
     let tar_split = meta.join(TAR_SPLIT);
-    let file =
-        File::create(&tar_split).context(|| format!("cannot create {}", tar_split.display()))?;
+    let file = create_new(&tar_split)?;
     let applier = Applier::new(
         &prepared.tree,
         ApplyOptions {
@@ -458,10 +459,24 @@ fn inline_superseded(
     superseded: &[Superseded],
     report: &ApplyReport,
 ) -> Result<()> {
-    let rewritten = tar_split.with_extension("rewrite");
-    let file =
-        File::create(&rewritten).context(|| format!("cannot create {}", rewritten.display()))?;
-    let mut writer = gzip_metadata(BufWriter::new(file));
+    let dir = tar_split.parent().unwrap_or(Path::new("."));
+    let mut rewritten = StagedFile::create_in(dir)?;
+    let out = rewritten
+        .file()
+        .try_clone()
+        .context(|| format!("cannot write {}", tar_split.display()))?;
+    write_inlined(tar_split, superseded, report, out)?;
+    rewritten.publish(TAR_SPLIT)
+}
+
+/// The tar-split at `tar_split` with superseded payloads inlined, into `out`.
+fn write_inlined(
+    tar_split: &Path,
+    superseded: &[Superseded],
+    report: &ApplyReport,
+    out: File,
+) -> Result<()> {
+    let mut writer = gzip_metadata(BufWriter::new(out));
     let entries = read_metadata(
         File::open(tar_split).context(|| format!("cannot read {}", tar_split.display()))?,
     )?;
@@ -474,7 +489,6 @@ fn inline_superseded(
     finish_gzip_metadata(writer)?
         .into_inner()
         .map_err(|e| e.into_error())
-        .context(|| format!("cannot write {}", rewritten.display()))?;
-    std::fs::rename(&rewritten, tar_split)
-        .context(|| format!("cannot replace {}", tar_split.display()))
+        .context(|| format!("cannot write {}", tar_split.display()))?;
+    Ok(())
 }

@@ -11,9 +11,10 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::layer::now_rfc3339;
-use super::workdir::{Owner, WorkDir};
-use super::{Store, durable, records};
+use super::{Store, records};
 use crate::error::{Error, Result};
+use crate::fs::random_hex;
+use crate::fs::workdir::{Owner, WorkDir};
 
 /// A hold on layers by an operation in progress.
 pub struct Lease {
@@ -38,7 +39,7 @@ impl Store {
     /// Starts a lease.
     pub fn lease(&self) -> Result<Lease> {
         let work = WorkDir::create(&self.staging_dir())?;
-        let id = durable::random_hex(16);
+        let id = random_hex(16);
         let inserted = self.write(|conn| {
             conn.prepare_cached("INSERT INTO leases (id, work_dir, created) VALUES (?1, ?2, ?3)")?
                 .execute(params![id, work.name(), now_rfc3339()])?;

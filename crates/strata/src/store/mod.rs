@@ -25,7 +25,6 @@ mod containers;
 mod db;
 mod delete;
 mod diff;
-pub(crate) mod durable;
 mod fsck;
 mod images;
 mod import;
@@ -35,7 +34,6 @@ mod mounts;
 mod options;
 mod records;
 mod recovery;
-mod workdir;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -55,7 +53,8 @@ pub use recovery::Recovered;
 
 use crate::driver::{self, Driver};
 use crate::error::{Error, Result};
-use durable::create_dir_all;
+use crate::fs::durable::create_dir_all;
+use crate::fs::workdir;
 
 /// The drivers a new store tries, in order, when none is asked for.
 pub const DEFAULT_DRIVERS: [&str; 2] = ["overlay", "vfs"];
@@ -316,9 +315,4 @@ fn open_driver(name: &str, options: &ResolvedOptions) -> Result<Box<dyn Driver>>
         work.remove()?;
     }
     opened
-}
-
-/// Names of the entries of a directory (empty if it does not exist).
-pub(crate) fn workdir_names(dir: &Path) -> Result<Vec<String>> {
-    workdir::entries(dir)
 }

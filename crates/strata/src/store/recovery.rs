@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use super::Store;
 use super::layer::LayerState;
 use super::records;
-use super::workdir::{self, Owner, WorkDir};
-use crate::error::{IoContext, Result};
+use crate::error::Result;
+use crate::fs::durable::rename_durable;
+use crate::fs::workdir::{self, Owner, WorkDir};
 
 /// What recovery did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -81,8 +82,7 @@ impl Store {
         self.driver.retire(id, work.path())?;
         let meta = self.meta_dir(id);
         if meta.exists() {
-            std::fs::rename(&meta, work.path().join("meta"))
-                .context(|| format!("cannot move {} away", meta.display()))?;
+            rename_durable(&meta, &work.path().join("meta"))?;
         }
         self.write(|conn| records::delete(conn, id))?;
         work.remove()

@@ -1,15 +1,14 @@
 //! Copying images between the store and archives or layouts.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::Path;
 
 use super::load::{ArchiveInput, LoadReport, load_archive_selected, load_layout};
 use super::location::Location;
 use super::save::{SaveFormat, SaveItem, save_archive, save_oci_dir};
 use crate::error::{Error, IoContext, Result};
+use crate::fs::write_output;
 use crate::image::reference;
-use crate::store::{Image, Store, durable};
+use crate::store::{Image, Store};
 
 /// What a copy did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -108,46 +107,15 @@ pub fn saved_name(image: &Image, asked: &str) -> Option<reference::Reference> {
 
 fn write_out(store: &Store, items: Vec<SaveItem>, destination: &Location) -> Result<()> {
     match destination {
-        Location::DockerArchive { path, .. } => write_file(path, |out| {
+        Location::DockerArchive { path, .. } => write_output(path, |out| {
             save_archive(store, &items, SaveFormat::DockerArchive, out)
         })
         .map(|_| ()),
-        Location::OciArchive { path, .. } => write_file(path, |out| {
+        Location::OciArchive { path, .. } => write_output(path, |out| {
             save_archive(store, &items, SaveFormat::OciArchive, out)
         })
         .map(|_| ()),
         Location::Oci { dir, .. } => save_oci_dir(store, &items, dir).map(|_| ()),
         Location::Strata { .. } => Err(store_to_itself()),
     }
-}
-
-/// Writes `path` through a temporary file renamed into place only when
-/// `fill` succeeds, so a failed save leaves no partial archive.
-pub fn write_file<T>(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "archive".into());
-    let temp = dir.join(format!(".{name}.{}", durable::random_hex(6)));
-    let file = File::create(&temp).context(|| format!("cannot create {}", temp.display()))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    let written = fill(&mut out).and_then(|value| {
-        let file = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .context(|| format!("cannot write {}", temp.display()))?;
-        file.sync_all()
-            .context(|| format!("cannot write {}", temp.display()))?;
-        std::fs::rename(&temp, path)
-            .context(|| format!("cannot move {} into place", path.display()))?;
-        Ok(value)
-    });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
 }

@@ -1,15 +1,15 @@
 //! Writing a planned save into an OCI image layout directory.
 //!
-//! Blobs are written to a temporary file in the directory and renamed
-//! into `blobs/sha256/`; one `syncfs` then makes them durable before
-//! `oci-layout` and `index.json` (temp → fsync → rename → fsync(dir)) name
-//! them. A blob already present is kept if it hashes to its name and
+//! Blobs are written aside in `blobs/sha256/` and named once complete
+//! ([`StagedFile`]); one `syncfs` then makes them durable before
+//! `oci-layout` and `index.json` (written durably, [`durable::write_file`])
+//! name them. A blob already present is kept if it hashes to its name and
 //! rewritten otherwise. Two saves into the same directory at once may
 //! lose one's `index.json` entries (as with skopeo); blobs are safe.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::metadata::{self, BLOB_DIR};
 use super::plan::Plan;
@@ -17,9 +17,9 @@ use super::ustar::Counting;
 use super::{SaveReport, index_merge, layer};
 use crate::digest::{Digest, DigestReader};
 use crate::error::{Error, IoContext, Result};
+use crate::fs::durable::{self, StagedFile};
 use crate::image::media;
 use crate::store::Store;
-use crate::store::durable;
 
 /// Writes `plan` into the layout at `dir`, creating it if missing.
 pub(super) fn write(store: &Store, plan: &Plan, dir: &Path) -> Result<SaveReport> {
@@ -84,14 +84,14 @@ fn put_blob(
     if holds(&path, digest)? {
         return Ok(0);
     }
-    let mut temp = Temp::create(dir)?;
-    let mut out = Counting::new(BufWriter::new(&mut temp.file));
+    let mut staged = StagedFile::create_in(&dir.join(BLOB_DIR))?;
+    let mut out = Counting::new(BufWriter::new(staged.file()));
     body(&mut out)?;
     out.flush()
-        .context(|| format!("cannot write {}", temp.path.display()))?;
+        .context(|| format!("cannot write {}", path.display()))?;
     let written = out.written();
     drop(out);
-    temp.rename_to(&path)?;
+    staged.publish(digest.hex())?;
     Ok(written)
 }
 
@@ -126,44 +126,5 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
             context: format!("cannot read {}", path.display()),
             source: e,
         }),
-    }
-}
-
-/// A temporary file in the layout directory, removed unless renamed.
-struct Temp {
-    path: PathBuf,
-    file: File,
-    renamed: bool,
-}
-
-impl Temp {
-    fn create(dir: &Path) -> Result<Self> {
-        let path = dir.join(format!(".strata-save-{}.tmp", durable::random_hex(8)));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .context(|| format!("cannot create {}", path.display()))?;
-        Ok(Self {
-            path,
-            file,
-            renamed: false,
-        })
-    }
-
-    /// Renames the file to `to` (not flushed: the caller makes it durable).
-    fn rename_to(mut self, to: &Path) -> Result<()> {
-        std::fs::rename(&self.path, to)
-            .context(|| format!("cannot move {} to {}", self.path.display(), to.display()))?;
-        self.renamed = true;
-        Ok(())
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        if !self.renamed {
-            let _ = std::fs::remove_file(&self.path);
-        }
     }
 }
