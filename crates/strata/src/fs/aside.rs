@@ -114,11 +114,6 @@ impl AsideFile {
         &mut self.file
     }
 
-    /// The directory the file is in.
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir_path
-    }
-
     /// Names the file `name` in its directory, replacing atomically
     /// whatever has that name.
     pub(crate) fn place(mut self, name: &OsStr, sync: Sync) -> Result<File> {

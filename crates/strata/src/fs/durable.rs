@@ -82,11 +82,6 @@ impl StagedFile {
     pub fn publish(self, name: &str) -> Result<()> {
         self.aside.place(OsStr::new(name), Sync::Later).map(drop)
     }
-
-    /// The directory the file is written in.
-    pub fn dir(&self) -> &Path {
-        self.aside.dir()
-    }
 }
 
 /// Creates the new file `path` in a work directory (an error if it

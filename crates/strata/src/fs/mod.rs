@@ -1,7 +1,7 @@
 //! The ground floor: every primitive of strata that writes to the file
 //! system, and the rules they keep.
 //!
-//! - [`durable`]: the store's own files. Nothing is written in place:
+//! - `durable`: the store's own files. Nothing is written in place:
 //!   metadata is written aside, fsync'd, renamed over, and its directory
 //!   fsync'd; bulk data goes into a work directory and is flushed by one
 //!   `syncfs` before the rename that publishes it.
@@ -22,7 +22,7 @@
 
 mod aside;
 mod dir;
-pub mod durable;
+pub(crate) mod durable;
 mod lock;
 pub mod output;
 mod random;
@@ -31,4 +31,4 @@ pub(crate) mod workdir;
 pub use aside::is_temp_name;
 pub(crate) use dir::entries;
 pub use output::{Output, write_output};
-pub use random::random_hex;
+pub(crate) use random::random_hex;

@@ -12,6 +12,9 @@
 //! | a directory | an error: "… is a directory" |
 //! | a socket, or a path ending in `/` | an error |
 //!
+//! A new or replaced file is made in the target's directory, so writing
+//! one needs write permission there (as any atomic replacement does).
+//!
 //! Where the file system has no `O_TMPFILE`, the new file is written under
 //! a hidden temporary name ([`super::is_temp_name`]) that is removed if
 //! writing fails, but that a killed process leaves behind.
