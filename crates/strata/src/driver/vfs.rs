@@ -40,7 +40,7 @@ impl Driver for Vfs {
         match parent {
             Some(parent) => {
                 let source = self.layer_dir(parent);
-                crate::driver::copy::copy_tree(&source, &tree).map_err(|e| Error::Damaged {
+                crate::fs::copy::copy_tree(&source, &tree).map_err(|e| Error::Damaged {
                     id: parent.to_string(),
                     reason: format!("cannot copy its tree: {e}"),
                 })?;

@@ -12,20 +12,27 @@
 //!   only once complete.
 //! - `workdir` and `lock`: work directories owned through a `flock`ed lock
 //!   file, so a dead owner's work can be told from a live one's.
+//! - [`copy`]: replicating a tree exactly (reflink, `copy_file_range`),
+//!   how the vfs driver makes a child layer and overlay copies a file up.
+//! - `tree`: reading a tree through open directories (`statx` without
+//!   following symlinks, listings, xattrs), for the copier, the tree
+//!   comparer and the changeset writer.
 //! - `dir`, `random`: listing and removing, random names.
 //!
 //! Every other module of the crate that writes a file goes through here;
-//! this module uses nothing of the crate but its error type. (Extraction
-//! of layer content, `archive::apply`, writes beneath a layer's root with
-//! its own `openat`-relative operations, and the vfs driver copies trees
-//! with `driver::copy`.)
+//! this module uses nothing of the crate but its error type. Extraction of
+//! layer content (`archive::apply`) is the one exception: it writes
+//! beneath a layer's root with its own `openat2` operations that cannot
+//! leave the root.
 
 mod aside;
+pub mod copy;
 mod dir;
 pub(crate) mod durable;
 mod lock;
 pub mod output;
 mod random;
+pub(crate) mod tree;
 pub(crate) mod workdir;
 
 pub use aside::is_temp_name;

@@ -283,9 +283,9 @@ impl Applier {
         let label = Path::new(std::ffi::OsStr::from_bytes(path));
         // The directory copied into keeps its times: below, it did not change.
         let before = rustix::fs::fstat(to)?;
-        crate::driver::copy::copy_up(from, to, &c_name, label).map_err(|e| match e {
-            crate::driver::copy::CopyError::Io { source, .. }
-            | crate::driver::copy::CopyError::Xattr { source, .. } => source
+        crate::fs::copy::copy_up(from, to, &c_name, label).map_err(|e| match e {
+            crate::fs::copy::CopyError::Io { source, .. }
+            | crate::fs::copy::CopyError::Xattr { source, .. } => source
                 .raw_os_error()
                 .map_or(Errno::IO, Errno::from_raw_os_error),
             _ => Errno::INVAL,

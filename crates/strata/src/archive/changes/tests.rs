@@ -4,8 +4,10 @@
 
 use super::*;
 use crate::archive::changeset::testtree::{self, chmod, chown, set_times, set_xattr, write};
-use crate::driver::copy::copy_tree;
+use crate::fs::copy::copy_tree;
+use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 
 fn listing(changes: &[Change]) -> Vec<String> {
     format_changes(changes).lines().map(str::to_owned).collect()

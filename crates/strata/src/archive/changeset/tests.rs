@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use crate::driver::copy::copy_tree;
+use crate::fs::copy::copy_tree;
 use sha2::{Digest, Sha256};
 use std::process::Command;
 use tarsplit::{Event, Member, Parser};

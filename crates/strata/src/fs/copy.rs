@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, CWD, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
-use crate::archive::changes::{
+use super::tree::{
     Meta, Time, XattrTarget, full_path, open_dir_at, read_link_at, read_names, read_xattrs,
     stat_at, stat_fd,
 };
