@@ -33,7 +33,7 @@ use super::overlay_mount::{
 use super::{Driver, Prepared, View};
 use crate::archive::apply::{KernelOverlayCalls, OverlayCalls, WhiteoutMode};
 use crate::error::{Error, IoContext, Result};
-use crate::fs::durable::{create_dir_all, fsync_dir, rename_durable, write_new};
+use crate::fs::durable::{create_dir_all, rename_durable, symlink_durable, write_new};
 use crate::fs::random_hex;
 
 const DIFF: &str = "diff";
@@ -245,12 +245,8 @@ impl<C: MountCalls> Driver for Overlay<C> {
         let layer = work.join(LAYER);
         let link = self.short_name(&layer)?;
         rename_durable(&layer, &self.layer_dir(id))?;
-        let links = self.home.join(LINKS);
-        let path = links.join(&link);
-        let _ = std::fs::remove_file(&path);
-        std::os::unix::fs::symlink(Path::new("..").join(id).join(DIFF), &path)
-            .context(|| format!("cannot create {}", path.display()))?;
-        fsync_dir(&links)
+        let path = self.home.join(LINKS).join(&link);
+        symlink_durable(&Path::new("..").join(id).join(DIFF), &path)
     }
 
     fn retire(&self, id: &str, work: &Path) -> Result<()> {

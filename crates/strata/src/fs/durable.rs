@@ -101,6 +101,18 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
         .context(|| format!("cannot write {}", path.display()))
 }
 
+/// Makes `path` a symlink to `target` and its directory durable. Whatever
+/// had the name is removed first; the two steps are not one atomic
+/// replacement, so this is for names made afresh, where what it replaces
+/// can only be the leftover of an attempt that crashed.
+pub fn symlink_durable(target: &Path, path: &Path) -> Result<()> {
+    super::dir::remove_file(path)?;
+    std::os::unix::fs::symlink(target, path)
+        .context(|| format!("cannot create {}", path.display()))?;
+    let (dir, _) = split(path)?;
+    fsync_dir(dir)
+}
+
 /// Creates `dir` and its parents, making the new entries durable.
 pub fn create_dir_all(dir: &Path) -> Result<()> {
     if dir.is_dir() {
