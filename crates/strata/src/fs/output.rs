@@ -143,7 +143,16 @@ pub fn write_output<T, E: From<Error>>(
 ) -> std::result::Result<T, E> {
     let mut output = Output::create(path)?;
     let mut buffered = BufWriter::with_capacity(1 << 20, &mut output);
-    let value = fill(&mut buffered)?;
+    let value = match fill(&mut buffered) {
+        Ok(value) => value,
+        Err(e) => {
+            // Nothing more goes out after a failure, not even what is
+            // buffered (dropping a BufWriter would flush it into a device
+            // or FIFO).
+            let _ = buffered.into_parts();
+            return Err(e);
+        }
+    };
     buffered
         .flush()
         .context(|| format!("cannot write {}", path.display()))?;

@@ -117,22 +117,25 @@ fn a_character_device_is_written_into_never_replaced() {
     assert_eq!(names(dir.path()), ["null-device"]);
 }
 
+/// A FIFO at `path` and a thread reading it to its end.
+fn fifo_with_reader(path: &Path) -> std::thread::JoinHandle<Vec<u8>> {
+    rustix::fs::mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o600), 0).expect("mkfifo");
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        let mut got = Vec::new();
+        std::fs::File::open(&path)
+            .expect("open for reading")
+            .read_to_end(&mut got)
+            .expect("read");
+        got
+    })
+}
+
 #[test]
 fn a_fifo_with_a_reader_gets_the_stream() {
     let dir = tempfile::tempdir().expect("temp dir");
     let fifo = dir.path().join("pipe");
-    rustix::fs::mknodat(CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o600), 0).expect("mkfifo");
-    let reader = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || {
-            let mut got = Vec::new();
-            std::fs::File::open(&fifo)
-                .expect("open for reading")
-                .read_to_end(&mut got)
-                .expect("read");
-            got
-        })
-    };
+    let reader = fifo_with_reader(&fifo);
     let sent: Vec<u8> = (0..3u32 << 18).map(|i| i as u8).collect();
     write(&fifo, &sent).expect("write");
     assert_eq!(reader.join().expect("reader"), sent);
@@ -241,4 +244,17 @@ fn a_path_that_turns_into_a_device_while_written_is_not_replaced() {
     assert!(matches!(error, Error::UnusableOutput { .. }), "{error:?}");
     assert_null_device(&out);
     assert_eq!(names(dir.path()), ["out"]);
+}
+
+#[test]
+fn a_failed_write_sends_nothing_more_into_a_fifo() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("pipe");
+    let reader = fifo_with_reader(&fifo);
+    let failed = write_output(&fifo, |out| -> Result<()> {
+        out.write_all(b"still buffered").expect("write");
+        Err(Error::Invalid("the save failed".into()))
+    });
+    assert!(matches!(failed, Err(Error::Invalid(_))));
+    assert!(reader.join().expect("reader").is_empty());
 }
