@@ -20,10 +20,11 @@
 //! - `dir`, `random`: listing and removing, random names.
 //!
 //! Every other module of the crate that writes a file goes through here;
-//! this module uses nothing of the crate but its error type. Extraction of
-//! layer content (`archive::apply`) is the one exception: it writes
-//! beneath a layer's root with its own `openat2` operations that cannot
-//! leave the root.
+//! this module uses nothing of the crate but its error type. Two writers
+//! are not here yet: extraction of layer content (`archive::apply`), which
+//! writes beneath a layer's root with its own `openat2` operations that
+//! cannot leave the root, and the unlinked spill copy of a compressed
+//! image archive that `transport::archive_in` makes in a staging directory.
 
 mod aside;
 pub mod copy;
