@@ -13,7 +13,8 @@
 //! | a socket, or a path ending in `/` | an error |
 //!
 //! A new or replaced file is made in the target's directory, so writing
-//! one needs write permission there (as any atomic replacement does).
+//! one needs write permission there, and other hard links of a replaced
+//! file keep its old content (as with any atomic replacement).
 //!
 //! Where the file system has no `O_TMPFILE`, the new file is written under
 //! a hidden temporary name ([`super::is_temp_name`]) that is removed if

@@ -126,3 +126,61 @@ pub(crate) fn remove_abandoned_pending(parent: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+
+    fn touch(path: &Path, age: Duration) {
+        let file = File::create(path).expect("create");
+        file.set_modified(SystemTime::now() - age)
+            .expect("set mtime");
+    }
+
+    #[test]
+    fn a_work_directory_is_adopted_only_once_its_owner_is_gone() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let work = WorkDir::create(parent.path()).expect("create");
+        let name = work.name().to_string();
+        assert!(work.path().is_dir());
+        assert_eq!(
+            list(parent.path()).expect("list"),
+            std::slice::from_ref(&name)
+        );
+        assert!(matches!(
+            WorkDir::adopt(parent.path(), &name).expect("adopt"),
+            Owner::Alive
+        ));
+        drop(work);
+        let Owner::Dead(Some(adopted)) = WorkDir::adopt(parent.path(), &name).expect("adopt")
+        else {
+            panic!("the owner is gone: the directory is ours");
+        };
+        adopted.remove().expect("remove");
+        assert!(entries(parent.path()).expect("list").is_empty());
+    }
+
+    #[test]
+    fn only_old_free_pending_lock_files_are_removed() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let old = PENDING_GRACE + Duration::from_secs(5);
+        let temp = || format!(".strata-tmp-{}", random_hex(16));
+        let (old_free, old_held, fresh) = (temp(), temp(), temp());
+        touch(&parent.path().join(&old_free), old);
+        touch(&parent.path().join(".abc.lock.new"), old);
+        touch(&parent.path().join(&old_held), old);
+        let held = File::open(parent.path().join(&old_held)).expect("open");
+        held.lock().expect("lock");
+        touch(&parent.path().join(&fresh), Duration::ZERO);
+        touch(&parent.path().join("other.lock"), old);
+
+        remove_abandoned_pending(parent.path()).expect("remove");
+        let mut left = entries(parent.path()).expect("list");
+        left.sort();
+        let mut expected = vec![old_held, fresh, "other.lock".to_string()];
+        expected.sort();
+        assert_eq!(left, expected);
+    }
+}
