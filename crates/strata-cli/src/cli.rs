@@ -55,6 +55,12 @@ pub enum Command {
     Copy(CopyArgs),
     /// Check the store; with --repair, fix what can be fixed.
     Fsck(FsckArgs),
+    /// Remove what nothing uses: layers no image, container, name or lease
+    /// keeps, blobs no image or lease names, leftovers of dead processes.
+    Gc(GcArgs),
+    /// Store-wide maintenance.
+    #[command(subcommand)]
+    System(SystemCommand),
     /// Show where the store is and what it holds.
     Status(JsonArg),
     /// Disassemble and reassemble tar archives bit-exactly (Go tar-split compatible).
@@ -87,6 +93,25 @@ pub struct FsckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Report what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Remove unused data: layers no image, container, name or lease keeps,
+    /// blobs no image or lease names, leftovers of dead processes (the same
+    /// as `strata gc`). It removes no image: pruning dangling images is not
+    /// part of it.
+    Prune(GcArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -130,6 +130,15 @@ pub enum Error {
         /// How many mounts are outstanding.
         count: u64,
     },
+    /// The kernel has a mount on the layer's directories that the store's
+    /// mount count does not account for, so it cannot be deleted.
+    #[error("layer {id} is mounted at {mount_point}; unmount it first")]
+    KernelMounted {
+        /// The layer.
+        id: String,
+        /// Where the kernel has it mounted.
+        mount_point: String,
+    },
     /// Unmount of a layer that is not mounted.
     #[error("layer {0} is not mounted")]
     NotMounted(String),

@@ -17,7 +17,8 @@ use anyhow::Result;
 use strata::{Store, StoreOptions};
 
 use crate::cli::{
-    Cli, Command, ContainerCommand, ImageCommand, LayerCommand, StoreArgs, TarSplitCommand,
+    Cli, Command, ContainerCommand, ImageCommand, LayerCommand, StoreArgs, SystemCommand,
+    TarSplitCommand,
 };
 
 /// Runs the command line.
@@ -36,6 +37,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Load(args) => transfer::load(&open(&cli.store)?, &args),
         Command::Copy(args) => transfer::copy(&open(&cli.store)?, &args),
         Command::Fsck(args) => store::fsck(&open(&cli.store)?, &args),
+        Command::Gc(args) | Command::System(SystemCommand::Prune(args)) => {
+            store::gc(&open(&cli.store)?, &args)
+        }
         Command::Status(args) => store::status(&open(&cli.store)?, &args),
     }
 }

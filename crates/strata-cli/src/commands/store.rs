@@ -1,10 +1,11 @@
-//! `strata fsck` and `strata status`.
+//! `strata fsck`, `strata gc` (and `system prune`) and `strata status`.
 
 use anyhow::{Result, bail};
 use strata::Store;
+use strata::store::GcOptions;
 
 use super::output;
-use crate::cli::{FsckArgs, JsonArg};
+use crate::cli::{FsckArgs, GcArgs, JsonArg};
 
 /// `strata fsck [--repair]`: exits non-zero unless the store is clean.
 pub fn fsck(store: &Store, args: &FsckArgs) -> Result<()> {
@@ -32,6 +33,32 @@ pub fn fsck(store: &Store, args: &FsckArgs) -> Result<()> {
             }
         );
     }
+    Ok(())
+}
+
+/// `strata gc [--dry-run]`: one summary line, or the JSON report.
+pub fn gc(store: &Store, args: &GcArgs) -> Result<()> {
+    let report = store.gc(&GcOptions {
+        dry_run: args.dry_run,
+    })?;
+    if args.json {
+        return output::json(&report);
+    }
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    println!(
+        "{} {}, {}, {}, {}; {} {}",
+        if report.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        },
+        count(report.layers.len(), "layer"),
+        count(report.blobs.len(), "blob"),
+        count(report.dirs.len(), "leftover"),
+        count(report.leases.len(), "expired lease"),
+        output::size(report.bytes_freed),
+        if report.dry_run { "to free" } else { "freed" },
+    );
     Ok(())
 }
 

@@ -80,6 +80,14 @@ pub trait Driver: Send + Sync {
     /// used, for reassembly from tar-split.
     fn files_dir(&self, id: &str) -> PathBuf;
 
+    /// The directory holding everything of layer `id` (its files, and for
+    /// drivers that mount, its mount point).
+    fn data_dir(&self, id: &str) -> PathBuf;
+
+    /// Where [`Driver::mount`] puts a kernel mount of layer `id`; `None`
+    /// for drivers whose mounts are plain directories.
+    fn mount_point(&self, id: &str) -> Option<PathBuf>;
+
     /// A private read-only view of layer `id`'s full tree.
     fn view(&self, id: &str) -> Result<View>;
 

@@ -270,6 +270,14 @@ impl<C: MountCalls> Driver for Overlay<C> {
         self.layer_dir(id).join(DIFF)
     }
 
+    fn data_dir(&self, id: &str) -> PathBuf {
+        self.layer_dir(id)
+    }
+
+    fn mount_point(&self, id: &str) -> Option<PathBuf> {
+        Some(self.layer_dir(id).join(MERGED))
+    }
+
     fn view(&self, id: &str) -> Result<View> {
         let spec = OverlaySpec {
             lower: self.lowers(id, Some(self.files_dir(id)))?,

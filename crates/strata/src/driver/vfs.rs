@@ -78,6 +78,14 @@ impl Driver for Vfs {
         self.layer_dir(id)
     }
 
+    fn data_dir(&self, id: &str) -> PathBuf {
+        self.layer_dir(id)
+    }
+
+    fn mount_point(&self, _id: &str) -> Option<PathBuf> {
+        None
+    }
+
     fn view(&self, id: &str) -> Result<View> {
         Ok(View::directory(self.layer_dir(id)))
     }

@@ -10,8 +10,14 @@ use crate::error::{Error, Result};
 use crate::fs::durable;
 
 impl Store {
-    fn blob_path(&self, digest: &Digest) -> PathBuf {
-        self.root.join("blobs").join("sha256").join(digest.hex())
+    /// Where blobs are.
+    pub(crate) fn blob_dir(&self) -> PathBuf {
+        self.root.join("blobs").join("sha256")
+    }
+
+    /// Where blob `digest` is.
+    pub(crate) fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.blob_dir().join(digest.hex())
     }
 
     /// Stores `bytes` (if not stored already) and returns their digest.

@@ -80,6 +80,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (lease_id, layer_id)
      );
      CREATE INDEX lease_layers_by_layer ON lease_layers(layer_id);",
+    // 4: leases expire (`expires`: unix seconds, NULL for never) and hold
+    // blobs written before any image names them; what recovery did when
+    // the store was opened, kept until fsck reports it.
+    "ALTER TABLE leases ADD COLUMN expires INTEGER;
+     CREATE TABLE lease_blobs (
+        lease_id TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        PRIMARY KEY (lease_id, digest)
+     );
+     CREATE INDEX lease_blobs_by_digest ON lease_blobs(digest);
+     CREATE TABLE recovery_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        detail TEXT NOT NULL
+     );",
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema

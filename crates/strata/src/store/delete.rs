@@ -1,6 +1,7 @@
 //! Deleting layers: refused while an image has the layer on top, an
 //! operation in progress holds it, a container uses it (as its base or its
-//! read-write layer), or while it has children or is mounted; otherwise
+//! read-write layer), or while it has children or is mounted (by the
+//! store's count, or by the kernel whatever the count says); otherwise
 //! the row turns `deleting`, the data moves to trash, the row goes last. A
 //! crash at any point leaves a `deleting` row that the next process to open
 //! the store finishes off.
@@ -19,7 +20,7 @@ impl Store {
         let work = WorkDir::create(&self.trash_dir())?;
         let marked = self.write(|conn| {
             let id = records::resolve(conn, reference)?;
-            check_unused(conn, &id)?;
+            self.check_unused(conn, &id)?;
             records::mark_deleting(conn, &id, work.name())?;
             Ok(id)
         });
@@ -43,7 +44,7 @@ impl Store {
             if layer.state != LayerState::Ready || !layer.names.is_empty() {
                 return Ok(None);
             }
-            match check_unused(conn, id) {
+            match self.check_unused(conn, id) {
                 Ok(()) => {
                     records::mark_deleting(conn, id, work.name())?;
                     Ok(Some(layer.parent))
@@ -53,7 +54,8 @@ impl Store {
                     | Error::LayerHeld(_)
                     | Error::UsedByContainer { .. }
                     | Error::HasChildren { .. }
-                    | Error::Mounted { .. },
+                    | Error::Mounted { .. }
+                    | Error::KernelMounted { .. },
                 ) => Ok(None),
                 Err(e) => Err(e),
             }
@@ -101,8 +103,17 @@ impl Store {
     }
 }
 
-/// Fails with the reason layer `id` may not be deleted, if there is one.
-fn check_unused(conn: &Connection, id: &str) -> Result<()> {
+impl Store {
+    /// Fails with the reason layer `id` may not be deleted, if there is one.
+    fn check_unused(&self, conn: &Connection, id: &str) -> Result<()> {
+        check_unreferenced(conn, id)?;
+        self.check_not_kernel_mounted(id)
+    }
+}
+
+/// Fails if a record uses layer `id` (image, lease, container, child,
+/// mount count).
+fn check_unreferenced(conn: &Connection, id: &str) -> Result<()> {
     if let Some(image) = images::with_top_layer(conn, id)? {
         return Err(Error::UsedByImage {
             layer: id.to_string(),

@@ -1,34 +1,36 @@
 //! Checking the store: every layer's data and tar-split are present and its
-//! rebuilt tar hashes to its diff digest; no data, metadata or work
-//! directory lies around without a record or a live owner. With `repair`,
-//! what can be fixed is: orphans are removed, damaged layers without
-//! children are deleted.
-
-use std::collections::HashSet;
+//! rebuilt tar hashes to its diff digest; the kernel's mounts under the
+//! store agree with the store's mount counts; nothing lies around that no
+//! root reaches (the garbage a collection would take: unreferenced layers,
+//! blobs no image or lease names, data and tar-split without a row, old
+//! temporary files); and what recovery did when the store was opened, as
+//! its log says (the log is cleared once reported). With `repair`, what can
+//! be fixed is: uncounted mounts are unmounted, stale counts dropped,
+//! garbage collected, damaged layers without children deleted.
 
 use serde::Serialize;
 
 use super::Store;
 use super::diff::check_digest;
 use super::layer::Layer;
-use super::records;
-use super::recovery::Recovered;
+use super::recovery::RecoveryEntry;
 use crate::digest::DigestWriter;
 use crate::error::{IoContext, Result};
-use crate::fs::workdir::WorkDir;
 
 /// One problem fsck found.
 #[derive(Debug, Clone, Serialize)]
 pub struct FsckIssue {
-    /// What kind of problem: `damaged-layer`, `damaged-image`, `orphan-data`,
-    /// `orphan-tar-split`, and what recovery fixed: `unfinished-layer`,
-    /// `orphan-work-dir`.
-    pub kind: &'static str,
-    /// The layer id or directory name concerned.
+    /// What kind of problem: `damaged-layer`, `damaged-image`,
+    /// `uncounted-mount`, `stale-mount-count`, garbage (`unreferenced-layer`,
+    /// `orphan-blob`, `orphan-data`, `orphan-tar-split`, `stray-temp-file`),
+    /// and what recovery fixed (`unfinished-layer`, `orphan-work-dir`,
+    /// `unfinished-container`, `dead-lease`, `dead-lease-layer`).
+    pub kind: String,
+    /// The layer id, digest, lease, container or path concerned.
     pub id: String,
     /// What exactly is wrong.
     pub detail: String,
-    /// Whether `--repair` fixed it.
+    /// Whether it was fixed (by `--repair`, or by recovery).
     pub repaired: bool,
 }
 
@@ -46,7 +48,13 @@ pub struct FsckReport {
 impl Store {
     /// Checks the whole store; repairs what it can when `repair` is set.
     pub fn fsck(&self, repair: bool) -> Result<FsckReport> {
-        let mut issues = recovered_issues(self.recover()?);
+        self.recover_all()?;
+        let mut issues: Vec<FsckIssue> = self
+            .take_recovery_log()?
+            .into_iter()
+            .map(recovered_issue)
+            .collect();
+        issues.extend(self.check_mounts(repair)?);
         let layers = self.layers()?;
         for layer in &layers {
             if let Err(e) = self.verify_layer(layer) {
@@ -54,14 +62,22 @@ impl Store {
                     && self.children(&layer.id)?.is_empty()
                     && self.delete_layer(&layer.id).is_ok();
                 issues.push(FsckIssue {
-                    kind: "damaged-layer",
+                    kind: "damaged-layer".into(),
                     id: layer.id.clone(),
                     detail: e.to_string(),
                     repaired,
                 });
             }
         }
-        self.find_orphans(repair, &mut issues)?;
+        for garbage in self.survey()? {
+            let repaired = repair && self.sweep(&garbage)?.is_some();
+            issues.push(FsckIssue {
+                kind: garbage.kind().into(),
+                id: garbage.id(),
+                detail: garbage.detail().into(),
+                repaired,
+            });
+        }
         self.check_images(&mut issues)?;
         let clean = issues.iter().all(|i| i.repaired);
         Ok(FsckReport {
@@ -88,38 +104,6 @@ impl Store {
         check_digest(layer, &hasher.finish().0)
     }
 
-    fn find_orphans(&self, repair: bool, issues: &mut Vec<FsckIssue>) -> Result<()> {
-        let known: HashSet<String> = records::all_ids(&self.conn())?.into_iter().collect();
-        for id in self
-            .driver
-            .list()?
-            .into_iter()
-            .filter(|id| !known.contains(id))
-        {
-            let repaired = repair && self.remove_orphan_data(&id).is_ok();
-            issues.push(FsckIssue {
-                kind: "orphan-data",
-                id,
-                detail: "driver data without a layer".into(),
-                repaired,
-            });
-        }
-        let meta_root = self.root.join("layers");
-        for id in crate::fs::entries(&meta_root)?
-            .into_iter()
-            .filter(|id| !known.contains(id))
-        {
-            let repaired = repair && std::fs::remove_dir_all(meta_root.join(&id)).is_ok();
-            issues.push(FsckIssue {
-                kind: "orphan-tar-split",
-                id,
-                detail: "tar-split without a layer".into(),
-                repaired,
-            });
-        }
-        Ok(())
-    }
-
     /// Every image's config blob verifies and its layers are all there.
     /// Not repaired: removing an image is the user's call.
     fn check_images(&self, issues: &mut Vec<FsckIssue>) -> Result<()> {
@@ -135,7 +119,7 @@ impl Store {
             }
             for problem in problems {
                 issues.push(FsckIssue {
-                    kind: "damaged-image",
+                    kind: "damaged-image".into(),
                     id: image.id.clone(),
                     detail: problem,
                     repaired: false,
@@ -144,30 +128,17 @@ impl Store {
         }
         Ok(())
     }
-
-    fn remove_orphan_data(&self, id: &str) -> Result<()> {
-        let work = WorkDir::create(&self.trash_dir())?;
-        self.driver.retire(id, work.path())?;
-        work.remove()
-    }
 }
 
 /// What recovery (which runs whenever the store opens, repair or not)
 /// cleaned up after dead processes, as fsck reports it.
-fn recovered_issues(recovered: Recovered) -> Vec<FsckIssue> {
-    let layers = recovered.layers.into_iter().map(|id| FsckIssue {
-        kind: "unfinished-layer",
-        id,
-        detail: "half made or half deleted by a process that died".into(),
+fn recovered_issue(entry: RecoveryEntry) -> FsckIssue {
+    FsckIssue {
+        kind: entry.kind,
+        id: entry.id,
+        detail: format!("{} (cleaned up by recovery at {})", entry.detail, entry.at),
         repaired: true,
-    });
-    let work_dirs = recovered.work_dirs.into_iter().map(|id| FsckIssue {
-        kind: "orphan-work-dir",
-        id,
-        detail: "work directory without a live owner".into(),
-        repaired: true,
-    });
-    layers.chain(work_dirs).collect()
+    }
 }
 
 /// Summary of the store for `strata status`.

@@ -101,10 +101,16 @@ impl Store {
             .iter()
             .map(|n| normalize_name(n))
             .collect::<Result<Vec<_>>>()?;
-        let config_digest = self.put_blob(&new.config)?;
-        let mut manifests = Vec::new();
+        // Held before they are written: a collection running meanwhile
+        // must not take blobs no image names yet.
+        let config_digest = Digest::of(&new.config);
+        let manifests: Vec<Digest> = new.manifests.iter().map(|m| Digest::of(m)).collect();
+        let mut held = manifests.clone();
+        held.push(config_digest.clone());
+        self.hold_blobs(lease, &held)?;
+        self.put_blob(&new.config)?;
         for manifest in &new.manifests {
-            manifests.push(self.put_blob(manifest)?);
+            self.put_blob(manifest)?;
         }
         let id = config_digest.hex().to_string();
         self.write(|conn| {
@@ -258,9 +264,12 @@ impl Store {
             conn.prepare_cached("DELETE FROM images WHERE id = ?1")?
                 .execute([id])?;
             // Inside the transaction, so a concurrent commit of the same
-            // image (which checks for its blobs in its own) cannot lose them.
+            // image (which checks for its blobs in its own) cannot lose them;
+            // a blob a lease holds (a load of the same image) stays.
             for digest in image.manifests.iter().chain([&image.digest()]) {
-                self.remove_blob(digest)?;
+                if !super::gc::blob_named(conn, digest)? {
+                    self.remove_blob(digest)?;
+                }
             }
             Ok(())
         })

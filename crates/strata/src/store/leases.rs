@@ -7,14 +7,34 @@
 //! from them protects them from then on. Releasing the lease deletes the
 //! layers it made that nothing else uses; after a crash, the next process
 //! to open the store does that for the dead owner.
+//!
+//! A lease may expire: past its expiry time it protects nothing, and the
+//! next garbage collection releases it even if its owner is still alive
+//! (the owner's next use of it then fails, saying the lease is gone).
+//! Blobs an operation writes before an image names them (configs and
+//! manifests of a load) are held by its lease in `lease_blobs`, recorded
+//! before the blob is written, so a concurrent collection leaves them alone;
+//! releasing the lease removes those no image names by then.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::gc::Garbage;
 use super::layer::now_rfc3339;
 use super::{Store, records};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::fs::random_hex;
 use crate::fs::workdir::{Owner, WorkDir};
+
+/// How a lease is made.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseOptions {
+    /// How long the lease protects what it holds; forever (until released,
+    /// or its owner dies) when absent.
+    pub expires_in: Option<Duration>,
+}
 
 /// A hold on layers by an operation in progress.
 pub struct Lease {
@@ -36,13 +56,23 @@ impl Lease {
 }
 
 impl Store {
-    /// Starts a lease.
+    /// Starts a lease that lasts until it is released (or its owner dies).
     pub fn lease(&self) -> Result<Lease> {
+        self.lease_with(&LeaseOptions::default())
+    }
+
+    /// Starts a lease as `options` say.
+    pub fn lease_with(&self, options: &LeaseOptions) -> Result<Lease> {
+        let expires = options.expires_in.map(|after| {
+            now_unix().saturating_add(i64::try_from(after.as_secs()).unwrap_or(i64::MAX))
+        });
         let work = WorkDir::create(&self.staging_dir())?;
         let id = random_hex(16);
         let inserted = self.write(|conn| {
-            conn.prepare_cached("INSERT INTO leases (id, work_dir, created) VALUES (?1, ?2, ?3)")?
-                .execute(params![id, work.name(), now_rfc3339()])?;
+            conn.prepare_cached(
+                "INSERT INTO leases (id, work_dir, created, expires) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id, work.name(), now_rfc3339(), expires])?;
             Ok(())
         });
         match inserted {
@@ -66,6 +96,21 @@ impl Store {
         })
     }
 
+    /// Holds blobs `digests` under `lease`, before they are written, so
+    /// that a collection running meanwhile keeps them.
+    pub(crate) fn hold_blobs(&self, lease: &Lease, digests: &[Digest]) -> Result<()> {
+        self.write(|conn| {
+            check_live(conn, lease)?;
+            for digest in digests {
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO lease_blobs (lease_id, digest) VALUES (?1, ?2)",
+                )?
+                .execute(params![lease.id, digest.as_str()])?;
+            }
+            Ok(())
+        })
+    }
+
     /// Ends `lease`: the layers it made that no image, container, other
     /// lease or child uses are deleted. Returns their ids.
     pub fn release(&self, lease: Lease) -> Result<Vec<String>> {
@@ -74,26 +119,36 @@ impl Store {
         Ok(collected)
     }
 
+    /// Drops the rows of `lease`, then deletes the layers it made and the
+    /// blobs it held that nothing else uses.
     fn release_rows(&self, lease: &str) -> Result<Vec<String>> {
-        let made = self.write(|conn| {
+        let (made, blobs) = self.write(|conn| {
             let made = made_by(conn, lease)?;
+            let blobs = blobs_of(conn, lease)?;
             conn.prepare_cached("DELETE FROM lease_layers WHERE lease_id = ?1")?
+                .execute([lease])?;
+            conn.prepare_cached("DELETE FROM lease_blobs WHERE lease_id = ?1")?
                 .execute([lease])?;
             conn.prepare_cached("DELETE FROM leases WHERE id = ?1")?
                 .execute([lease])?;
-            Ok(made)
+            Ok((made, blobs))
         })?;
+        for digest in blobs {
+            self.sweep(&Garbage::Blob(digest))?;
+        }
         self.collect_layers(&made, false)
     }
 
-    /// Releases the leases of dead processes.
-    pub(crate) fn recover_leases(&self) -> Result<Vec<String>> {
+    /// Releases the leases of dead processes; returns them and the layers
+    /// that went with them.
+    pub(crate) fn recover_leases(&self) -> Result<(Vec<String>, Vec<String>)> {
         let rows: Vec<(String, String)> = {
             let conn = self.conn();
             let mut stmt = conn.prepare_cached("SELECT id, work_dir FROM leases")?;
             stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?
         };
+        let mut released = Vec::new();
         let mut collected = Vec::new();
         for (lease, work_dir) in rows {
             let Owner::Dead(work) = WorkDir::adopt(&self.staging_dir(), &work_dir)? else {
@@ -103,8 +158,22 @@ impl Store {
             if let Some(work) = work {
                 work.remove()?;
             }
+            released.push(lease);
         }
-        Ok(collected)
+        Ok((released, collected))
+    }
+
+    /// Releases every lease past its expiry time, whether or not its owner
+    /// is alive (its work directory stays: a live owner still uses it, and
+    /// recovery removes a dead one's). Returns the leases released and the
+    /// layers that went with them.
+    pub(crate) fn release_expired(&self) -> Result<(Vec<String>, Vec<String>)> {
+        let expired = expired(&self.conn(), now_unix())?;
+        let mut layers = Vec::new();
+        for lease in &expired {
+            layers.extend(self.release_rows(lease)?);
+        }
+        Ok((expired, layers))
     }
 
     /// Deletes the layers among `ids` that nothing uses, and with
@@ -142,14 +211,36 @@ pub(crate) fn check_live(conn: &Connection, lease: &Lease) -> Result<()> {
 }
 
 fn check_exists(conn: &Connection, lease: &str) -> Result<()> {
-    let exists: Option<i64> = conn
-        .prepare_cached("SELECT 1 FROM leases WHERE id = ?1")?
+    let expires: Option<Option<i64>> = conn
+        .prepare_cached("SELECT expires FROM leases WHERE id = ?1")?
         .query_row([lease], |row| row.get(0))
         .optional()?;
-    match exists {
+    match expires {
+        Some(Some(at)) if at <= now_unix() => {
+            Err(Error::Invalid(format!("lease {lease} has expired")))
+        }
         Some(_) => Ok(()),
         None => Err(Error::Invalid(format!("lease {lease} does not exist"))),
     }
+}
+
+/// Seconds since the Unix epoch, now.
+pub(crate) fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Leases whose expiry time is `now` or earlier.
+fn expired(conn: &Connection, now: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM leases WHERE expires IS NOT NULL AND expires <= ?1 ORDER BY id",
+    )?;
+    let ids = stmt
+        .query_map([now], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
 }
 
 /// Records that `lease` holds `layer` (`made` when the lease made it).
@@ -171,6 +262,19 @@ fn made_by(conn: &Connection, lease: &str) -> Result<Vec<String>> {
         .query_map([lease], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
+}
+
+/// The blobs `lease` holds.
+fn blobs_of(conn: &Connection, lease: &str) -> Result<Vec<Digest>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT digest FROM lease_blobs WHERE lease_id = ?1 ORDER BY digest")?;
+    let texts: Vec<String> = stmt
+        .query_map([lease], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(texts
+        .iter()
+        .filter_map(|text| Digest::parse(text).ok())
+        .collect())
 }
 
 /// A lease holding `layer`, if any.

@@ -26,10 +26,12 @@ mod db;
 mod delete;
 mod diff;
 mod fsck;
+mod gc;
 mod images;
 mod import;
 mod layer;
 mod leases;
+mod mountinfo;
 mod mounts;
 mod options;
 mod records;
@@ -44,12 +46,13 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use containers::{Container, ContainerOptions};
 pub use diff::{DiffFormat, DiffReport};
 pub use fsck::{FsckIssue, FsckReport, Status};
+pub use gc::{GcOptions, GcReport};
 pub use images::{Image, NewImage, Removed, normalize_name};
 pub use import::CreateOptions;
 pub use layer::{Layer, LayerState};
-pub use leases::Lease;
+pub use leases::{Lease, LeaseOptions};
 pub use options::{ResolvedOptions, StoreOptions};
-pub use recovery::Recovered;
+pub use recovery::{Recovered, RecoveryEntry};
 
 use crate::driver::{self, Driver};
 use crate::error::{Error, Result};
@@ -87,9 +90,7 @@ impl Store {
             driver,
             db: Mutex::new(conn),
         };
-        store.recover()?;
-        store.recover_containers()?;
-        store.recover_leases()?;
+        store.recover_all()?;
         Ok(store)
     }
 

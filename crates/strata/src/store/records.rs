@@ -341,15 +341,6 @@ pub(crate) fn still_unfinished(
         .is_some())
 }
 
-/// Every row id in any state (for fsck).
-pub(crate) fn all_ids(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM layers")?;
-    let ids = stmt
-        .query_map([], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(ids)
-}
-
 /// Gives `id` exactly `names`, taking any of them from other layers.
 pub(crate) fn set_names(conn: &Connection, id: &str, names: &[String]) -> Result<()> {
     conn.prepare_cached("DELETE FROM layer_names WHERE layer_id = ?1")?

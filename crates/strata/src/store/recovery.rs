@@ -2,11 +2,17 @@
 //! half-made layers are removed, their half-deleted layers finished off,
 //! and their work directories emptied. Runs whenever the store is opened;
 //! costs one indexed query and two small directory listings.
+//!
+//! What recovery did is appended to the `recovery_log` table, since it
+//! happens silently inside [`Store::open`]; the next fsck reports the log
+//! and then clears it.
 
 use std::collections::HashSet;
 
+use rusqlite::params;
+
 use super::Store;
-use super::layer::LayerState;
+use super::layer::{LayerState, now_rfc3339};
 use super::records;
 use crate::error::Result;
 use crate::fs::durable::rename_durable;
@@ -19,9 +25,117 @@ pub struct Recovered {
     pub layers: Vec<String>,
     /// Work directories left by dead processes.
     pub work_dirs: Vec<String>,
+    /// Containers whose dead creator left them half made.
+    pub containers: Vec<String>,
+    /// Leases of dead processes, released.
+    pub leases: Vec<String>,
+    /// Layers those leases made that nothing else used, deleted.
+    pub lease_layers: Vec<String>,
+}
+
+impl Recovered {
+    /// Whether recovery did nothing.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+            && self.work_dirs.is_empty()
+            && self.containers.is_empty()
+            && self.leases.is_empty()
+            && self.lease_layers.is_empty()
+    }
+
+    /// One `(kind, id, detail)` per thing done, as the log keeps them.
+    fn entries(&self) -> Vec<(&'static str, &str, &'static str)> {
+        let kinds: [(&'static str, &Vec<String>, &'static str); 5] = [
+            (
+                "unfinished-layer",
+                &self.layers,
+                "half made or half deleted by a process that died",
+            ),
+            (
+                "orphan-work-dir",
+                &self.work_dirs,
+                "work directory without a live owner",
+            ),
+            (
+                "unfinished-container",
+                &self.containers,
+                "half made by a process that died",
+            ),
+            ("dead-lease", &self.leases, "lease of a process that died"),
+            (
+                "dead-lease-layer",
+                &self.lease_layers,
+                "made under a dead process's lease and used by nothing",
+            ),
+        ];
+        kinds
+            .into_iter()
+            .flat_map(|(kind, ids, detail)| ids.iter().map(move |id| (kind, id.as_str(), detail)))
+            .collect()
+    }
+}
+
+/// One thing recovery did, as logged.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecoveryEntry {
+    /// When (RFC 3339 UTC).
+    pub at: String,
+    /// What kind of thing: `unfinished-layer`, `orphan-work-dir`,
+    /// `unfinished-container`, `dead-lease`, `dead-lease-layer`.
+    pub kind: String,
+    /// The layer, container, lease or work directory concerned.
+    pub id: String,
+    /// What it was.
+    pub detail: String,
 }
 
 impl Store {
+    /// Every recovery (layers, containers, leases), logged in
+    /// `recovery_log` when it did something.
+    pub(crate) fn recover_all(&self) -> Result<Recovered> {
+        let mut done = self.recover()?;
+        done.containers = self.recover_containers()?;
+        (done.leases, done.lease_layers) = self.recover_leases()?;
+        if !done.is_empty() {
+            let at = now_rfc3339();
+            self.write(|conn| {
+                for (kind, id, detail) in done.entries() {
+                    conn.prepare_cached(
+                        "INSERT INTO recovery_log (at, kind, id, detail) VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![at, kind, id, detail])?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(done)
+    }
+
+    /// The recovery log, oldest first, emptied as it is read.
+    pub(crate) fn take_recovery_log(&self) -> Result<Vec<RecoveryEntry>> {
+        self.write(|conn| {
+            let entries: Vec<(i64, RecoveryEntry)> = conn
+                .prepare_cached("SELECT seq, at, kind, id, detail FROM recovery_log ORDER BY seq")?
+                .query_map([], |row| {
+                    Ok((
+                        row.get(0)?,
+                        RecoveryEntry {
+                            at: row.get(1)?,
+                            kind: row.get(2)?,
+                            id: row.get(3)?,
+                            detail: row.get(4)?,
+                        },
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            if let Some((last, _)) = entries.last() {
+                conn.prepare_cached("DELETE FROM recovery_log WHERE seq <= ?1")?
+                    .execute([last])?;
+            }
+            Ok(entries.into_iter().map(|(_, e)| e).collect())
+        })
+    }
+
     /// Finishes or undoes what dead processes left behind.
     pub(crate) fn recover(&self) -> Result<Recovered> {
         let unfinished = records::unfinished(&self.conn())?;
@@ -57,7 +171,7 @@ impl Store {
             self.discard(&id, work)?;
             done.layers.push(id);
         }
-        for parent in [self.staging_dir(), self.trash_dir()] {
+        for (label, parent) in [("staging", self.staging_dir()), ("trash", self.trash_dir())] {
             workdir::remove_abandoned_pending(&parent)?;
             for name in workdir::list(&parent)?
                 .into_iter()
@@ -65,7 +179,7 @@ impl Store {
             {
                 if let Owner::Dead(Some(work)) = WorkDir::adopt(&parent, &name)? {
                     work.remove()?;
-                    done.work_dirs.push(name);
+                    done.work_dirs.push(format!("{label}/{name}"));
                 }
             }
         }

@@ -459,7 +459,8 @@ fn a_store_of_schema_1_migrates() {
         db.execute_batch(
             "DROP TABLE container_names; DROP TABLE containers; \
              DROP TABLE image_names; DROP TABLE images; \
-             DROP TABLE lease_layers; DROP TABLE leases; PRAGMA user_version = 1;",
+             DROP TABLE lease_layers; DROP TABLE leases; \
+             DROP TABLE lease_blobs; DROP TABLE recovery_log; PRAGMA user_version = 1;",
         )
         .expect("back to schema 1");
     }
@@ -468,8 +469,8 @@ fn a_store_of_schema_1_migrates() {
         .expect("db")
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 3);
-    assert_eq!(store.status().expect("status").schema_version, 3);
+    assert_eq!(version, 4);
+    assert_eq!(store.status().expect("status").schema_version, 4);
     assert_eq!(store.layer(&base.id).expect("layer kept").id, base.id);
     let c = store.create_container(&on(&base.id, &[])).expect("create");
     store.delete_container(&c.id, false).expect("rm");

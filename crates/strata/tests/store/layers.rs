@@ -146,7 +146,30 @@ fn mount_counts_reset_on_reboot() {
     db.execute("UPDATE mounts SET boot_id = 'a-previous-boot'", [])
         .expect("update");
     assert_eq!(t.store.mount_count(&a.id).expect("count"), 0);
+    // A reboot also takes the kernel's mount, which deletion looks at too.
+    if let Some(merged) = kernel_mount_of(&t, &a.id) {
+        assert!(matches!(
+            t.store.delete_layer(&a.id),
+            Err(Error::KernelMounted { .. })
+        ));
+        let status = std::process::Command::new("umount")
+            .arg(&merged)
+            .status()
+            .expect("umount");
+        assert!(status.success());
+    }
     t.store.delete_layer(&a.id).expect("delete after reboot");
+}
+
+/// Where the kernel has layer `id` mounted, for drivers that mount.
+fn kernel_mount_of(t: &TestStore, id: &str) -> Option<std::path::PathBuf> {
+    let merged = t.root().join("overlay").join(id).join("merged");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let merged_text = merged.to_str().expect("utf-8 path").to_string();
+    mounts
+        .lines()
+        .any(|line| line.split(' ').nth(4) == Some(merged_text.as_str()))
+        .then_some(merged)
 }
 
 #[test]
