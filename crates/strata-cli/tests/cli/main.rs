@@ -3,6 +3,7 @@
 //! oracle. One test binary keeps link time low.
 
 mod corpus;
+mod gc;
 mod image_crash;
 mod images;
 mod interop_images;
