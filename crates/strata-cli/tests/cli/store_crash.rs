@@ -57,7 +57,8 @@ fn killed_deletes_leave_a_clean_store() {
     let full = timed(&s, &["layer", "rm", "probe"]);
     let mut random = Random::new();
     for trial in 0..kill_trials() {
-        let id = s.import(&tar, &[]);
+        // Named: an unnamed layer nothing uses is garbage, which fsck reports.
+        let id = s.import(&tar, &["--name", "victim"]);
         let delay = Duration::from_micros(random.below(full.as_micros() as u64 * 3 / 2));
         kill_after(&s, &["layer", "rm", &id], delay);
         s.assert_clean();
