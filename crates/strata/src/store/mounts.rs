@@ -154,18 +154,25 @@ impl Store {
             .collect();
         let root = mountinfo::resolved(&self.root);
         let mut issues = Vec::new();
+        // Only mounts on or under a layer's directory: the store's root or
+        // driver directory may well be mount points of their own.
         for point in points
             .iter()
             .filter(|p| !covered.iter().any(|d| p.starts_with(d)))
         {
-            let relative = point.strip_prefix(&root).unwrap_or(point);
-            let layer = relative
+            let Some(id) = point
+                .strip_prefix(&root)
+                .unwrap_or(point)
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .find(|name| records::is_id(name));
+                .find(|name| records::is_id(name))
+                .filter(|id| point.starts_with(mountinfo::resolved(&self.driver.data_dir(id))))
+            else {
+                continue;
+            };
             issues.push(FsckIssue {
                 kind: "uncounted-mount".into(),
-                id: layer.unwrap_or_else(|| relative.display().to_string()),
+                id,
                 detail: format!(
                     "{} is mounted, but the store counts no mount of it",
                     point.display()

@@ -412,3 +412,15 @@ fn orphan_directories_are_collected() {
     );
     t.assert_only(&[]);
 }
+
+#[test]
+fn a_store_root_that_is_a_mount_point_is_not_an_uncounted_mount() {
+    let t = TestStore::new();
+    t.import(&tar("kept"), None, &["kept"]).expect("import");
+    let _root = BindMount::new(&t.root());
+    let store = t.reopen();
+    let (issues, clean) = fsck_kinds(&store, true);
+    assert!(clean && issues.is_empty(), "{issues:?}");
+    assert!(gc(&store).layers.is_empty());
+    store.delete_layer("kept").expect("rm");
+}
