@@ -449,7 +449,10 @@ impl Store {
     }
 
     /// Deletes a container and its read-write layer. A mounted container is
-    /// refused unless `force`, which unmounts it first.
+    /// refused unless `force`, which unmounts it first; a container whose
+    /// layer the kernel still has mounted after that (a mount the store did
+    /// not count, or one inside its tree) is refused
+    /// ([`Error::KernelMounted`]).
     pub fn delete_container(&self, reference: &str, force: bool) -> Result<()> {
         let work = WorkDir::create(&self.trash_dir())?;
         let marked = self.write(|conn| {
@@ -471,6 +474,9 @@ impl Store {
                 self.driver.unmount(&layer)?;
                 mounts::forget(conn, &layer)?;
             }
+            // A mount the count does not know of (or one made inside the
+            // tree) would have its contents removed with the layer.
+            self.check_not_kernel_mounted(&layer)?;
             delete_row(conn, &id)?;
             if records::state(conn, &layer)? == Some(LayerState::Ready) {
                 records::mark_deleting(conn, &layer, work.name())?;

@@ -424,3 +424,20 @@ fn a_store_root_that_is_a_mount_point_is_not_an_uncounted_mount() {
     assert!(gc(&store).layers.is_empty());
     store.delete_layer("kept").expect("rm");
 }
+
+#[test]
+fn container_rm_is_refused_while_the_kernel_has_its_layer_mounted() {
+    let t = TestStore::new();
+    let c = t
+        .store
+        .create_container(&ContainerOptions::default())
+        .expect("container");
+    let mount = BindMount::new(&t.files_dir(&c.layer));
+    assert!(matches!(
+        t.store.delete_container(&c.id, true),
+        Err(Error::KernelMounted { .. })
+    ));
+    drop(mount);
+    t.store.delete_container(&c.id, false).expect("rm");
+    t.assert_only(&[]);
+}
