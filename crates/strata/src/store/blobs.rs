@@ -20,7 +20,9 @@ impl Store {
         self.blob_dir().join(digest.hex())
     }
 
-    /// Stores `bytes` (if not stored already) and returns their digest.
+    /// Stores `bytes` (if not stored already) and returns their digest. A
+    /// blob no image or lease names is garbage: the next collection takes
+    /// it (an operation in progress holds its blobs under its lease first).
     pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest> {
         let digest = Digest::of(bytes);
         let path = self.blob_path(&digest);
