@@ -70,6 +70,10 @@ pub enum Error {
     /// An operation in progress (a load, a copy) holds the layer.
     #[error("layer {0} is held by an operation in progress")]
     LayerHeld(String),
+    /// The lease is past its expiry time: it holds nothing any more, and
+    /// garbage collection releases it.
+    #[error("lease {0} has expired")]
+    LeaseExpired(String),
     /// Containers use the image, so it cannot be deleted without force.
     #[error("image {image} is used by container {}; delete the container first or force the removal", containers.join(", "))]
     ImageInUse {

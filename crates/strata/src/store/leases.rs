@@ -216,9 +216,7 @@ fn check_exists(conn: &Connection, lease: &str) -> Result<()> {
         .query_row([lease], |row| row.get(0))
         .optional()?;
     match expires {
-        Some(Some(at)) if at <= now_unix() => {
-            Err(Error::Invalid(format!("lease {lease} has expired")))
-        }
+        Some(Some(at)) if at <= now_unix() => Err(Error::LeaseExpired(lease.to_string())),
         Some(_) => Ok(()),
         None => Err(Error::Invalid(format!("lease {lease} does not exist"))),
     }

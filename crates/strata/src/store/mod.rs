@@ -18,7 +18,9 @@
 //! processes that died, recognised by the free lock of their work directory.
 //!
 //! Containers (a read-write layer on a base layer, plus a record) follow
-//! the same rules; see the `containers` module.
+//! the same rules; see the `containers` module. What no image, container,
+//! name or lease reaches is garbage, which [`Store::gc`] collects and
+//! [`Store::fsck`] reports (module `gc`).
 
 mod blobs;
 mod containers;

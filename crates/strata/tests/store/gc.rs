@@ -211,9 +211,10 @@ fn an_expired_lease_is_released_by_gc_even_with_its_owner_alive() {
     let db = rusqlite::Connection::open(t.root().join("strata.db")).expect("db");
     db.execute("UPDATE leases SET expires = 1 WHERE id = ?1", [lease.id()])
         .expect("expire");
-    assert!(
-        matches!(t.store.hold_layer(&lease, &made.id), Err(Error::Invalid(m)) if m.contains("expired"))
-    );
+    assert!(matches!(
+        t.store.hold_layer(&lease, &made.id),
+        Err(Error::LeaseExpired(id)) if id == lease.id()
+    ));
     let report = gc(&t.store);
     assert_eq!(report.leases, vec![lease.id().to_string()]);
     assert_eq!(report.layers, vec![made.id.clone()]);
