@@ -141,9 +141,7 @@ impl Store {
             report.layers.extend(recovered.layers);
             report.layers.extend(recovered.lease_layers);
             report.dirs.extend(recovered.work_dirs);
-            let (leases, layers) = self.release_expired()?;
-            report.leases = leases;
-            report.layers.extend(layers);
+            report.leases = self.release_expired()?;
         }
         for garbage in self.survey()? {
             let freed = match options.dry_run {

@@ -122,17 +122,7 @@ impl Store {
     /// Drops the rows of `lease`, then deletes the layers it made and the
     /// blobs it held that nothing else uses.
     fn release_rows(&self, lease: &str) -> Result<Vec<String>> {
-        let (made, blobs) = self.write(|conn| {
-            let made = made_by(conn, lease)?;
-            let blobs = blobs_of(conn, lease)?;
-            conn.prepare_cached("DELETE FROM lease_layers WHERE lease_id = ?1")?
-                .execute([lease])?;
-            conn.prepare_cached("DELETE FROM lease_blobs WHERE lease_id = ?1")?
-                .execute([lease])?;
-            conn.prepare_cached("DELETE FROM leases WHERE id = ?1")?
-                .execute([lease])?;
-            Ok((made, blobs))
-        })?;
+        let (made, blobs) = self.write(|conn| drop_rows(conn, lease))?;
         for digest in blobs {
             self.sweep(&Garbage::Blob(digest))?;
         }
@@ -165,15 +155,14 @@ impl Store {
 
     /// Releases every lease past its expiry time, whether or not its owner
     /// is alive (its work directory stays: a live owner still uses it, and
-    /// recovery removes a dead one's). Returns the leases released and the
-    /// layers that went with them.
-    pub(crate) fn release_expired(&self) -> Result<(Vec<String>, Vec<String>)> {
+    /// recovery removes a dead one's). Only the rows go: what the leases
+    /// held is left for the collection that follows. Returns the leases.
+    pub(crate) fn release_expired(&self) -> Result<Vec<String>> {
         let expired = expired(&self.conn(), now_unix())?;
-        let mut layers = Vec::new();
         for lease in &expired {
-            layers.extend(self.release_rows(lease)?);
+            self.write(|conn| drop_rows(conn, lease))?;
         }
-        Ok((expired, layers))
+        Ok(expired)
     }
 
     /// Deletes the layers among `ids` that nothing uses, and with
@@ -260,6 +249,21 @@ fn made_by(conn: &Connection, lease: &str) -> Result<Vec<String>> {
         .query_map([lease], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
+}
+
+/// Deletes the rows of `lease`; returns the layers it made and the blobs it
+/// held.
+fn drop_rows(conn: &Connection, lease: &str) -> Result<(Vec<String>, Vec<Digest>)> {
+    let made = made_by(conn, lease)?;
+    let blobs = blobs_of(conn, lease)?;
+    for sql in [
+        "DELETE FROM lease_layers WHERE lease_id = ?1",
+        "DELETE FROM lease_blobs WHERE lease_id = ?1",
+        "DELETE FROM leases WHERE id = ?1",
+    ] {
+        conn.prepare_cached(sql)?.execute([lease])?;
+    }
+    Ok((made, blobs))
 }
 
 /// The blobs `lease` holds.

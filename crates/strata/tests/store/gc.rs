@@ -201,9 +201,18 @@ fn an_expired_lease_is_released_by_gc_even_with_its_owner_alive() {
             None,
         )
         .expect("import under the lease");
+    // Blobs it holds: a commit that fails after writing them.
+    let image = ia::Image::new("held", &[], vec![ia::Layer::plain(tar("absent"))]);
+    let new = NewImage {
+        config: image.config.clone(),
+        manifests: vec![image.oci_manifest()],
+        names: vec![],
+    };
+    assert!(t.store.commit_image(&lease, &new).is_err());
+    assert_eq!(blob_names(&t).len(), 2);
     let report = gc(&t.store);
     assert!(
-        report.layers.is_empty() && report.leases.is_empty(),
+        report.layers.is_empty() && report.leases.is_empty() && report.blobs.is_empty(),
         "{report:?}"
     );
 
@@ -218,6 +227,8 @@ fn an_expired_lease_is_released_by_gc_even_with_its_owner_alive() {
     let report = gc(&t.store);
     assert_eq!(report.leases, vec![lease.id().to_string()]);
     assert_eq!(report.layers, vec![made.id.clone()]);
+    assert_eq!(report.blobs.len(), 2, "{report:?}");
+    assert!(blob_names(&t).is_empty());
     assert!(layer_ids(&t.store).is_empty());
     // The owner's work directory stays until the owner releases the lease.
     assert_eq!(t.entries("staging").len(), 2, "{:?}", t.entries("staging"));
