@@ -183,11 +183,18 @@ fn killed_gc_loses_nothing_and_leaves_nothing() {
     let full = start.elapsed();
     assert_eq!(layer_ids(&s), kept);
     let mut random = Random::new();
+    let mut interrupted = 0;
     for trial in 1..=torture_trials() {
         make_garbage(&s, &tar, trial);
         let delay = Duration::from_micros(random.below(full.as_micros() as u64 * 6 / 5));
         store_support::kill_after(s.command(&["gc"]), delay);
         let context = format!("trial {trial}");
+        // Three layers of garbage: some gone, some not, means the kill
+        // landed in the middle of the sweep.
+        let remaining = layer_ids(&s).len();
+        if remaining > kept.len() && remaining < kept.len() + 3 {
+            interrupted += 1;
+        }
         // Opening the store finishes the collection's deletions; fsck
         // verifies that every layer rebuilds to its diff digest and that
         // every image has its layers, and with --repair collects the rest.
@@ -205,6 +212,7 @@ fn killed_gc_loses_nothing_and_leaves_nothing() {
             assert!(left.is_empty(), "{context}: {dir} holds {left:?}");
         }
     }
+    eprintln!("{interrupted} collections were killed with part of the garbage gone");
 }
 
 #[test]
