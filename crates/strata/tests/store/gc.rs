@@ -453,3 +453,40 @@ fn container_rm_is_refused_while_the_kernel_has_its_layer_mounted() {
     t.store.delete_container(&c.id, false).expect("rm");
     t.assert_only(&[]);
 }
+
+/// Mount points the kernel has at or under `dir`.
+fn kernel_mounts_under(dir: &Path) -> usize {
+    let dir = std::fs::canonicalize(dir).expect("resolve");
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("mountinfo")
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .filter(|point| Path::new(point).starts_with(&dir))
+        .count()
+}
+
+#[test]
+fn concurrent_mounts_count_every_one_and_mount_once() {
+    let t = TestStore::new();
+    let layer = t.import(&tar("shared"), None, &["shared"]).expect("import");
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let store = t.reopen();
+            scope.spawn(move || {
+                for _ in 0..5 {
+                    store.mount_layer("shared").expect("mount");
+                }
+            });
+        }
+    });
+    assert_eq!(t.store.mount_count("shared").expect("count"), 20);
+    let data = t.root().join(t.store.driver_name()).join(&layer.id);
+    let kernel_mounts = usize::from(t.store.driver_name() == "overlay");
+    assert_eq!(kernel_mounts_under(&data), kernel_mounts);
+    assert!(t.store.fsck(false).expect("fsck").clean);
+    for left in (0..20).rev() {
+        assert_eq!(t.store.unmount_layer("shared").expect("unmount"), left);
+    }
+    assert_eq!(kernel_mounts_under(&data), 0);
+    t.store.delete_layer("shared").expect("rm");
+}
