@@ -289,3 +289,44 @@ fn gc_racing_loads_removals_and_imports_sweeps_only_the_unreachable() {
     }
     assert_eq!(layer_ids(&s), want);
 }
+
+#[test]
+fn a_killed_mount_never_leaves_a_mount_the_store_did_not_count() {
+    let s = CliStore::new();
+    let tar = write_tar(s.dir.path(), "layer.tar", 20, 100);
+    s.import(&tar, &["--name", "m"]);
+    let start = Instant::now();
+    s.ok(&["layer", "mount", "m"]);
+    let full = start.elapsed();
+    s.ok(&["layer", "unmount", "m"]);
+    let mut random = Random::new();
+    let (mut stale, mut mounted) = (0, 0);
+    for trial in 0..store_support::kill_trials() {
+        let delay = Duration::from_micros(random.below(full.as_micros() as u64 * 6 / 5));
+        store_support::kill_after(s.command(&["layer", "mount", "m"]), delay);
+        // Not clean with a stale count: the exit status says so.
+        let out = s.output(&["fsck", "--json"]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("fsck json");
+        // A stale count may be left (killed between counting and
+        // mounting), and recovery may have cleaned up a work directory;
+        // never a mount the store does not know of.
+        let bad: Vec<&serde_json::Value> = report["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .filter(|i| i["repaired"] != true && i["kind"] != "stale-mount-count")
+            .collect();
+        assert!(bad.is_empty(), "trial {trial}: {report:#}");
+        let issues = report["issues"].as_array().expect("issues");
+        stale += usize::from(issues.iter().any(|i| i["kind"] == "stale-mount-count"));
+        s.ok(&["fsck", "--repair"]);
+        if s.output(&["layer", "unmount", "m"]).status.success() {
+            mounted += 1;
+            while s.output(&["layer", "unmount", "m"]).status.success() {}
+        }
+        s.assert_clean();
+        s.ok(&["layer", "rm", "m"]);
+        s.import(&tar, &["--name", "m"]);
+    }
+    eprintln!("{mounted} killed mounts were counted, {stale} left a stale count");
+}
