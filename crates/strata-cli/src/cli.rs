@@ -159,7 +159,8 @@ pub struct NewLayerArgs {
     /// The layer to put it on.
     #[arg(long)]
     pub parent: Option<String>,
-    /// A name for it (repeatable).
+    /// A name for it (repeatable). An unnamed layer that no image,
+    /// container or named layer uses is garbage for `strata gc`.
     #[arg(long = "name")]
     pub names: Vec<String>,
     /// Its id (64 hex digits); random by default.
