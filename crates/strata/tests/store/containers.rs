@@ -298,14 +298,14 @@ fn container_names_are_unique() {
         .create_container(&on(&base.id, &["web", "shared"]))
         .expect("create");
     assert_eq!(first.names, vec!["shared".to_string(), "web".to_string()]);
-    match t.store.create_container(&on(&base.id, &["db", "web"])) {
+    match t.store.create_container(&on(&base.id, &["queue", "web"])) {
         Err(Error::ContainerNameInUse { name, container }) => {
             assert_eq!((name, container), ("web".to_string(), first.id.clone()))
         }
         other => panic!("expected ContainerNameInUse, got {other:?}"),
     }
     assert!(matches!(
-        t.store.container("db"),
+        t.store.container("queue"),
         Err(Error::ContainerNotFound(_))
     ));
     assert_eq!(t.store.containers().expect("list").len(), 1);
