@@ -254,18 +254,25 @@ impl Store {
     }
 
     /// Deletes image `id`'s row, names and blobs, leaving its layers.
+    ///
+    /// The rows go in one transaction and the blobs in a second one, so a
+    /// kill between the two leaves blobs that nothing names (garbage the
+    /// next gc or `fsck --repair` collects), never an image whose config is
+    /// gone. The second transaction looks again: a blob another image or a
+    /// lease (a load of the same image) names by then stays.
     pub(crate) fn forget_image(&self, id: &str) -> Result<()> {
-        self.write(|conn| {
-            let Some(image) = get(conn, id)? else {
-                return Ok(());
-            };
+        let Some(image) = self.write(|conn| {
+            let image = get(conn, id)?;
             conn.prepare_cached("DELETE FROM image_names WHERE image_id = ?1")?
                 .execute([id])?;
             conn.prepare_cached("DELETE FROM images WHERE id = ?1")?
                 .execute([id])?;
-            // Inside the transaction, so a concurrent commit of the same
-            // image (which checks for its blobs in its own) cannot lose them;
-            // a blob a lease holds (a load of the same image) stays.
+            Ok(image)
+        })?
+        else {
+            return Ok(());
+        };
+        self.write(|conn| {
             for digest in image.manifests.iter().chain([&image.digest()]) {
                 if !super::gc::blob_named(conn, digest)? {
                     self.remove_blob(digest)?;
