@@ -5,12 +5,18 @@
 //! compressed archive) is first decompressed into one temporary file in
 //! the store's staging area, removed afterwards: temporary space is then
 //! the size of the uncompressed archive.
+//!
+//! The headers are read by tarsplit's parser, the one strata reads layers
+//! with: USTAR, PAX and GNU headers, long names and links alike.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+
+use tarsplit::member::kind;
+use tarsplit::{Event, Parser};
 
 use super::source::{Source, clean_path, link_destination};
 use crate::compression::{self, Compression};
@@ -171,40 +177,43 @@ fn spill_to(input: Box<dyn Read + Send>, spill: &Path) -> Result<File> {
     Ok(file)
 }
 
-/// One pass over the headers (member data is skipped, not read).
+/// Bytes read from the archive at a time while indexing.
+const INDEX_READ: usize = 64 << 10;
+
+/// One pass over the headers with tarsplit's parser; member data is
+/// skipped, not read.
 fn index(file: &File) -> Result<HashMap<String, Member>> {
-    let bad = |e: io::Error| malformed("the archive", format!("it is not a valid tar: {e}"));
-    let mut archive = tar::Archive::new(file);
+    let bad = |e: tarsplit::Error| malformed("the archive", format!("it is not a valid tar: {e}"));
+    let mut parser = Parser::default();
     let mut members = HashMap::new();
-    for entry in archive.entries_with_seek().map_err(bad)? {
-        let entry = entry.map_err(bad)?;
-        let raw = entry.path_bytes();
-        let name = std::str::from_utf8(&raw)
-            .map_err(|_| malformed("the archive", "a member name is not UTF-8"))?;
-        let what = format!("archive member {name:?}");
-        let path = clean_path(name, &what)?;
-        let kind = entry.header().entry_type();
-        let link = || -> Result<String> {
-            let target = entry
-                .link_name_bytes()
-                .ok_or_else(|| malformed(&what, "the link has no target"))?;
-            std::str::from_utf8(&target)
-                .map(str::to_string)
-                .map_err(|_| malformed(&what, "the link target is not UTF-8"))
-        };
-        let member = match kind {
-            tar::EntryType::Regular | tar::EntryType::Continuous => Member::File {
-                offset: entry.raw_file_position(),
-                size: entry.size(),
-            },
-            tar::EntryType::Symlink => Member::Link(link_destination(&path, &link()?)?),
-            tar::EntryType::Link => Member::Link(clean_path(&link()?, &what)?),
-            _ => Member::Other,
-        };
-        if path.is_empty() {
-            continue;
+    let mut buf = vec![0u8; INDEX_READ];
+    // `buf[..len]` holds the archive from byte `start`.
+    let (mut start, mut len) = (0u64, 0usize);
+    loop {
+        let at = parser.offset();
+        let pos = usize::try_from(at - start).unwrap_or(usize::MAX).min(len);
+        match parser.step(&buf[pos..len]).map_err(bad)? {
+            Event::NeedInput => {
+                len = file
+                    .read_at(&mut buf, at)
+                    .context(|| "cannot read the archive".into())?;
+                start = at;
+                if len == 0 {
+                    parser.finish().map_err(bad)?;
+                    break;
+                }
+            }
+            Event::Member => {
+                let member = parser.member();
+                if let Some((path, entry)) = index_entry(member, at)? {
+                    members.insert(path, entry);
+                }
+                let data = member.data_len;
+                parser.skip_data(data);
+            }
+            Event::End => break,
+            Event::Raw(_) | Event::Data(_) | Event::MemberEnd => {}
         }
-        members.insert(path, member);
     }
     if members.is_empty() {
         return Err(Error::Malformed {
@@ -214,3 +223,35 @@ fn index(file: &File) -> Result<HashMap<String, Member>> {
     }
     Ok(members)
 }
+
+/// The index entry of `member`, whose data starts at byte `offset`; `None`
+/// for what names no path (a PAX global header, the archive root).
+fn index_entry(member: &tarsplit::Member, offset: u64) -> Result<Option<(String, Member)>> {
+    if !member.is_entry() {
+        return Ok(None);
+    }
+    let name = std::str::from_utf8(&member.name)
+        .map_err(|_| malformed("the archive", "a member name is not UTF-8"))?;
+    let what = format!("archive member {name:?}");
+    let path = clean_path(name, &what)?;
+    let link = || -> Result<&str> {
+        if member.link_name.is_empty() {
+            return Err(malformed(&what, "the link has no target"));
+        }
+        std::str::from_utf8(&member.link_name)
+            .map_err(|_| malformed(&what, "the link target is not UTF-8"))
+    };
+    let entry = match member.kind {
+        kind::REGULAR | kind::CONTIGUOUS if member.sparse.is_none() => Member::File {
+            offset,
+            size: member.data_len,
+        },
+        kind::SYMLINK => Member::Link(link_destination(&path, link()?)?),
+        kind::HARD_LINK => Member::Link(clean_path(link()?, &what)?),
+        _ => Member::Other,
+    };
+    Ok((!path.is_empty()).then_some((path, entry)))
+}
+
+#[cfg(test)]
+mod tests;
