@@ -9,7 +9,7 @@
 //! the walk's sorted order (parents before children, a whiteout where the
 //! deleted path would sort, an opaque marker right after its directory's
 //! own member), and the headers follow the
-//! fixed conventions described in the `header` submodule (USTAR, Go-style
+//! fixed conventions of [`tarwrite`](super::tarwrite) for changesets (USTAR, Go-style
 //! octal fields, PAX `x` headers only when needed, two zero blocks at the
 //! end and no record padding).
 //!
@@ -36,7 +36,6 @@
 //!   whiteouts. ([`changes`](super::changes::changes) still lists each
 //!   deleted entry.)
 
-mod header;
 #[cfg(test)]
 pub(crate) mod testtree;
 
@@ -50,7 +49,7 @@ use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::changes::{self, ChangeKind, ChangesError, Entry, Visitor, Xattrs, full_path};
-use header::{BLOCK, EncodeError, Header};
+use super::tarwrite::{self, BLOCK, Conventions, EncodeError, Header};
 
 /// What [`write_changeset`] wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -255,7 +254,8 @@ impl<W: Write> ChangesetWriter<'_, W> {
 
     fn put_header(&mut self, header: &Header<'_>, path: &[u8]) -> Result<(), ChangesetError> {
         self.header.clear();
-        header::encode(header, &mut self.header).map_err(|e| self.unencodable(path, &e))?;
+        tarwrite::encode(header, Conventions::CHANGESET, &mut self.header)
+            .map_err(|e| self.unencodable(path, &e))?;
         let Self { out, header, .. } = self;
         out.write_all(header).map_err(|e| self.write_err(path, e))?;
         self.stats.bytes += self.header.len() as u64;
@@ -316,7 +316,7 @@ impl<W: Write> ChangesetWriter<'_, W> {
                 .map_err(|e| self.write_err(rel, e))?;
             remaining -= n as u64;
         }
-        let pad = header::padding(size);
+        let pad = tarwrite::padding(size);
         let Self { out, buf, .. } = self;
         buf[..pad].fill(0);
         out.write_all(&buf[..pad])

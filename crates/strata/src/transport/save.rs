@@ -60,7 +60,6 @@ mod manifest;
 mod metadata;
 mod oci_dir;
 mod plan;
-mod ustar;
 
 use std::io::Write;
 use std::path::Path;

@@ -487,3 +487,16 @@ fn file_shrinking_under_the_writer_is_an_error() {
     assert!(matches!(err, ChangesetError::FileChanged { .. }), "{err}");
     assert!(err.to_string().contains(&*root.join("f").to_string_lossy()));
 }
+
+/// The bytes of a changeset are pinned: long names (USTAR prefix and PAX),
+/// long link targets, xattrs, devices, hard links, non-UTF-8 names. A
+/// change here changes the digest of every committed layer.
+#[test]
+fn rich_tree_bytes_are_pinned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (tar, _) = changeset(None, &rich(tmp.path()));
+    assert_eq!(
+        hex::encode(Sha256::digest(&tar)),
+        "ba07812f34e2d3f48dbb29ecc61586d7993abe5e33d4006629dfd27112492d9e"
+    );
+}

@@ -6,8 +6,8 @@ use std::io::Write;
 
 use super::metadata::{self, BLOB_DIR};
 use super::plan::Plan;
-use super::ustar::TarWriter;
 use super::{SaveFormat, SaveReport, layer};
+use crate::archive::tarwrite::TarWriter;
 use crate::error::Result;
 use crate::store::Store;
 

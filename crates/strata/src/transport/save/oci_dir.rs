@@ -13,8 +13,8 @@ use std::path::Path;
 
 use super::metadata::{self, BLOB_DIR};
 use super::plan::Plan;
-use super::ustar::Counting;
 use super::{SaveReport, index_merge, layer};
+use crate::archive::tarwrite::Counting;
 use crate::digest::{Digest, DigestReader};
 use crate::error::{Error, IoContext, Result};
 use crate::fs::durable::{self, StagedFile};

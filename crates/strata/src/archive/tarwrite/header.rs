@@ -2,15 +2,17 @@
 //! always gives the same bytes.
 //!
 //! The conventions are those of Go's `archive/tar` writer as Docker uses it
-//! (`Format = PAX`, whole-second times), except where noted:
+//! (`Format = PAX`, whole-second times), except where noted; the two that
+//! differ between strata's archives are [`Conventions`]:
 //!
 //! - USTAR headers: magic `ustar\0`, version `00`; empty uname and gname.
 //! - Numeric fields in zero-padded octal, NUL-terminated, filling the field
 //!   (`0000644\0`, `00000000005\0`); the checksum as six octal digits, NUL,
 //!   space. A value that does not fit is written as zeros and carried by a
 //!   PAX record instead.
-//! - `devmajor`/`devminor` are written only for character and block
-//!   devices; for every other member they stay NUL (Go writes zeros).
+//! - `devmajor`/`devminor` are written for character and block devices;
+//!   for every other member they stay NUL, or are zeros when
+//!   [`Conventions::device_fields_always`] says so (Go writes zeros).
 //! - A PAX `x` header precedes a member only when needed: a path that is
 //!   longer than 100 bytes and cannot be split into USTAR prefix and name,
 //!   or is not ASCII; a link target longer than 100 bytes or not ASCII; a
@@ -25,7 +27,8 @@
 //! - PAX records are sorted by key; each is `<len> <key>=<value>\n`. The
 //!   `x` member is named like Go names it: `<dir>/PaxHeaders.0/<base>` (for
 //!   `a/b/` that is `a/b/PaxHeaders.0`), non-ASCII bytes dropped, cut to 100
-//!   bytes, trailing slashes trimmed; mode, ids and mtime 0.
+//!   bytes, trailing slashes trimmed; ids and mtime 0, mode
+//!   [`Conventions::pax_mode`].
 //! - With a PAX header, the plain header's name and link fields hold the
 //!   ASCII bytes of the real ones, cut to 100 bytes (a cut that ends in `/`
 //!   ends at a NUL instead, as Go does), and no prefix.
@@ -57,7 +60,34 @@ const MAX_OCTAL_12: u64 = 0o77777777777;
 /// PAX records: (key, value).
 type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// One member's header, as the changeset writer describes it.
+/// The header conventions in which strata's tar outputs differ. Each is
+/// pinned by digests of what it writes: changing one changes every such
+/// archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Conventions {
+    /// Whether `devmajor`/`devminor` hold zeros on members that are not
+    /// devices (else they stay NUL).
+    pub(crate) device_fields_always: bool,
+    /// Mode of PAX `x` header members.
+    pub(crate) pax_mode: u32,
+}
+
+impl Conventions {
+    /// Layer changesets (`layer diff` of a read-write layer, commits):
+    /// device fields only on devices, PAX headers with mode 0.
+    pub(crate) const CHANGESET: Self = Self {
+        device_fields_always: false,
+        pax_mode: 0,
+    };
+    /// Saved image archives: device fields zeros on every member, PAX
+    /// headers with mode 0644.
+    pub(crate) const SAVE: Self = Self {
+        device_fields_always: true,
+        pax_mode: 0o644,
+    };
+}
+
+/// One member's header.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Header<'a> {
     /// Member name (`dir/` for directories).
@@ -108,7 +138,11 @@ impl fmt::Display for EncodeError {
 /// Appends the header blocks of `header` to `out`: a PAX `x` member with
 /// its records when needed, then the member's own header. The payload and
 /// its padding are the caller's.
-pub(crate) fn encode(header: &Header<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub(crate) fn encode(
+    header: &Header<'_>,
+    conventions: Conventions,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     if let Some((major, minor)) = header.device
         && (u64::from(major) > MAX_OCTAL_8 || u64::from(minor) > MAX_OCTAL_8)
     {
@@ -116,11 +150,11 @@ pub(crate) fn encode(header: &Header<'_>, out: &mut Vec<u8>) -> Result<(), Encod
     }
     let (records, needs_pax) = pax_records(header)?;
     if needs_pax {
-        encode_pax(header.name, &records, out);
-        out.extend_from_slice(&main_block(header, None));
+        encode_pax(header.name, &records, conventions, out);
+        out.extend_from_slice(&main_block(header, None, conventions));
     } else {
         let split = split_ustar_path(header.name);
-        out.extend_from_slice(&main_block(header, split));
+        out.extend_from_slice(&main_block(header, split, conventions));
     }
     Ok(())
 }
@@ -195,19 +229,23 @@ fn split_ustar_path(name: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// Appends a PAX `x` member carrying `records` for the member `name`.
-fn encode_pax(name: &[u8], records: &Records, out: &mut Vec<u8>) {
+fn encode_pax(name: &[u8], records: &Records, conventions: Conventions, out: &mut Vec<u8>) {
     let mut data = Vec::new();
     for (key, value) in records {
         push_record(&mut data, key, value);
     }
     let mut block = [0u8; BLOCK];
     put_string(&mut block[NAME], &pax_name(name));
-    put_octal(&mut block[MODE], 0);
+    put_octal(&mut block[MODE], u64::from(conventions.pax_mode));
     put_octal(&mut block[UID], 0);
     put_octal(&mut block[GID], 0);
     put_octal(&mut block[SIZE], data.len() as u64);
     put_octal(&mut block[MTIME], 0);
     block[TYPEFLAG] = b'x';
+    if conventions.device_fields_always {
+        put_octal(&mut block[DEVMAJOR], 0);
+        put_octal(&mut block[DEVMINOR], 0);
+    }
     finish_block(&mut block);
     out.extend_from_slice(&block);
     out.extend_from_slice(&data);
@@ -255,7 +293,11 @@ fn pax_name(name: &[u8]) -> Vec<u8> {
 }
 
 /// The member's own header block; `split` is a USTAR prefix/name split.
-fn main_block(h: &Header<'_>, split: Option<(&[u8], &[u8])>) -> [u8; BLOCK] {
+fn main_block(
+    h: &Header<'_>,
+    split: Option<(&[u8], &[u8])>,
+    conventions: Conventions,
+) -> [u8; BLOCK] {
     let mut block = [0u8; BLOCK];
     match split {
         Some((prefix, name)) => {
@@ -274,7 +316,10 @@ fn main_block(h: &Header<'_>, split: Option<(&[u8], &[u8])>) -> [u8; BLOCK] {
         u64::try_from(h.mtime).unwrap_or(u64::MAX),
     );
     block[TYPEFLAG] = h.kind;
-    if let Some((major, minor)) = h.device {
+    let device = h
+        .device
+        .or(conventions.device_fields_always.then_some((0, 0)));
+    if let Some((major, minor)) = device {
         put_octal(&mut block[DEVMAJOR], u64::from(major));
         put_octal(&mut block[DEVMINOR], u64::from(minor));
     }
@@ -348,6 +393,8 @@ pub(crate) fn padding(size: u64) -> usize {
 mod tests {
     use super::*;
 
+    const CHANGESET: Conventions = Conventions::CHANGESET;
+
     fn file(name: &[u8]) -> Header<'_> {
         Header {
             name,
@@ -366,7 +413,7 @@ mod tests {
     #[test]
     fn plain_header_fields() {
         let mut out = Vec::new();
-        encode(&file(b"hello"), &mut out).unwrap();
+        encode(&file(b"hello"), CHANGESET, &mut out).unwrap();
         assert_eq!(out.len(), BLOCK);
         assert_eq!(&out[..6], b"hello\0");
         assert_eq!(&out[MODE], b"0000644\0");
@@ -381,7 +428,7 @@ mod tests {
     fn long_splittable_path_uses_prefix() {
         let name = [b"d".repeat(120), b"/".to_vec(), b"f".repeat(50)].concat();
         let mut out = Vec::new();
-        encode(&file(&name), &mut out).unwrap();
+        encode(&file(&name), CHANGESET, &mut out).unwrap();
         assert_eq!(out.len(), BLOCK);
         assert_eq!(&out[PREFIX][..120], &name[..120]);
         assert_eq!(&out[NAME][..51], [b"f".repeat(50), vec![0]].concat());
@@ -391,7 +438,7 @@ mod tests {
     fn unsplittable_path_gets_pax_record() {
         let name = b"x".repeat(150);
         let mut out = Vec::new();
-        encode(&file(&name), &mut out).unwrap();
+        encode(&file(&name), CHANGESET, &mut out).unwrap();
         assert_eq!(out.len(), 3 * BLOCK);
         assert_eq!(out[TYPEFLAG], b'x');
         assert_eq!(&out[..13], b"PaxHeaders.0/");
@@ -421,11 +468,11 @@ mod tests {
     #[test]
     fn binary_names_are_declared() {
         let mut out = Vec::new();
-        encode(&file(b"raw\xff"), &mut out).unwrap();
+        encode(&file(b"raw\xff"), CHANGESET, &mut out).unwrap();
         let data = &out[BLOCK..2 * BLOCK];
         assert!(data.starts_with(b"21 hdrcharset=BINARY\n13 path=raw\xff\n"));
         out.clear();
-        encode(&file("caf\u{e9}".as_bytes()), &mut out).unwrap();
+        encode(&file("caf\u{e9}".as_bytes()), CHANGESET, &mut out).unwrap();
         assert!(out[BLOCK..2 * BLOCK].starts_with("14 path=caf\u{e9}\n".as_bytes()));
     }
 
@@ -435,7 +482,7 @@ mod tests {
         h.uid = 3_000_000;
         h.mtime = -1;
         let mut out = Vec::new();
-        encode(&h, &mut out).unwrap();
+        encode(&h, CHANGESET, &mut out).unwrap();
         let data = String::from_utf8_lossy(&out[BLOCK..2 * BLOCK]);
         assert!(data.starts_with("12 mtime=-1\n15 uid=3000000\n"), "{data}");
         let main = &out[2 * BLOCK..];

@@ -1,43 +1,42 @@
-//! A minimal, deterministic tar writer for saved archives: USTAR headers
-//! with mtime 0, uid/gid 0, empty user and group names, directories 0755
-//! with a trailing `/`, files 0644, numbers in octal as Go's `archive/tar`
-//! writes them. A file too big for USTAR's 11 octal digits gets a PAX
-//! header with a `size` record first, as Go does.
+//! Streaming members to an output with the shared header encoding: the
+//! writer of saved image archives (USTAR headers with mtime 0, uid/gid 0,
+//! empty user and group names, directories 0755 with a trailing `/`, files
+//! 0644, in [`Conventions::SAVE`]). A file too big for USTAR's 11 octal
+//! digits gets a PAX header with a `size` record first, as Go does.
 //!
 //! Changing any of these bytes changes every saved archive's bytes.
 
 use std::io::{self, Write};
 
+use super::header::{BLOCK, Conventions, Header, encode, padding};
 use crate::error::{Error, IoContext, Result};
 
-/// The tar block size.
-const BLOCK: usize = 512;
-/// The largest size a USTAR header holds (11 octal digits).
-const USTAR_MAX_SIZE: u64 = 0o777_7777_7777;
 /// Mode of directories.
 const DIR_MODE: u32 = 0o755;
 /// Mode of files.
 const FILE_MODE: u32 = 0o644;
 
 /// Writes tar members to an output, counting the bytes.
-pub(super) struct TarWriter<'a> {
+pub(crate) struct TarWriter<'a> {
     out: Counting<&'a mut dyn Write>,
+    conventions: Conventions,
+    scratch: Vec<u8>,
 }
 
 /// An output that counts what is written through it.
-pub(super) struct Counting<W> {
+pub(crate) struct Counting<W> {
     inner: W,
     written: u64,
 }
 
 impl<W: Write> Counting<W> {
     /// Counts what goes to `inner`.
-    pub(super) fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         Self { inner, written: 0 }
     }
 
     /// The bytes written so far.
-    pub(super) fn written(&self) -> u64 {
+    pub(crate) fn written(&self) -> u64 {
         self.written
     }
 }
@@ -55,21 +54,22 @@ impl<W: Write> Write for Counting<W> {
 }
 
 impl<'a> TarWriter<'a> {
-    /// A writer of a new archive to `out`.
-    pub(super) fn new(out: &'a mut dyn Write) -> Self {
+    /// A writer of a new saved archive to `out`.
+    pub(crate) fn new(out: &'a mut dyn Write) -> Self {
         Self {
             out: Counting::new(out),
+            conventions: Conventions::SAVE,
+            scratch: Vec::with_capacity(3 * BLOCK),
         }
     }
 
     /// A directory member; `name` ends with `/`.
-    pub(super) fn dir(&mut self, name: &str) -> Result<()> {
-        let block = header(name, 0, b'5', DIR_MODE)?;
-        self.put(&block)
+    pub(crate) fn dir(&mut self, name: &str) -> Result<()> {
+        self.header(name, b'5', DIR_MODE, 0)
     }
 
     /// A file member holding `data`.
-    pub(super) fn file(&mut self, name: &str, data: &[u8]) -> Result<()> {
+    pub(crate) fn file(&mut self, name: &str, data: &[u8]) -> Result<()> {
         self.file_with(name, data.len() as u64, |out| {
             out.write_all(data)
                 .context(|| format!("cannot write {name} to the archive"))
@@ -77,20 +77,13 @@ impl<'a> TarWriter<'a> {
     }
 
     /// A file member of `size` bytes, which `body` writes.
-    pub(super) fn file_with(
+    pub(crate) fn file_with(
         &mut self,
         name: &str,
         size: u64,
         body: impl FnOnce(&mut dyn Write) -> Result<()>,
     ) -> Result<()> {
-        if size > USTAR_MAX_SIZE {
-            let record = pax_size_record(size);
-            let pax_name = pax_name(name);
-            self.put(&header(&pax_name, record.len() as u64, b'x', FILE_MODE)?)?;
-            self.put(&record)?;
-            self.pad(record.len() as u64)?;
-        }
-        self.put(&header(name, size, b'0', FILE_MODE)?)?;
+        self.header(name, b'0', FILE_MODE, size)?;
         let start = self.out.written;
         body(&mut self.out)?;
         let written = self.out.written - start;
@@ -99,11 +92,11 @@ impl<'a> TarWriter<'a> {
                 "archive member {name}: {written} bytes written, its header says {size}"
             )));
         }
-        self.pad(size)
+        self.put(&[0; BLOCK][..padding(size)])
     }
 
     /// Ends the archive with two zero blocks; returns its length.
-    pub(super) fn finish(mut self) -> Result<u64> {
+    pub(crate) fn finish(mut self) -> Result<u64> {
         self.put(&[0; 2 * BLOCK])?;
         self.out
             .flush()
@@ -111,76 +104,33 @@ impl<'a> TarWriter<'a> {
         Ok(self.out.written)
     }
 
+    /// The header blocks of a member owned by root, mtime 0.
+    fn header(&mut self, name: &str, kind: u8, mode: u32, size: u64) -> Result<()> {
+        let header = Header {
+            name: name.as_bytes(),
+            link: b"",
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            size,
+            mtime: 0,
+            device: None,
+            xattrs: &[],
+        };
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let encoded = encode(&header, self.conventions, &mut scratch)
+            .map_err(|e| Error::Invalid(format!("archive member {name}: {e}")));
+        let written = encoded.and_then(|()| self.put(&scratch));
+        self.scratch = scratch;
+        written
+    }
+
     fn put(&mut self, bytes: &[u8]) -> Result<()> {
         self.out
             .write_all(bytes)
             .context(|| "cannot write the archive".into())
-    }
-
-    /// Zeros up to the next block boundary after `size` bytes of data.
-    fn pad(&mut self, size: u64) -> Result<()> {
-        let rest = (size % BLOCK as u64) as usize;
-        if rest == 0 {
-            return Ok(());
-        }
-        self.put(&[0; BLOCK][rest..])
-    }
-}
-
-/// A USTAR header block.
-fn header(name: &str, size: u64, typeflag: u8, mode: u32) -> Result<[u8; BLOCK]> {
-    let mut block = [0u8; BLOCK];
-    if name.len() > 100 {
-        return Err(Error::Invalid(format!(
-            "archive member name {name:?} is longer than 100 bytes"
-        )));
-    }
-    block[..name.len()].copy_from_slice(name.as_bytes());
-    octal(&mut block[100..108], u64::from(mode));
-    octal(&mut block[108..116], 0); // uid
-    octal(&mut block[116..124], 0); // gid
-    // A size that does not fit is zero here; the PAX record has it.
-    octal(
-        &mut block[124..136],
-        if size > USTAR_MAX_SIZE { 0 } else { size },
-    );
-    octal(&mut block[136..148], 0); // mtime
-    block[156] = typeflag;
-    block[257..263].copy_from_slice(b"ustar\0");
-    block[263..265].copy_from_slice(b"00");
-    // uname, gname: empty.
-    octal(&mut block[329..337], 0); // devmajor
-    octal(&mut block[337..345], 0); // devminor
-    block[148..156].fill(b' ');
-    let sum: u64 = block.iter().map(|&b| u64::from(b)).sum();
-    octal(&mut block[148..155], sum);
-    block[155] = b' ';
-    Ok(block)
-}
-
-/// `value` as zero-padded octal filling `field` but its last byte, a NUL.
-fn octal(field: &mut [u8], value: u64) {
-    let digits = field.len() - 1;
-    let text = format!("{value:0digits$o}");
-    field[..digits].copy_from_slice(&text.as_bytes()[text.len() - digits..]);
-    field[digits] = 0;
-}
-
-/// The PAX record `"<len> size=<size>\n"`, where `<len>` counts itself.
-fn pax_size_record(size: u64) -> Vec<u8> {
-    let body = format!(" size={size}\n");
-    let mut len = body.len() + 1;
-    while len.to_string().len() + body.len() != len {
-        len += 1;
-    }
-    format!("{len}{body}").into_bytes()
-}
-
-/// Where Go puts a member's PAX header: `<dir>/PaxHeaders.0/<base>`.
-fn pax_name(name: &str) -> String {
-    match name.rsplit_once('/') {
-        Some((dir, base)) => format!("{dir}/PaxHeaders.0/{base}"),
-        None => format!("PaxHeaders.0/{name}"),
     }
 }
 
@@ -188,16 +138,26 @@ fn pax_name(name: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The header blocks `TarWriter` writes for one member.
+    fn header_of(name: &str, kind: u8, mode: u32, size: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut tar = TarWriter::new(&mut out);
+        tar.header(name, kind, mode, size).expect("header");
+        drop(tar);
+        out
+    }
+
     #[test]
     fn header_bytes_are_pinned() {
-        let block = header("blobs/", 0, b'5', DIR_MODE).expect("header");
+        let block = header_of("blobs/", b'5', DIR_MODE, 0);
+        assert_eq!(block.len(), BLOCK);
         assert_eq!(&block[100..108], b"0000755\0");
         assert_eq!(&block[124..136], b"00000000000\0");
         assert_eq!(&block[136..148], b"00000000000\0");
         assert_eq!(&block[148..156], b"010306\0 ");
         assert_eq!(&block[257..265], b"ustar\x0000");
         assert_eq!(&block[329..345], b"0000000\x000000000\0");
-        let file = header("index.json", 1234, b'0', FILE_MODE).expect("header");
+        let file = header_of("index.json", b'0', FILE_MODE, 1234);
         assert_eq!(&file[124..136], b"00000002322\0");
         assert_eq!(file[156], b'0');
     }
@@ -248,11 +208,15 @@ mod tests {
 
     #[test]
     fn huge_sizes_get_a_pax_record() {
-        assert_eq!(pax_size_record(9 << 30), b"19 size=9663676416\n");
-        assert_eq!(pax_size_record(1), b"9 size=1\n");
-        assert_eq!(pax_name("blobs/sha256/ab"), "blobs/sha256/PaxHeaders.0/ab");
-        let block = header("x", 9 << 30, b'0', FILE_MODE).expect("header");
-        assert_eq!(&block[124..136], b"00000000000\0");
-        assert!(header(&"n".repeat(101), 0, b'0', FILE_MODE).is_err());
+        let out = header_of("blobs/sha256/ab", b'0', FILE_MODE, 9 << 30);
+        assert_eq!(out.len(), 3 * BLOCK);
+        assert_eq!(&out[..29], b"blobs/sha256/PaxHeaders.0/ab\0");
+        assert_eq!(&out[100..108], b"0000644\0");
+        assert_eq!(out[156], b'x');
+        assert_eq!(&out[329..345], b"0000000\x000000000\0");
+        assert_eq!(&out[BLOCK..BLOCK + 19], b"19 size=9663676416\n");
+        let main = &out[2 * BLOCK..];
+        assert_eq!(&main[124..136], b"00000000000\0");
+        assert_eq!(&main[..16], b"blobs/sha256/ab\0");
     }
 }
