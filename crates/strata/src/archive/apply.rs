@@ -39,7 +39,10 @@
 //! directory do nothing rather than create it; an xattr of a known namespace
 //! that the system refuses to hold (`ENOTSUP`, `EPERM`, e.g. `user.*` on a
 //! symlink) is skipped, as moby and containers/storage do, while other
-//! xattr failures are errors; `security.selinux` is never set. Xattrs of symlinks, devices and FIFOs
+//! xattr failures are errors; `security.selinux` is never set; a 0:0
+//! character device not named `.wh.*` is refused, and so is an entry
+//! whose parent leads through a symlink to a missing target, on every
+//! driver alike (docs/store.md says why). Xattrs of symlinks, devices and FIFOs
 //! are set through `/proc/self/fd`, which must be mounted.
 
 mod create;

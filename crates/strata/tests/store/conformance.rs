@@ -389,3 +389,95 @@ fn a_link_to_a_whited_out_file_is_refused_alike() {
         t.assert_only(&[&base.id]);
     }
 }
+
+/// Importing `tar` on `parent` fails with an error naming the entry `name`
+/// and saying `why`.
+fn refused(t: &TestStore, tar: &[u8], parent: Option<&str>, name: &str, why: &str) {
+    let driver = t.store.driver_name();
+    let err = t
+        .import(tar, parent, &[])
+        .map(|l| l.id)
+        .expect_err(&format!("{driver}: {name}"));
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("{name:?}")),
+        "{driver}: {message}"
+    );
+    assert!(message.contains(why), "{driver}: {message}");
+}
+
+/// A child layer writing beneath a parent's symlink whose target does not
+/// exist (inside the root, absolute, or part-way): neither driver creates
+/// the target; both refuse the layer, naming the entry, and keep only the
+/// parent. (Overlay used to create the target through the merged view.)
+#[test]
+fn writing_beneath_a_dangling_symlink_is_refused_alike() {
+    let Some((vfs, overlay)) = stores() else {
+        return;
+    };
+    let base = dirs(TarBuilder::default(), &["some/"])
+        .symlink("dangling", "missing")
+        .symlink("absolute", "/nowhere/dir")
+        .symlink("partway", "some/missing")
+        .symlink("chained", "dangling")
+        .finish();
+    let children = ["dangling/f", "absolute/f", "partway/deep/f", "chained/f"];
+    for t in [&vfs, &overlay] {
+        let base = t.import(&base, None, &[]).expect("base");
+        for name in children {
+            let top = TarBuilder::default().file(name, b"x").finish();
+            refused(t, &top, Some(&base.id), name, "symlink");
+            t.assert_only(&[&base.id]);
+        }
+    }
+}
+
+/// Beneath a symlink whose target exists, missing directories are created
+/// in the target on both drivers.
+#[test]
+fn missing_directories_beneath_a_symlink_are_created_in_its_target() {
+    let base = dirs(TarBuilder::default(), &["usr/", "usr/lib/"])
+        .file("usr/lib/libc.so", b"libc")
+        .symlink("lib", "usr/lib")
+        .finish();
+    let second = TarBuilder::default()
+        .file("lib/new/deeper/file", b"created in usr/lib")
+        .finish();
+    conform(&[base, second], false);
+}
+
+/// A 0:0 character device not named `.wh.*` is a device to the OCI spec
+/// and a deletion to overlay: no driver can keep what it means, so both
+/// refuse it, naming the entry, whether it would hide a parent's file or
+/// not. (vfs used to keep a device, overlay to delete the parent's file.)
+#[test]
+fn a_zero_zero_character_device_is_refused_alike() {
+    let Some((vfs, overlay)) = stores() else {
+        return;
+    };
+    let base = dirs(TarBuilder::default(), &["dev/"])
+        .file("dev/hidden", b"the parent's file")
+        .finish();
+    let over_a_file = dirs(TarBuilder::default(), &["dev/"])
+        .node("dev/hidden", b'3', 0, 0)
+        .finish();
+    let alone = dirs(TarBuilder::default(), &["dev/"])
+        .node("dev/nothing", b'3', 0, 0)
+        .finish();
+    for t in [&vfs, &overlay] {
+        let driver = t.store.driver_name();
+        let base = t.import(&base, None, &[]).expect("base");
+        for (tar, name, parent) in [
+            (&over_a_file, "dev/hidden", Some(base.id.as_str())),
+            (&alone, "dev/nothing", Some(base.id.as_str())),
+            (&alone, "dev/nothing", None),
+        ] {
+            refused(t, tar, parent, name, "0:0 character device");
+            t.assert_only(&[&base.id]);
+        }
+        let mounted = t.store.mount_layer(&base.id).expect("mount");
+        let kept = std::fs::read(mounted.join("dev/hidden")).expect("read");
+        t.store.unmount_layer(&base.id).expect("unmount");
+        assert_eq!(kept, b"the parent's file", "{driver}");
+    }
+}

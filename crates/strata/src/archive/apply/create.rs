@@ -120,14 +120,7 @@ impl Applier {
             let name = names::split(prefix).1;
             let fd = self.implicit_dir(at, name).map_err(|e| {
                 match (e, fsops::file_type_at(at, name)) {
-                    (Errno::EXIST, Ok(Some(FileType::Symlink))) => io_error(
-                        entry,
-                        format!(
-                            "the parent {:?} is a symlink whose target does not exist in the layer",
-                            lossy(prefix)
-                        ),
-                        os(Errno::NOENT),
-                    ),
+                    (Errno::EXIST, Ok(Some(FileType::Symlink))) => dangling_parent(entry, prefix),
                     _ => parent_error(entry, "creating", prefix, e),
                 }
             })?;
@@ -308,6 +301,12 @@ impl Applier {
             FileType::Fifo => 0,
             _ => device_number(member)?,
         };
+        if file_type == FileType::CharacterDevice && dev == 0 {
+            return Err(ApplyError::Unsupported {
+                entry: lossy(&member.name),
+                reason: WHITEOUT_DEVICE.into(),
+            });
+        }
         let what = match file_type {
             FileType::CharacterDevice => "character device",
             FileType::BlockDevice => "block device",
@@ -400,6 +399,12 @@ impl Applier {
 }
 
 /// The device number of a device member.
+/// Why a 0:0 character device that is not named `.wh.*` is refused on
+/// every driver (docs/store.md, "Layers that read differently on overlay").
+const WHITEOUT_DEVICE: &str = "a 0:0 character device is not stored: \
+     overlay reads it as a whiteout (a deletion) and vfs as a device, so no driver \
+     can keep what the layer means; a deletion is a `.wh.<name>` entry";
+
 fn device_number(member: &Member) -> Result<rustix::fs::Dev, ApplyError> {
     let part = |n: i64, which: &str| {
         u32::try_from(n).map_err(|_| ApplyError::InvalidEntry {
@@ -411,6 +416,20 @@ fn device_number(member: &Member) -> Result<rustix::fs::Dev, ApplyError> {
         part(member.dev_major, "major")?,
         part(member.dev_minor, "minor")?,
     ))
+}
+
+/// The error for an entry whose parent directory `dir` leads through a
+/// symlink whose target does not exist: refused on every driver, the
+/// target is not created (docs/store.md).
+pub(super) fn dangling_parent(entry: &[u8], dir: &[u8]) -> ApplyError {
+    io_error(
+        entry,
+        format!(
+            "the parent {:?} leads through a symlink whose target does not exist in the layer",
+            lossy(dir)
+        ),
+        os(Errno::NOENT),
+    )
 }
 
 /// An error about one of an entry's parent directories.

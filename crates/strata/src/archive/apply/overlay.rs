@@ -13,6 +13,8 @@
 //! - parent directories are resolved through the merged view, following
 //!   symlinks that only a lower layer has; a lower directory an entry goes
 //!   into is copied up (mode, owner, xattrs, times), as the kernel would;
+//!   a symlink whose target does not exist is an error, as on vfs, never a
+//!   reason to create its target;
 //! - a hard link whose target exists only below copies the target up first.
 //!
 //! The two overlay-specific writes go through [`OverlayCalls`], so tests can
@@ -30,6 +32,7 @@ use rustix::fs::{AtFlags, FileType, Mode, Stat, XattrFlags};
 use rustix::io::Errno;
 use tarsplit::member::Member;
 
+use super::create::dangling_parent;
 use super::error::{ApplyError, io_error, lossy};
 use super::fsops::{self, os};
 use super::names::{self, join};
@@ -142,16 +145,21 @@ impl Applier {
         path: &[u8],
         reach: Reach,
     ) -> Result<Option<Merged>, Errno> {
-        let mut pending: VecDeque<Vec<u8>> = components(path).collect();
+        // Each component, and whether it comes from a symlink's target.
+        let mut pending: VecDeque<(Vec<u8>, bool)> = components(path).map(|c| (c, false)).collect();
         let mut at = self.merged_root()?;
         let mut links = 0;
-        while let Some(name) = pending.pop_front() {
+        while let Some((name, in_link)) = pending.pop_front() {
             if name == b".." {
                 let parent = names::split(&at.path).0.to_vec();
                 at = self.resolve_merged(&parent, reach)?.ok_or(Errno::NOENT)?;
                 continue;
             }
-            match self.merged_step(&at, &name, reach)? {
+            // A symlink's target is followed, never created (as on vfs,
+            // where a dangling symlink cannot be made a directory).
+            let dangling = in_link && reach == Reach::Create;
+            let step = if dangling { Reach::CopyUp } else { reach };
+            match self.merged_step(&at, &name, step)? {
                 Step::Dir(next) => at = next,
                 Step::Link(target) => {
                     links += 1;
@@ -162,9 +170,10 @@ impl Applier {
                         at = self.merged_root()?;
                     }
                     for component in components(&target).collect::<Vec<_>>().into_iter().rev() {
-                        pending.push_front(component);
+                        pending.push_front((component, true));
                     }
                 }
+                Step::Missing if dangling => return Err(Errno::NOENT),
                 Step::Missing => return Ok(None),
             }
         }
@@ -322,7 +331,10 @@ impl Applier {
     ) -> Result<Arc<DirHandle>, ApplyError> {
         let merged = self
             .resolve_merged(parent, Reach::Create)
-            .map_err(|e| parent_error(entry, parent, e))?;
+            .map_err(|e| match e {
+                Errno::NOENT => dangling_parent(entry, parent),
+                e => parent_error(entry, parent, e),
+            })?;
         let fd = merged
             .and_then(|m| m.upper)
             .ok_or_else(|| parent_error(entry, parent, Errno::NOENT))?;
