@@ -49,7 +49,7 @@ use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::changes::{self, ChangeKind, ChangesError, Entry, Visitor, Xattrs, full_path};
-use super::tarwrite::{self, BLOCK, Conventions, EncodeError, Header};
+use super::tarwrite::{Conventions, EncodeError, Header, HeaderError, TarStream};
 
 /// What [`write_changeset`] wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -126,10 +126,12 @@ pub fn write_changeset<W: Write>(
     out: W,
 ) -> Result<ChangesetStats, ChangesetError> {
     let mut writer = ChangesetWriter {
-        out: BufWriter::with_capacity(256 * 1024, out),
+        out: TarStream::new(
+            BufWriter::with_capacity(256 * 1024, out),
+            Conventions::CHANGESET,
+        ),
         new_root: new,
         links: HashMap::new(),
-        header: Vec::with_capacity(4 * BLOCK),
         buf: vec![0; 256 * 1024],
         stats: ChangesetStats::default(),
     };
@@ -138,12 +140,10 @@ pub fn write_changeset<W: Write>(
 }
 
 struct ChangesetWriter<'a, W: Write> {
-    out: BufWriter<W>,
+    out: TarStream<BufWriter<W>>,
     new_root: &'a Path,
     /// First member name of each multiply-linked inode, by (dev, ino).
     links: HashMap<(u64, u64), Vec<u8>>,
-    /// Scratch space for encoded headers.
-    header: Vec<u8>,
     /// Scratch space for file content.
     buf: Vec<u8>,
     stats: ChangesetStats,
@@ -253,12 +253,10 @@ impl<W: Write> ChangesetWriter<'_, W> {
     }
 
     fn put_header(&mut self, header: &Header<'_>, path: &[u8]) -> Result<(), ChangesetError> {
-        self.header.clear();
-        tarwrite::encode(header, Conventions::CHANGESET, &mut self.header)
-            .map_err(|e| self.unencodable(path, &e))?;
-        let Self { out, header, .. } = self;
-        out.write_all(header).map_err(|e| self.write_err(path, e))?;
-        self.stats.bytes += self.header.len() as u64;
+        self.out.header(header).map_err(|e| match e {
+            HeaderError::Encode(e) => self.unencodable(path, &e),
+            HeaderError::Io(e) => self.write_err(path, e),
+        })?;
         self.stats.entries += 1;
         Ok(())
     }
@@ -312,27 +310,25 @@ impl<W: Write> ChangesetWriter<'_, W> {
                 Err(e) => return Err(self.io_err("read", rel, e)),
             };
             let Self { out, buf, .. } = self;
-            out.write_all(&buf[..n])
-                .map_err(|e| self.write_err(rel, e))?;
+            out.data(&buf[..n]).map_err(|e| self.write_err(rel, e))?;
             remaining -= n as u64;
         }
-        let pad = tarwrite::padding(size);
-        let Self { out, buf, .. } = self;
-        buf[..pad].fill(0);
-        out.write_all(&buf[..pad])
-            .map_err(|e| self.write_err(rel, e))?;
-        self.stats.bytes += size + pad as u64;
+        self.out.pad(size).map_err(|e| self.write_err(rel, e))?;
         self.stats.content_bytes += size;
         Ok(())
     }
 
     /// Writes the two zero blocks that end the archive and flushes.
-    fn finish(mut self) -> Result<ChangesetStats, ChangesetError> {
-        let end = [0u8; 2 * BLOCK];
-        let result = self.out.write_all(&end).and_then(|()| self.out.flush());
-        result.map_err(|e| self.write_err(b"", e))?;
-        self.stats.bytes += end.len() as u64;
-        Ok(self.stats)
+    fn finish(self) -> Result<ChangesetStats, ChangesetError> {
+        let root = self.path(b"");
+        let (_, bytes) = self
+            .out
+            .finish()
+            .map_err(|source| ChangesetError::Write { path: root, source })?;
+        Ok(ChangesetStats {
+            bytes,
+            ..self.stats
+        })
     }
 
     fn path(&self, rel: &[u8]) -> PathBuf {

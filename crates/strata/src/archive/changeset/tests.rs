@@ -10,6 +10,9 @@ use std::process::Command;
 use tarsplit::{Event, Member, Parser};
 use testtree::write;
 
+/// The tar block size.
+const BLOCK: usize = 512;
+
 fn changeset(old: Option<&Path>, new: &Path) -> (Vec<u8>, ChangesetStats) {
     let mut out = Vec::new();
     let stats = write_changeset(old, new, &mut out).unwrap();
@@ -472,10 +475,9 @@ fn file_shrinking_under_the_writer_is_an_error() {
     let root = tmp.path().join("root");
     write(&root.join("f"), b"12345");
     let mut writer = ChangesetWriter {
-        out: BufWriter::new(Vec::new()),
+        out: TarStream::new(BufWriter::new(Vec::new()), Conventions::CHANGESET),
         new_root: &root,
         links: HashMap::new(),
-        header: Vec::new(),
         buf: vec![0; 4],
         stats: ChangesetStats::default(),
     };

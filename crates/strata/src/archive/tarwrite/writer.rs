@@ -6,9 +6,10 @@
 //!
 //! Changing any of these bytes changes every saved archive's bytes.
 
-use std::io::{self, Write};
+use std::io::Write;
 
-use super::header::{BLOCK, Conventions, Header, encode, padding};
+use super::header::{Conventions, Header};
+use super::stream::{HeaderError, TarStream};
 use crate::error::{Error, IoContext, Result};
 
 /// Mode of directories.
@@ -16,50 +17,16 @@ const DIR_MODE: u32 = 0o755;
 /// Mode of files.
 const FILE_MODE: u32 = 0o644;
 
-/// Writes tar members to an output, counting the bytes.
+/// Writes the members of a saved archive to an output, counting the bytes.
 pub(crate) struct TarWriter<'a> {
-    out: Counting<&'a mut dyn Write>,
-    conventions: Conventions,
-    scratch: Vec<u8>,
-}
-
-/// An output that counts what is written through it.
-pub(crate) struct Counting<W> {
-    inner: W,
-    written: u64,
-}
-
-impl<W: Write> Counting<W> {
-    /// Counts what goes to `inner`.
-    pub(crate) fn new(inner: W) -> Self {
-        Self { inner, written: 0 }
-    }
-
-    /// The bytes written so far.
-    pub(crate) fn written(&self) -> u64 {
-        self.written
-    }
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
+    tar: TarStream<&'a mut dyn Write>,
 }
 
 impl<'a> TarWriter<'a> {
     /// A writer of a new saved archive to `out`.
     pub(crate) fn new(out: &'a mut dyn Write) -> Self {
         Self {
-            out: Counting::new(out),
-            conventions: Conventions::SAVE,
-            scratch: Vec::with_capacity(3 * BLOCK),
+            tar: TarStream::new(out, Conventions::SAVE),
         }
     }
 
@@ -84,24 +51,26 @@ impl<'a> TarWriter<'a> {
         body: impl FnOnce(&mut dyn Write) -> Result<()>,
     ) -> Result<()> {
         self.header(name, b'0', FILE_MODE, size)?;
-        let start = self.out.written;
-        body(&mut self.out)?;
-        let written = self.out.written - start;
+        let start = self.tar.written();
+        body(self.tar.output())?;
+        let written = self.tar.written() - start;
         if written != size {
             return Err(Error::Invalid(format!(
                 "archive member {name}: {written} bytes written, its header says {size}"
             )));
         }
-        self.put(&[0; BLOCK][..padding(size)])
+        self.tar
+            .pad(size)
+            .context(|| "cannot write the archive".into())
     }
 
     /// Ends the archive with two zero blocks; returns its length.
-    pub(crate) fn finish(mut self) -> Result<u64> {
-        self.put(&[0; 2 * BLOCK])?;
-        self.out
-            .flush()
+    pub(crate) fn finish(self) -> Result<u64> {
+        let (_, written) = self
+            .tar
+            .finish()
             .context(|| "cannot write the archive".into())?;
-        Ok(self.out.written)
+        Ok(written)
     }
 
     /// The header blocks of a member owned by root, mtime 0.
@@ -118,24 +87,19 @@ impl<'a> TarWriter<'a> {
             device: None,
             xattrs: &[],
         };
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        let encoded = encode(&header, self.conventions, &mut scratch)
-            .map_err(|e| Error::Invalid(format!("archive member {name}: {e}")));
-        let written = encoded.and_then(|()| self.put(&scratch));
-        self.scratch = scratch;
-        written
-    }
-
-    fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out
-            .write_all(bytes)
-            .context(|| "cannot write the archive".into())
+        self.tar.header(&header).map_err(|e| match e {
+            HeaderError::Encode(e) => Error::Invalid(format!("archive member {name}: {e}")),
+            HeaderError::Io(source) => Error::Io {
+                context: "cannot write the archive".into(),
+                source,
+            },
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::header::BLOCK;
     use super::*;
 
     /// The header blocks `TarWriter` writes for one member.
