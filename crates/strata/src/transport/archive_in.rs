@@ -186,6 +186,10 @@ fn index(file: &File) -> Result<HashMap<String, Member>> {
     let bad = |e: tarsplit::Error| malformed("the archive", format!("it is not a valid tar: {e}"));
     let mut parser = Parser::default();
     let mut members = HashMap::new();
+    let length = file
+        .metadata()
+        .context(|| "cannot read the archive".into())?
+        .len();
     let mut buf = vec![0u8; INDEX_READ];
     // `buf[..len]` holds the archive from byte `start`.
     let (mut start, mut len) = (0u64, 0usize);
@@ -209,6 +213,17 @@ fn index(file: &File) -> Result<HashMap<String, Member>> {
                     members.insert(path, entry);
                 }
                 let data = member.data_len;
+                if at.saturating_add(data) > length {
+                    return Err(malformed(
+                        "the archive",
+                        format!(
+                            "it is truncated: member {:?} needs {} bytes, {} are left",
+                            String::from_utf8_lossy(&member.name),
+                            data,
+                            length - at
+                        ),
+                    ));
+                }
                 parser.skip_data(data);
             }
             Event::End => break,

@@ -125,3 +125,26 @@ fn streams_are_spilled_and_truncation_is_an_error() {
     };
     assert!(error.to_string().contains("truncated"), "{error}");
 }
+
+#[test]
+fn a_last_member_cut_short_is_truncation() {
+    // One member of 1024 bytes (whole blocks, so no padding is missing),
+    // cut inside its data with nothing after it.
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(1024);
+    header.set_mode(0o644);
+    builder
+        .append_data(&mut header, "layer.tar", &[7u8; 1024][..])
+        .unwrap();
+    let bytes = builder.into_inner().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let cut = tmp.path().join("cut.tar");
+    std::fs::write(&cut, &bytes[..512 + 700]).unwrap();
+    let Err(error) = ArchiveIn::open(Input::File(File::open(&cut).unwrap()), tmp.path()) else {
+        panic!("a truncated archive was indexed");
+    };
+    let message = error.to_string();
+    assert!(message.contains("truncated"), "{message}");
+    assert!(message.contains("layer.tar"), "{message}");
+}
