@@ -209,6 +209,9 @@ pub enum Error {
     /// The tar stream or its tar-split metadata is malformed.
     #[error(transparent)]
     TarSplit(#[from] tarsplit::Error),
+    /// A compressed stream needs more memory to decode than strata allows.
+    #[error(transparent)]
+    MemoryLimit(#[from] crate::compression::MemoryLimit),
     /// The metadata database failed.
     #[error("store database: {0}")]
     Database(#[from] rusqlite::Error),
@@ -225,7 +228,9 @@ pub enum Error {
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Adds context to I/O errors.
+/// Adds context to I/O errors. An I/O error that carries a decoder's
+/// [`MemoryLimit`](crate::compression::MemoryLimit) becomes
+/// [`Error::MemoryLimit`] instead, so callers can tell it apart.
 pub(crate) trait IoContext<T> {
     /// Wraps the error with what was being done.
     fn context(self, what: impl FnOnce() -> String) -> Result<T>;
@@ -233,10 +238,15 @@ pub(crate) trait IoContext<T> {
 
 impl<T> IoContext<T> for io::Result<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Io {
-            context: what(),
-            source,
-        })
+        self.map_err(
+            |source| match crate::compression::MemoryLimit::of(&source) {
+                Some(limit) => Error::MemoryLimit(limit.clone()),
+                None => Error::Io {
+                    context: what(),
+                    source,
+                },
+            },
+        )
     }
 }
 

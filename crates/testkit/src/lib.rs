@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod compressed;
 pub mod image_archive;
 pub mod peers;
 

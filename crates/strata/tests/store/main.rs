@@ -10,6 +10,7 @@ mod gc;
 mod hostile;
 mod hostile_archives;
 mod layers;
+mod limits;
 mod load;
 mod rw_layers;
 mod save;
