@@ -5,7 +5,13 @@
 //! already in the store (same ChainID) are not read again. On any failure
 //! the lease is released, which deletes the layers this load made; if the
 //! process dies instead, the next one to open the store does that.
+//!
+//! Bookkeeping is linear in the archive: entries that share a config are
+//! one image, recorded once with all their names (each name going to the
+//! last entry that claims it, as if the entries were recorded in order),
+//! and each layer is held once however many entries use it.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -16,6 +22,7 @@ use super::archive_in::{ArchiveIn, Input};
 use super::docker_archive;
 use super::plan::{LayerFile, Plan};
 use super::source::Source;
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::image::chain_ids;
 use crate::store::{CreateOptions, Image, Layer, Lease, NewImage, Store};
@@ -102,23 +109,80 @@ fn import_plans(
             reason: "it holds no image".into(),
         });
     }
+    let images = by_config(plans, names);
     let mut report = LoadReport::default();
-    for plan in &plans {
-        import_layers(store, lease, source, plan, &mut report)?;
+    let mut held = HashSet::new();
+    for image in &images {
+        import_layers(store, lease, source, &image.plan, &mut held, &mut report)?;
     }
-    for plan in plans {
-        let names = names.map(<[String]>::to_vec).unwrap_or(plan.names);
+    for image in images {
         let image = store.commit_image(
             lease,
             &NewImage {
-                config: plan.config,
-                manifests: plan.manifest.into_iter().collect(),
-                names,
+                config: image.plan.config,
+                manifests: image.manifests,
+                names: image.names,
             },
         )?;
         report.images.push(image);
     }
     Ok(report)
+}
+
+/// The entries of an archive that share one config, as one image.
+struct SameConfig {
+    /// The first entry with this config (its layers are the ones read).
+    plan: Plan,
+    /// The manifests of all its entries, each once.
+    manifests: Vec<Vec<u8>>,
+    /// The names it ends up with.
+    names: Vec<String>,
+}
+
+/// Groups plans by config, in the order configs first appear. A name goes
+/// to the image of the last entry that has it; `names`, when given,
+/// replace the archive's.
+fn by_config(plans: Vec<Plan>, names: Option<&[String]>) -> Vec<SameConfig> {
+    let mut owner: HashMap<String, usize> = HashMap::new();
+    let mut index: HashMap<Digest, usize> = HashMap::new();
+    let mut images: Vec<SameConfig> = Vec::new();
+    let mut claims: Vec<Vec<String>> = Vec::new();
+    for mut plan in plans {
+        let at = *index
+            .entry(Digest::of(&plan.config))
+            .or_insert(images.len());
+        let claimed = match names {
+            Some(names) => names.to_vec(),
+            None => std::mem::take(&mut plan.names),
+        };
+        let manifest = plan.manifest.take();
+        if at == images.len() {
+            images.push(SameConfig {
+                plan,
+                manifests: Vec::new(),
+                names: Vec::new(),
+            });
+            claims.push(Vec::new());
+        }
+        if let Some(manifest) = manifest
+            && !images[at].manifests.contains(&manifest)
+        {
+            images[at].manifests.push(manifest);
+        }
+        for name in claimed {
+            owner.insert(name.clone(), at);
+            claims[at].push(name);
+        }
+    }
+    for (at, claimed) in claims.into_iter().enumerate() {
+        for name in claimed {
+            if owner.get(&name) == Some(&at) {
+                owner.remove(&name);
+                images[at].names.push(name);
+            }
+        }
+    }
+    images
 }
 
 /// Imports the plan's layers that the store does not have, base first.
@@ -127,12 +191,19 @@ fn import_layers(
     lease: &Lease,
     source: &dyn Source,
     plan: &Plan,
+    held: &mut HashSet<String>,
     report: &mut LoadReport,
 ) -> Result<()> {
     let chain = chain_ids(&plan.diff_ids);
     let mut parent: Option<String> = None;
     for ((id, diff_id), file) in chain.iter().zip(&plan.diff_ids).zip(&plan.layers) {
         let id = id.hex().to_string();
+        if held.contains(&id) {
+            // Held (or made) for an earlier image of this load.
+            report.reused += 1;
+            parent = Some(id);
+            continue;
+        }
         let options = CreateOptions {
             id: Some(id.clone()),
             parent: parent.clone(),
@@ -144,6 +215,7 @@ fn import_layers(
             true => report.imported += 1,
             false => report.reused += 1,
         }
+        held.insert(id.clone());
         parent = Some(id);
     }
     Ok(())

@@ -80,6 +80,7 @@ pub(crate) fn position(reference: &str) -> Option<Result<usize>> {
 /// Normalizes the names an archive gives an image.
 pub(crate) fn normalize_names(what: &str, names: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for name in names {
         let parsed = reference::parse(name)
             .map_err(|e| malformed(what, format!("bad image name {name:?}: {e}")))?;
@@ -90,7 +91,7 @@ pub(crate) fn normalize_names(what: &str, names: &[String]) -> Result<Vec<String
             ));
         }
         let full = parsed.to_string();
-        if !out.contains(&full) {
+        if seen.insert(full.clone()) {
             out.push(full);
         }
     }

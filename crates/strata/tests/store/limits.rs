@@ -1,13 +1,16 @@
 //! Memory bounded by the input: compressed layers whose decoder would need
 //! more memory than strata allows are refused with an error naming the
 //! limit, leaving the store as it was; real layers made with the largest
-//! presets still import.
+//! presets still import; an archive of many entries loads with
+//! bookkeeping linear in it.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use strata::compression::{Compression, MemoryLimit, XZ_MEMORY_LIMIT, ZSTD_WINDOW_LOG_MAX};
+use strata::transport::{ArchiveInput, load_archive};
 use testkit::compressed::{xz_declaring_dictionary, zstd_with_window};
+use testkit::image_archive as ia;
 
 use crate::common::{TestStore, diff};
 
@@ -89,4 +92,70 @@ fn zstd_window_above_the_limit_is_refused_and_leaves_nothing() {
     assert_eq!(layer.compression, Compression::Zstd);
     assert_eq!(layer.diff_digest, again.diff_digest);
     assert_eq!(diff(&t.store, "normal"), tar);
+}
+
+/// `manifest.json` entries for `image`, one per tag.
+fn entries_for(image: &ia::Image, tags: impl Iterator<Item = String>) -> Vec<serde_json::Value> {
+    let layers: Vec<String> = image
+        .layers
+        .iter()
+        .map(|l| format!("blobs/sha256/{}", testkit::sha256(&l.blob)))
+        .collect();
+    tags.map(|tag| {
+        serde_json::json!({
+            "Config": format!("blobs/sha256/{}", image.id()),
+            "RepoTags": [tag],
+            "Layers": layers,
+        })
+    })
+    .collect()
+}
+
+#[test]
+fn manifest_with_ten_thousand_entries_loads() {
+    const ENTRIES: usize = 10_000;
+    let t = TestStore::new();
+    let base = ia::Layer::plain(testkit::tar_of(&[("etc/motd", b"hello\n")]));
+    let top = ia::Layer::plain(testkit::tar_of(&[("app/run", b"#!/bin/sh\n")]));
+    let a = ia::Image::new("a", &[], vec![base.clone()]);
+    let b = ia::Image::new("b", &[], vec![base, top]);
+    let mut archive = ia::docker_modern(&[a.clone(), b.clone()]);
+    // Entries alternate between the two images, each with its own tag; one
+    // tag is claimed by an entry of b, then by a later entry of a.
+    let mut items = Vec::new();
+    for i in 0..ENTRIES {
+        let image = if i % 2 == 0 { &a } else { &b };
+        let tag = match i {
+            1 | 9998 => "localhost/contested:latest".to_string(),
+            _ => format!("localhost/many:{i}"),
+        };
+        items.extend(entries_for(image, std::iter::once(tag)));
+    }
+    archive.set_file(
+        "manifest.json",
+        &serde_json::to_vec(&items).expect("manifest.json"),
+    );
+    let path = t.dir.path().join("many.tar");
+    std::fs::write(&path, archive.to_tar()).expect("write archive");
+    let file = std::fs::File::open(&path).expect("open");
+    let report = load_archive(&t.store, ArchiveInput::File(file)).expect("load");
+
+    // One image per config, each with the names its entries gave it.
+    assert_eq!(report.images.len(), 2);
+    assert_eq!((report.imported, report.reused), (2, 1));
+    let (got_a, got_b) = (&report.images[0], &report.images[1]);
+    assert_eq!(
+        (got_a.id.as_str(), got_b.id.as_str()),
+        (a.id().as_str(), b.id().as_str())
+    );
+    assert_eq!(got_a.names.len(), ENTRIES / 2);
+    assert_eq!(got_b.names.len(), ENTRIES / 2 - 1);
+    let contested = t
+        .store
+        .image("localhost/contested:latest")
+        .expect("contested");
+    assert_eq!(contested.id, a.id());
+    assert_eq!(t.store.image("localhost/many:9999").expect("b").id, b.id());
+    assert_eq!(t.store.images().expect("images").len(), 2);
+    assert_eq!(t.store.layers().expect("layers").len(), 2);
 }
