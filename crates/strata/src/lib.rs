@@ -15,6 +15,7 @@ mod error;
 pub mod fs;
 pub mod idmap;
 pub mod image;
+mod spill;
 pub mod store;
 pub mod transport;
 

@@ -15,9 +15,10 @@
 //! [`Disassembler::whiteouts_supersede`] also counts a whiteout
 //! (`<dir>/.wh.<name>`) as superseding an earlier `<dir>/<name>` of the
 //! same archive, which applying the layer removes.
-
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+//!
+//! The last occurrence of each path is kept in a [`SeenPaths`] (in memory
+//! by default; [`Disassembler::seen_in`] puts it elsewhere), so apart from
+//! that the disassembler's memory does not grow with the archive.
 
 use crate::crc::Crc64;
 use crate::error::Result;
@@ -25,6 +26,7 @@ use crate::member::Member;
 use crate::metadata::{EntryRef, MAX_SEGMENT};
 use crate::parser::{Event, Limits, Parser};
 use crate::path::clean;
+use crate::seen::{SeenInMemory, SeenPaths, path_key};
 
 /// Receives what the disassembler finds, in archive order.
 pub trait DisasmSink {
@@ -92,9 +94,8 @@ pub struct Disassembler {
     crc: Crc64,
     data_offset: u64,
     position: u64,
-    /// Last occurrence of each cleaned path, keyed by a hash of it. A hash
-    /// collision only makes a payload travel inline needlessly.
-    seen: HashMap<u64, Superseded, BuildHasherDefault<DefaultHasher>>,
+    /// Last occurrence of each cleaned path, by [`path_key`].
+    seen: Box<dyn SeenPaths>,
     /// Whether `.wh.<name>` supersedes an earlier `<name>`.
     whiteouts: bool,
     summary: Summary,
@@ -115,7 +116,7 @@ impl Disassembler {
             crc: Crc64::default(),
             data_offset: 0,
             position: 0,
-            seen: HashMap::default(),
+            seen: Box::new(SeenInMemory::default()),
             whiteouts: false,
             summary: Summary::default(),
         }
@@ -126,6 +127,12 @@ impl Disassembler {
     /// whiteout's `supersedes`), since applying the layer removes it.
     pub fn whiteouts_supersede(mut self) -> Self {
         self.whiteouts = true;
+        self
+    }
+
+    /// Keeps the last occurrence of each path in `seen` instead of memory.
+    pub fn seen_in(mut self, seen: Box<dyn SeenPaths>) -> Self {
+        self.seen = seen;
         self
     }
 
@@ -204,13 +211,11 @@ impl Disassembler {
             data_len: member.data_len,
         };
         let cleaned = clean(&member.name);
-        let key = self.seen.hasher().hash_one(&cleaned);
-        let mut earlier = self.seen.insert(key, occurrence);
-        if let Some(target) = self.whiteouts.then(|| whited_out(&cleaned)).flatten() {
-            let target = self.seen.hasher().hash_one(target);
-            if let Some(removed) = self.seen.remove(&target) {
-                earlier = Some(removed);
-            }
+        let mut earlier = self.seen.replace(path_key(&cleaned), occurrence)?;
+        if let Some(target) = self.whiteouts.then(|| whited_out(&cleaned)).flatten()
+            && let Some(removed) = self.seen.take(path_key(&target))?
+        {
+            earlier = Some(removed);
         }
         if let Some(earlier) = earlier {
             self.summary.superseded.push(earlier);

@@ -62,6 +62,7 @@ pub mod metadata;
 pub mod parser;
 pub mod path;
 mod pax;
+pub mod seen;
 mod sparse;
 
 pub use asm::{Assembler, PayloadSource, assemble};

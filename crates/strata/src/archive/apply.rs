@@ -62,7 +62,7 @@ mod tests_overlay;
 mod testtar;
 mod whiteout;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -80,6 +80,7 @@ pub use overlay::{KernelOverlayCalls, OPAQUE_XATTR, OverlayCalls, is_whiteout};
 pub use stream::apply_tar;
 
 use crate::idmap::IdMap;
+use crate::spill::PathSet;
 
 /// How whiteout entries (`.wh.<name>`, `.wh..wh..opq`) are applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -117,6 +118,10 @@ pub struct ApplyOptions {
     /// With [`WhiteoutMode::Overlay`]: how whiteouts and opaque marks are
     /// made; the kernel's calls when `None`.
     pub overlay_calls: Option<Arc<dyn OverlayCalls>>,
+    /// Where the record of the paths the tar created moves, in an unlinked
+    /// file, once it is large, so memory stays within a fixed amount
+    /// whatever the number of entries; `None` keeps it in memory.
+    pub spill_dir: Option<PathBuf>,
 }
 
 /// What applying a layer found.
@@ -242,7 +247,11 @@ pub struct Applier {
     cache: Vec<CachedDir>,
     current: Current,
     /// Paths this tar created, and their ancestors.
-    touched: HashSet<Box<[u8]>>,
+    touched: PathSet,
+    /// The parent of the last path recorded in `touched` (recorded too).
+    touched_parent: Vec<u8>,
+    /// A failure to record a path in `touched`, reported by the next call.
+    touched_error: Option<std::io::Error>,
     dirs: Vec<PendingDir>,
     report: ApplyReport,
     /// Root of the lower view (overlay mode with parents).
@@ -286,6 +295,9 @@ impl Applier {
             .clone()
             .unwrap_or_else(overlay::kernel_calls);
         Ok(Self {
+            touched: PathSet::new(options.spill_dir.as_deref()),
+            touched_parent: Vec::new(),
+            touched_error: None,
             lower,
             calls,
             root: Arc::new(root_handle),
@@ -297,7 +309,6 @@ impl Applier {
             implicit_owner,
             cache: Vec::with_capacity(DIR_CACHE + 1),
             current: Current::Idle,
-            touched: HashSet::new(),
             dirs: Vec::new(),
             report: ApplyReport::default(),
         })
@@ -316,6 +327,7 @@ impl Applier {
                 lossy(&member.name)
             )));
         }
+        self.check_touched(&member.name)?;
         self.current = Current::Skip;
         if !member.is_entry() {
             return Ok(());
@@ -371,6 +383,7 @@ impl Applier {
                 lossy(&file.entry)
             )));
         }
+        self.check_touched(b"")?;
         self.cache.clear();
         let mut dirs = std::mem::take(&mut self.dirs);
         dirs.sort_by_key(|d| std::cmp::Reverse(d.path.iter().filter(|&&b| b == b'/').count()));

@@ -5,7 +5,9 @@
 //! compression and hashes the tar (diff digest); the calling thread
 //! disassembles the tar, writing tar-split metadata and extracting members
 //! into the layer's staging tree as they go. Memory stays flat at any
-//! layer size. The layer becomes visible only after one `syncfs`, the
+//! layer size and any number of entries: what grows with the entries (the
+//! paths seen, for duplicates; the paths created, for opaque directories)
+//! spills to unlinked files in the staging directory ([`crate::spill`]). The layer becomes visible only after one `syncfs`, the
 //! renames that put data and metadata in place, and one short transaction.
 
 use std::fs::File;
@@ -29,6 +31,7 @@ use crate::fs::durable::{StagedFile, create_new, rename_durable, syncfs};
 use crate::fs::random_hex;
 use crate::fs::workdir::WorkDir;
 use crate::idmap::IdMap;
+use crate::spill::{SeenOnDisk, SpillMap};
 
 /// Bytes handed from the reader thread to the extracting thread at a time.
 const CHUNK: usize = 256 << 10;
@@ -230,6 +233,7 @@ fn import_tar(
             aside_dir: Some(aside),
             lower: prepared.lower.as_ref().and_then(View::fd),
             overlay_calls: None,
+            spill_dir: Some(work.path().to_path_buf()),
         },
     )
     .map_err(Error::Apply)?;
@@ -238,7 +242,8 @@ fn import_tar(
         applier,
         failed: None,
     };
-    let (summary, streams) = run_pipeline(input, &mut sink, progress)?;
+    let seen = SeenOnDisk(SpillMap::new(work.path()));
+    let (summary, streams) = run_pipeline(input, &mut sink, seen, progress)?;
     // Flushed to disk by the syncfs that publishes the layer.
     finish_gzip_metadata(sink.metadata)?
         .into_inner()
@@ -264,12 +269,13 @@ fn import_tar(
 fn run_pipeline(
     input: &mut (dyn Read + Send),
     sink: &mut ImportSink,
+    seen: SeenOnDisk,
     progress: Option<Progress<'_>>,
 ) -> Result<(tarsplit::Summary, Streams)> {
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<u8>>(DEPTH);
         let reader = scope.spawn(move || read_streams(input, tx, progress));
-        let consumed = consume(rx, sink);
+        let consumed = consume(rx, sink, seen);
         let read = reader
             .join()
             .unwrap_or_else(|_| Err(Error::Invalid("the reader thread panicked".into())));
@@ -291,8 +297,11 @@ fn run_pipeline(
 fn consume(
     chunks: Receiver<Vec<u8>>,
     sink: &mut ImportSink,
+    seen: SeenOnDisk,
 ) -> tarsplit::Result<tarsplit::Summary> {
-    let mut disasm = Disassembler::default().whiteouts_supersede();
+    let mut disasm = Disassembler::default()
+        .whiteouts_supersede()
+        .seen_in(Box::new(seen));
     for chunk in chunks {
         disasm.feed(&chunk, sink)?;
     }

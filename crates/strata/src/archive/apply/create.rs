@@ -145,14 +145,41 @@ impl Applier {
     }
 
     /// Records that this tar created `path` (and so its ancestors exist
-    /// because of it or along with it), for opaque directories.
+    /// because of it or along with it), for opaque directories. A failure
+    /// is reported by the next `begin` or `finish`.
     pub(super) fn mark_touched(&mut self, path: Vec<u8>) {
-        let mut ancestor = names::split(&path).0;
-        while !ancestor.is_empty() && !self.touched.contains(ancestor) {
-            self.touched.insert(ancestor.into());
-            ancestor = names::split(ancestor).0;
+        if let Err(e) = self.touch(&path) {
+            self.touched_error.get_or_insert(e);
         }
-        self.touched.insert(path.into_boxed_slice());
+    }
+
+    fn touch(&mut self, path: &[u8]) -> std::io::Result<()> {
+        let parent = names::split(path).0;
+        if parent != self.touched_parent.as_slice() {
+            let mut ancestor = parent;
+            while !ancestor.is_empty() && self.touched.insert(ancestor)? {
+                ancestor = names::split(ancestor).0;
+            }
+            self.touched_parent = parent.to_vec();
+        }
+        self.touched.insert(path)?;
+        Ok(())
+    }
+
+    /// Whether this tar created `path` (or something beneath it).
+    pub(super) fn was_touched(&mut self, entry: &[u8], path: &[u8]) -> Result<bool, ApplyError> {
+        self.check_touched(entry)?;
+        self.touched
+            .contains(path)
+            .map_err(|e| io_error(entry, "looking up the paths the layer created", e))
+    }
+
+    /// Fails with an earlier failure to record a created path.
+    pub(super) fn check_touched(&mut self, entry: &[u8]) -> Result<(), ApplyError> {
+        match self.touched_error.take() {
+            Some(e) => Err(io_error(entry, "recording the paths the layer created", e)),
+            None => Ok(()),
+        }
     }
 
     /// Runs `make`; if the name exists, makes room and runs it again. The
@@ -182,9 +209,10 @@ impl Applier {
         let Some(file_type) = existing else {
             return Ok(());
         };
-        if let (FileType::RegularFile, Some(position), Some((aside_path, aside_fd))) =
-            (file_type, at.supersedes, &self.aside)
-            && self.touched.contains(at.path)
+        if let (FileType::RegularFile, Some(position), true) =
+            (file_type, at.supersedes, self.aside.is_some())
+            && self.was_touched(&member.name, at.path)?
+            && let Some((aside_path, aside_fd)) = &self.aside
         {
             let name = position.to_string();
             rustix::fs::renameat(at.dir.fd(), at.base, aside_fd, name.as_str())

@@ -70,7 +70,7 @@ impl Applier {
             for (name, file_type) in children {
                 let child = join(&path, &name);
                 let removing = || format!("removing {:?}", lossy(&child));
-                if !self.touched.contains(child.as_slice()) {
+                if !self.was_touched(&member.name, &child)? {
                     fsops::remove_all(fd.as_fd(), &name).map_err(|e| fail(removing(), e))?;
                     continue;
                 }
