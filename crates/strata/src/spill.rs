@@ -1,18 +1,26 @@
 //! Bookkeeping that would grow with a layer, kept within a fixed amount of
 //! memory: a map from 128-bit path keys ([`tarsplit::seen::path_key`]) to
 //! three numbers, held in memory up to [`IN_MEMORY`] entries and past that
-//! in a hash table in an unlinked file of a staging directory (open
-//! addressing, linear probing, at most half full; reads of a few KiB per
-//! lookup from the page cache).
+//! in a hash table in an unlinked file of a staging directory.
+//!
+//! The spilled table is made of page-sized buckets (102 slots of 40 bytes);
+//! memory keeps how full each bucket is (a byte per 4 KiB of file) and a
+//! Bloom filter of [`FILTER_BYTES`] over the keys. A key the filter has not
+//! seen is new: it is written at the end of its bucket with one `pwrite`,
+//! nothing read. Other lookups read the key's bucket (one `pread`; a full
+//! bucket continues into the next). The table grows fourfold when half
+//! full. Bucket and filter positions come from a per-process random hash
+//! of the key, so no input can aim at one bucket.
 //!
 //! Import uses it for the last occurrence of each path of the tar
 //! ([`SeenOnDisk`], for tarsplit's duplicate detection) and for the paths
 //! the tar created ([`PathSet`], for opaque directories and superseded
-//! files). A layer of a million entries costs a file of about 80 MB in
-//! the staging area instead of as much memory.
+//! files). A layer of a million entries costs files of at most a few
+//! hundred MB in the staging area instead of memory.
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -22,14 +30,18 @@ use tarsplit::seen::{PathKey, SeenPaths, path_key};
 
 /// Entries kept in memory before the map moves to a file (about 3 MiB).
 pub const IN_MEMORY: usize = 1 << 16;
+/// Size of the Bloom filter of a spilled map (4 MiB: under 0.1% false
+/// positives at a million keys, about 20% at ten million, which only costs
+/// reads).
+pub const FILTER_BYTES: usize = 4 << 20;
 /// Bytes per slot: the key, then three little-endian u64.
 const SLOT: usize = 40;
-/// Slots read at a time while probing (one page's worth).
-const WINDOW: usize = 4096 / SLOT;
-/// Fewest slots of a table.
-const FIRST_SLOTS: u64 = 64;
-/// Key of an empty slot.
-const EMPTY: u128 = 0;
+/// Bytes per bucket: one page.
+const BUCKET: u64 = 4096;
+/// Slots per bucket.
+const PER_BUCKET: usize = BUCKET as usize / SLOT;
+/// Buckets of the first table.
+const FIRST_BUCKETS: u64 = 64;
 /// Key of a slot whose entry was removed.
 const REMOVED: u128 = u128::MAX;
 
@@ -42,6 +54,9 @@ pub(crate) struct SpillMap {
     limit: usize,
     memory: HashMap<u128, Value>,
     table: Option<Table>,
+    /// Bloom filter of the spilled keys.
+    filter: Vec<u64>,
+    hasher: RandomState,
 }
 
 #[cfg(test)]
@@ -65,33 +80,63 @@ impl SpillMap {
             limit: in_memory_limit(),
             memory: HashMap::new(),
             table: None,
+            filter: Vec::new(),
+            hasher: RandomState::new(),
         }
     }
 
     /// Sets `key` to `value`; returns the value it had.
     pub(crate) fn insert(&mut self, key: PathKey, value: Value) -> io::Result<Option<Value>> {
         let key = stored(key);
-        if let Some(table) = &mut self.table {
-            return table.insert(key, value);
-        }
-        let old = self.memory.insert(key, value);
-        if self.memory.len() > self.limit {
-            let slots = (self.limit as u64 * 4).next_power_of_two().max(FIRST_SLOTS);
-            let mut table = Table::create(&self.dir, slots)?;
-            for (key, value) in self.memory.drain() {
-                table.insert(key, value)?;
+        let hash = self.hasher.hash_one(key);
+        let Some(table) = &mut self.table else {
+            let old = self.memory.insert(key, value);
+            if self.memory.len() > self.limit {
+                self.spill()?;
             }
-            self.memory = HashMap::new();
-            self.table = Some(table);
+            return Ok(old);
+        };
+        if !filter_add(&mut self.filter, hash) {
+            table.append(key, hash, value)?;
+            return Ok(None);
         }
-        Ok(old)
+        match table.find(key, hash)? {
+            Some((slot, old)) => {
+                if old != value {
+                    table.write(slot, key, value)?;
+                }
+                Ok(Some(old))
+            }
+            None => {
+                table.append(key, hash, value)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Moves the entries from memory into a new table.
+    fn spill(&mut self) -> io::Result<()> {
+        let buckets = (self.limit as u64 * 4 / PER_BUCKET as u64)
+            .next_power_of_two()
+            .max(FIRST_BUCKETS);
+        let mut table = Table::create(&self.dir, buckets, self.hasher.clone())?;
+        self.filter = vec![0; FILTER_BYTES / 8];
+        for (key, value) in std::mem::take(&mut self.memory) {
+            let hash = self.hasher.hash_one(key);
+            filter_add(&mut self.filter, hash);
+            table.append(key, hash, value)?;
+        }
+        self.table = Some(table);
+        Ok(())
     }
 
     /// The value of `key`.
     pub(crate) fn get(&mut self, key: PathKey) -> io::Result<Option<Value>> {
         let key = stored(key);
+        let hash = self.hasher.hash_one(key);
         match &mut self.table {
-            Some(table) => Ok(table.find(key)?.1),
+            Some(_) if !filter_has(&self.filter, hash) => Ok(None),
+            Some(table) => Ok(table.find(key, hash)?.map(|(_, value)| value)),
             None => Ok(self.memory.get(&key).copied()),
         }
     }
@@ -99,18 +144,50 @@ impl SpillMap {
     /// Removes `key`; returns the value it had.
     pub(crate) fn remove(&mut self, key: PathKey) -> io::Result<Option<Value>> {
         let key = stored(key);
+        let hash = self.hasher.hash_one(key);
         match &mut self.table {
-            Some(table) => table.remove(key),
+            Some(_) if !filter_has(&self.filter, hash) => Ok(None),
+            Some(table) => match table.find(key, hash)? {
+                Some((slot, old)) => {
+                    table.write(slot, REMOVED, [0; 3])?;
+                    Ok(Some(old))
+                }
+                None => Ok(None),
+            },
             None => Ok(self.memory.remove(&key)),
         }
     }
 }
 
-/// Moves the two keys that mark slots out of the way (at a cost of one in
-/// 2^127 of telling two paths apart).
+/// The three filter bits of a hash.
+fn filter_bits(filter: &[u64], hash: u64) -> [usize; 3] {
+    let bits = filter.len() * 64;
+    let mixed = hash.rotate_left(32) ^ hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    [hash, hash >> 32, mixed].map(|h| (h as usize) % bits)
+}
+
+/// Sets a key's bits; returns whether all were set already.
+fn filter_add(filter: &mut [u64], hash: u64) -> bool {
+    let mut seen = true;
+    for bit in filter_bits(filter, hash) {
+        let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+        seen &= filter[word] & mask != 0;
+        filter[word] |= mask;
+    }
+    seen
+}
+
+/// Whether a key may be in the filter.
+fn filter_has(filter: &[u64], hash: u64) -> bool {
+    filter_bits(filter, hash)
+        .iter()
+        .all(|&bit| filter[bit / 64] & (1u64 << (bit % 64)) != 0)
+}
+
+/// Moves the key that marks removed slots out of the way (at a cost of
+/// one in 2^128 of telling two paths apart).
 fn stored(key: PathKey) -> u128 {
     match key {
-        EMPTY => 1,
         REMOVED => REMOVED - 1,
         key => key,
     }
@@ -119,114 +196,106 @@ fn stored(key: PathKey) -> u128 {
 /// The hash table in a file.
 struct Table {
     dir: PathBuf,
+    /// The map's hasher, for the entries' buckets when growing.
+    hasher: RandomState,
     file: File,
-    slots: u64,
-    /// Slots not empty: entries and removed ones.
+    buckets: u64,
+    /// Slots used (entries and removed ones) per bucket.
+    fill: Vec<u8>,
+    /// Slots used in all.
     used: u64,
-    window: Vec<u8>,
+    page: Vec<u8>,
 }
 
 impl Table {
-    /// A table of `slots` empty slots (a power of two) in a new unlinked
-    /// file in `dir`.
-    fn create(dir: &Path, slots: u64) -> io::Result<Self> {
+    /// A table of `buckets` empty buckets (a power of two) in a new
+    /// unlinked file in `dir`.
+    fn create(dir: &Path, buckets: u64, hasher: RandomState) -> io::Result<Self> {
         let file = anonymous_file(dir)?;
-        file.set_len(slots * SLOT as u64)?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            hasher,
             file,
-            slots,
+            buckets,
+            fill: vec![0; buckets as usize],
             used: 0,
-            window: vec![0; WINDOW * SLOT],
+            page: vec![0; BUCKET as usize],
         })
     }
 
-    /// Probes for `key`: the slot holding it and its value, or the slot an
-    /// insert would use (the first removed one on the way, else the empty
-    /// one that ends the probe) and whether that one is empty.
-    fn find(&mut self, key: u128) -> io::Result<(u64, Option<Value>, bool)> {
-        let mask = self.slots - 1;
-        let mut at = (key as u64) & mask;
-        let mut reuse = None;
+    fn home(&self, hash: u64) -> u64 {
+        (hash >> 7) & (self.buckets - 1)
+    }
+
+    /// The slot holding `key` (a global slot number) and its value.
+    fn find(&mut self, key: u128, hash: u64) -> io::Result<Option<(u64, Value)>> {
+        let mut bucket = self.home(hash);
         loop {
-            let count = WINDOW.min((self.slots - at) as usize);
-            let bytes = &mut self.window[..count * SLOT];
-            self.file.read_exact_at(bytes, at * SLOT as u64)?;
+            let filled = usize::from(self.fill[bucket as usize]);
+            let bytes = &mut self.page[..filled * SLOT];
+            self.file.read_exact_at(bytes, bucket * BUCKET)?;
             for (i, slot) in bytes.chunks_exact(SLOT).enumerate() {
-                let here = at + i as u64;
                 let (slot_key, value) = decode(slot);
                 if slot_key == key {
-                    return Ok((here, Some(value), false));
-                }
-                if slot_key == EMPTY {
-                    return Ok(match reuse {
-                        Some(removed) => (removed, None, false),
-                        None => (here, None, true),
-                    });
-                }
-                if slot_key == REMOVED && reuse.is_none() {
-                    reuse = Some(here);
+                    return Ok(Some((bucket * PER_BUCKET as u64 + i as u64, value)));
                 }
             }
-            // At most half the slots are used, so an empty one comes.
-            at = (at + count as u64) & mask;
-        }
-    }
-
-    fn insert(&mut self, key: u128, value: Value) -> io::Result<Option<Value>> {
-        let (at, old, empty) = self.find(key)?;
-        if old == Some(value) {
-            return Ok(old);
-        }
-        self.write(at, key, value)?;
-        if empty {
-            self.used += 1;
-            if self.used * 2 > self.slots {
-                self.grow()?;
+            if filled < PER_BUCKET {
+                return Ok(None);
             }
+            // A full bucket continues in the next; at most half the slots
+            // are used, so one that is not full comes.
+            bucket = (bucket + 1) & (self.buckets - 1);
         }
-        Ok(old)
     }
 
-    fn remove(&mut self, key: u128) -> io::Result<Option<Value>> {
-        let (at, old, _) = self.find(key)?;
-        if old.is_some() {
-            self.write(at, REMOVED, [0; 3])?;
+    /// Adds `key`, known not to be in the table.
+    fn append(&mut self, key: u128, hash: u64, value: Value) -> io::Result<()> {
+        let mut bucket = self.home(hash);
+        while usize::from(self.fill[bucket as usize]) == PER_BUCKET {
+            bucket = (bucket + 1) & (self.buckets - 1);
         }
-        Ok(old)
+        let slot = bucket * PER_BUCKET as u64 + u64::from(self.fill[bucket as usize]);
+        self.write(slot, key, value)?;
+        self.fill[bucket as usize] += 1;
+        self.used += 1;
+        if self.used * 2 > self.buckets * PER_BUCKET as u64 {
+            self.grow()?;
+        }
+        Ok(())
     }
 
-    fn write(&self, at: u64, key: u128, value: Value) -> io::Result<()> {
-        let mut slot = [0u8; SLOT];
-        slot[..16].copy_from_slice(&key.to_le_bytes());
+    /// Writes slot number `slot`.
+    fn write(&self, slot: u64, key: u128, value: Value) -> io::Result<()> {
+        let mut bytes = [0u8; SLOT];
+        bytes[..16].copy_from_slice(&key.to_le_bytes());
         for (i, n) in value.iter().enumerate() {
-            slot[16 + 8 * i..24 + 8 * i].copy_from_slice(&n.to_le_bytes());
+            bytes[16 + 8 * i..24 + 8 * i].copy_from_slice(&n.to_le_bytes());
         }
-        self.file.write_all_at(&slot, at * SLOT as u64)
+        let per = PER_BUCKET as u64;
+        let offset = slot / per * BUCKET + slot % per * SLOT as u64;
+        self.file.write_all_at(&bytes, offset)
     }
 
-    /// Moves the entries into a table twice the size (removed ones go).
+    /// Moves the entries into a table four times the size (removed ones
+    /// go), reading this one bucket by bucket.
     fn grow(&mut self) -> io::Result<()> {
-        let mut bigger = Table::create(&self.dir, self.slots * 2)?;
-        let mut chunk = vec![0u8; 1024 * SLOT];
-        let mut at = 0u64;
-        while at < self.slots {
-            let count = (self.slots - at).min(1024) as usize;
-            let bytes = &mut chunk[..count * SLOT];
-            self.file.read_exact_at(bytes, at * SLOT as u64)?;
+        let mut bigger = Table::create(&self.dir, self.buckets * 4, self.hasher.clone())?;
+        for bucket in 0..self.buckets {
+            let filled = usize::from(self.fill[bucket as usize]);
+            let bytes = &mut self.page[..filled * SLOT];
+            self.file.read_exact_at(bytes, bucket * BUCKET)?;
             for slot in bytes.chunks_exact(SLOT) {
                 let (key, value) = decode(slot);
-                if key != EMPTY && key != REMOVED {
-                    bigger.insert(key, value)?;
+                if key != REMOVED {
+                    bigger.append(key, self.hasher.hash_one(key), value)?;
                 }
             }
-            at += count as u64;
         }
         *self = bigger;
         Ok(())
     }
 }
-
 /// A file in `dir` that no name leads to: `O_TMPFILE`, or where the file
 /// system lacks it a new file unlinked at once.
 fn anonymous_file(dir: &Path) -> io::Result<File> {
@@ -448,7 +517,7 @@ mod tests {
     /// removals, across growth.
     #[test]
     fn spilled_map_behaves_as_a_map() {
-        TEST_LIMIT.with(|limit| limit.set(1000));
+        TEST_LIMIT.with(|limit| limit.set(100));
         let dir = tempfile::tempdir().expect("temp dir");
         let mut map = SpillMap::new(dir.path());
         let mut want: HashMap<u128, Value> = HashMap::new();
@@ -459,7 +528,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let n = 3000;
+        let n = 20_000;
         for i in 0..n * 2 {
             let key = path_key(format!("p{}", next() % n).as_bytes());
             let value = [i, i + 1, i + 2];
@@ -472,7 +541,8 @@ mod tests {
                 ),
             }
         }
-        assert!(map.table.is_some(), "the map spilled");
+        let table = map.table.as_ref().expect("the map spilled");
+        assert!(table.buckets > FIRST_BUCKETS, "the table grew");
         assert!(map.memory.is_empty());
         for (key, value) in &want {
             assert_eq!(map.get(*key).expect("get"), Some(*value));
@@ -482,12 +552,34 @@ mod tests {
     }
 
     #[test]
-    fn the_marker_keys_are_stored_as_others() {
+    fn the_marker_key_is_stored_as_another() {
+        TEST_LIMIT.with(|limit| limit.set(0));
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut table = Table::create(dir.path(), 16).expect("table");
-        for key in [stored(EMPTY), stored(REMOVED)] {
-            assert_eq!(table.insert(key, [1, 2, 3]).expect("insert"), None);
-            assert_eq!(table.find(key).expect("find").1, Some([1, 2, 3]));
+        let mut map = SpillMap::new(dir.path());
+        for key in [0, REMOVED, 7] {
+            assert_eq!(map.insert(key, [1, 2, 3]).expect("insert"), None);
         }
+        assert!(map.table.is_some());
+        for key in [0, REMOVED, 7] {
+            assert_eq!(map.get(key).expect("get"), Some([1, 2, 3]));
+        }
+        TEST_LIMIT.with(|limit| limit.set(IN_MEMORY));
+    }
+
+    #[test]
+    fn a_full_bucket_continues_in_the_next() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut table = Table::create(dir.path(), 4, RandomState::new()).expect("table");
+        // Every key claims bucket 0 (hash 0): 102 fit, the rest go on.
+        let keys: Vec<u128> = (1..=150).collect();
+        for &key in &keys {
+            table.append(key, 0, [key as u64, 0, 0]).expect("append");
+        }
+        assert_eq!((table.fill[0], table.fill[1]), (PER_BUCKET as u8, 48));
+        for &key in &keys {
+            let (_, value) = table.find(key, 0).expect("find").expect("found");
+            assert_eq!(value[0], key as u64);
+        }
+        assert_eq!(table.find(999, 0).expect("find"), None);
     }
 }
