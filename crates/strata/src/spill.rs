@@ -19,7 +19,6 @@
 //! hundred MB in the staging area instead of memory.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -27,6 +26,8 @@ use std::path::{Path, PathBuf};
 
 use tarsplit::Superseded;
 use tarsplit::seen::{PathKey, SeenPaths, path_key};
+
+use crate::fs::AsideFile;
 
 /// Entries kept in memory before the map moves to a file (about 3 MiB).
 pub const IN_MEMORY: usize = 1 << 16;
@@ -198,7 +199,8 @@ struct Table {
     dir: PathBuf,
     /// The map's hasher, for the entries' buckets when growing.
     hasher: RandomState,
-    file: File,
+    /// An unnamed file, never placed: it goes with the table.
+    file: AsideFile,
     buckets: u64,
     /// Slots used (entries and removed ones) per bucket.
     fill: Vec<u8>,
@@ -211,7 +213,7 @@ impl Table {
     /// A table of `buckets` empty buckets (a power of two) in a new
     /// unlinked file in `dir`.
     fn create(dir: &Path, buckets: u64, hasher: RandomState) -> io::Result<Self> {
-        let file = anonymous_file(dir)?;
+        let file = AsideFile::create_in(dir, 0o600).map_err(io::Error::other)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             hasher,
@@ -233,7 +235,7 @@ impl Table {
         loop {
             let filled = usize::from(self.fill[bucket as usize]);
             let bytes = &mut self.page[..filled * SLOT];
-            self.file.read_exact_at(bytes, bucket * BUCKET)?;
+            self.file.file().read_exact_at(bytes, bucket * BUCKET)?;
             for (i, slot) in bytes.chunks_exact(SLOT).enumerate() {
                 let (slot_key, value) = decode(slot);
                 if slot_key == key {
@@ -266,7 +268,7 @@ impl Table {
     }
 
     /// Writes slot number `slot`.
-    fn write(&self, slot: u64, key: u128, value: Value) -> io::Result<()> {
+    fn write(&mut self, slot: u64, key: u128, value: Value) -> io::Result<()> {
         let mut bytes = [0u8; SLOT];
         bytes[..16].copy_from_slice(&key.to_le_bytes());
         for (i, n) in value.iter().enumerate() {
@@ -274,7 +276,7 @@ impl Table {
         }
         let per = PER_BUCKET as u64;
         let offset = slot / per * BUCKET + slot % per * SLOT as u64;
-        self.file.write_all_at(&bytes, offset)
+        self.file.file().write_all_at(&bytes, offset)
     }
 
     /// Moves the entries into a table four times the size (removed ones
@@ -284,7 +286,7 @@ impl Table {
         for bucket in 0..self.buckets {
             let filled = usize::from(self.fill[bucket as usize]);
             let bytes = &mut self.page[..filled * SLOT];
-            self.file.read_exact_at(bytes, bucket * BUCKET)?;
+            self.file.file().read_exact_at(bytes, bucket * BUCKET)?;
             for slot in bytes.chunks_exact(SLOT) {
                 let (key, value) = decode(slot);
                 if key != REMOVED {
@@ -296,28 +298,6 @@ impl Table {
         Ok(())
     }
 }
-/// A file in `dir` that no name leads to: `O_TMPFILE`, or where the file
-/// system lacks it a new file unlinked at once.
-fn anonymous_file(dir: &Path) -> io::Result<File> {
-    use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::RDWR | OFlags::CLOEXEC;
-    match rustix::fs::open(dir, flags | OFlags::TMPFILE, Mode::RUSR | Mode::WUSR) {
-        Ok(fd) => return Ok(File::from(fd)),
-        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR) => {}
-        Err(e) => return Err(e.into()),
-    }
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!(".spill-{}-{n}", std::process::id()));
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    std::fs::remove_file(&path)?;
-    Ok(file)
-}
-
 fn decode(slot: &[u8]) -> (u128, Value) {
     let word = |i: usize| {
         let mut bytes = [0u8; 8];
@@ -365,14 +345,14 @@ pub(crate) enum PathSet {
     /// Held in memory whatever its size.
     Memory(std::collections::HashSet<PathKey>),
     /// Spilling past [`IN_MEMORY`] paths.
-    Spill(SpillMap),
+    Spill(Box<SpillMap>),
 }
 
 impl PathSet {
     /// An empty set, spilling to `dir` when given.
     pub(crate) fn new(dir: Option<&Path>) -> Self {
         match dir {
-            Some(dir) => PathSet::Spill(SpillMap::new(dir)),
+            Some(dir) => PathSet::Spill(Box::new(SpillMap::new(dir))),
             None => PathSet::Memory(Default::default()),
         }
     }

@@ -36,6 +36,7 @@ mod random;
 pub(crate) mod tree;
 pub(crate) mod workdir;
 
+pub(crate) use aside::AsideFile;
 pub use aside::is_temp_name;
 pub(crate) use dir::entries;
 pub use output::{Output, write_output};
