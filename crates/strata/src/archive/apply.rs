@@ -51,6 +51,7 @@ mod file;
 mod fsops;
 mod names;
 mod overlay;
+mod pending;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -169,6 +170,18 @@ struct CachedDir {
     handle: Arc<DirHandle>,
 }
 
+/// Why restoring directories at the end failed.
+enum Restore {
+    Apply(ApplyError),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Restore {
+    fn from(e: std::io::Error) -> Self {
+        Restore::Io(e)
+    }
+}
+
 /// A directory entry whose times (and, when not root, mode) are set at the
 /// end, once its contents exist.
 struct PendingDir {
@@ -252,7 +265,7 @@ pub struct Applier {
     touched_parent: Vec<u8>,
     /// A failure to record a path in `touched`, reported by the next call.
     touched_error: Option<std::io::Error>,
-    dirs: Vec<PendingDir>,
+    dirs: pending::PendingDirs,
     report: ApplyReport,
     /// Root of the lower view (overlay mode with parents).
     lower: Option<Arc<OwnedFd>>,
@@ -294,6 +307,7 @@ impl Applier {
             .overlay_calls
             .clone()
             .unwrap_or_else(overlay::kernel_calls);
+        let dirs = pending::PendingDirs::new(options.spill_dir.clone());
         Ok(Self {
             touched: PathSet::new(options.spill_dir.as_deref()),
             touched_parent: Vec::new(),
@@ -309,7 +323,7 @@ impl Applier {
             implicit_owner,
             cache: Vec::with_capacity(DIR_CACHE + 1),
             current: Current::Idle,
-            dirs: Vec::new(),
+            dirs,
             report: ApplyReport::default(),
         })
     }
@@ -385,11 +399,14 @@ impl Applier {
         }
         self.check_touched(b"")?;
         self.cache.clear();
-        let mut dirs = std::mem::take(&mut self.dirs);
-        dirs.sort_by_key(|d| std::cmp::Reverse(d.path.iter().filter(|&&b| b == b'/').count()));
-        for dir in &dirs {
-            self.restore_dir(dir)?;
-        }
+        let dirs = std::mem::take(&mut self.dirs);
+        dirs.replay(!self.privileged, |dir| {
+            self.restore_dir(dir).map_err(Restore::Apply)
+        })
+        .map_err(|e: Restore| match e {
+            Restore::Apply(e) => e,
+            Restore::Io(e) => io_error(b"", "reading the directories to restore", e),
+        })?;
         Ok(self.report)
     }
 

@@ -293,11 +293,13 @@ impl Applier {
             false => attrs.mode | Mode::RWXU,
         };
         rustix::fs::fchmod(&fd, now).map_err(|e| fail("setting the mode", e))?;
-        self.dirs.push(PendingDir {
-            path: at.path.into(),
-            times: attrs.times,
-            mode: (!self.privileged).then_some(attrs.mode),
-        });
+        self.dirs
+            .push(PendingDir {
+                path: at.path.into(),
+                times: attrs.times,
+                mode: (!self.privileged).then_some(attrs.mode),
+            })
+            .map_err(|e| io_error(&member.name, "recording the directory's times", e))?;
         let handle = DirHandle::new(fd).map_err(|e| fail("inspecting the directory", e))?;
         self.remember(at.path.to_vec(), Arc::new(handle));
         Ok(())
