@@ -8,8 +8,9 @@
 //! Bloom filter of [`FILTER_BYTES`] over the keys. A key the filter has not
 //! seen is new: it is written at the end of its bucket with one `pwrite`,
 //! nothing read. Other lookups read the key's bucket (one `pread`; a full
-//! bucket continues into the next). The table grows fourfold when half
-//! full. Bucket and filter positions come from a per-process random hash
+//! bucket continues into the next). The table grows fourfold when 7/8
+//! full: a full bucket costs nothing to skip when appending (memory knows
+//! it is full) and one more read when looking up. Bucket and filter positions come from a per-process random hash
 //! of the key, so no input can aim at one bucket.
 //!
 //! Import uses it for the last occurrence of each path of the tar
@@ -245,8 +246,8 @@ impl Table {
             if filled < PER_BUCKET {
                 return Ok(None);
             }
-            // A full bucket continues in the next; at most half the slots
-            // are used, so one that is not full comes.
+            // A full bucket continues in the next; at most 7/8 of the
+            // slots are used, so one that is not full comes.
             bucket = (bucket + 1) & (self.buckets - 1);
         }
     }
@@ -261,7 +262,7 @@ impl Table {
         self.write(slot, key, value)?;
         self.fill[bucket as usize] += 1;
         self.used += 1;
-        if self.used * 2 > self.buckets * PER_BUCKET as u64 {
+        if self.used * 8 > self.buckets * PER_BUCKET as u64 * 7 {
             self.grow()?;
         }
         Ok(())
