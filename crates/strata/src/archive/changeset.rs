@@ -9,7 +9,7 @@
 //! the walk's sorted order (parents before children, a whiteout where the
 //! deleted path would sort, an opaque marker right after its directory's
 //! own member), and the headers follow the
-//! fixed conventions of [`tarwrite`](super::tarwrite) for changesets (USTAR, Go-style
+//! fixed conventions of the crate's one tar writer for changesets (USTAR, Go-style
 //! octal fields, PAX `x` headers only when needed, two zero blocks at the
 //! end and no record padding).
 //!

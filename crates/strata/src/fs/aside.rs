@@ -3,9 +3,10 @@
 //!
 //! Until it is placed, the file has no name, so a failure or a killed
 //! process leaves nothing behind: the kernel frees it with its last
-//! descriptor. Placing links it under a temporary name and renames that
-//! over the final one, so an existing file is replaced atomically and the
-//! temporary name exists only between the two calls.
+//! descriptor. Placing links it straight under its final name when that
+//! name is free; to replace an existing file it links it under a temporary
+//! name and renames that over the final one, so the replacement is atomic
+//! and the temporary name exists only between the two calls.
 //!
 //! Where the file system has no `O_TMPFILE`, the file is created under a
 //! hidden temporary name ([`is_temp_name`]) instead; it is removed when
@@ -115,12 +116,22 @@ impl AsideFile {
     }
 
     /// Names the file `name` in its directory, replacing atomically
-    /// whatever has that name.
+    /// whatever has that name. An unnamed file is linked straight to
+    /// `name` when nothing has it, so a kill leaves nothing behind; only
+    /// a replacement goes through a temporary name (a kill between its
+    /// link and its rename leaves that name, which gc removes once old).
     pub(crate) fn place(mut self, name: &OsStr, sync: Sync) -> Result<File> {
         self.sync_file(name, sync)?;
         let temp = match self.at.name.take() {
             Some(temp) => temp,
-            None => self.link_temp()?,
+            None => match self.link_at(name) {
+                Ok(()) => return self.finish(sync),
+                Err(Errno::EXIST) => self.link_temp()?,
+                Err(e) => {
+                    return Err(e)
+                        .context(|| format!("cannot move {} into place", self.what(name)));
+                }
+            },
         };
         let dir = &self.at.dir;
         if let Err(e) = rustix::fs::renameat(dir, temp.as_str(), dir, name) {
