@@ -16,3 +16,5 @@ mod store_support;
 mod tar_split_interop;
 mod tar_split_rejections;
 mod tar_split_roundtrip;
+mod torture;
+mod torture_check;
