@@ -49,7 +49,13 @@ fn listing(s: &CliStore, what: &str) -> Vec<Value> {
 
 /// Repairs the store after a kill, checks it, and returns what it holds.
 pub fn repaired_and_whole(s: &CliStore, outputs: &Path, trial: &str) -> Snapshot {
-    s.ok(&["fsck", "--repair", "--json"]);
+    let repair = s.output(&["fsck", "--repair", "--json"]);
+    assert!(
+        repair.status.success(),
+        "{trial}: fsck --repair: {}{}",
+        String::from_utf8_lossy(&repair.stdout),
+        String::from_utf8_lossy(&repair.stderr)
+    );
     s.assert_clean();
     let snapshot = Snapshot {
         layers: listing(s, "layers"),
