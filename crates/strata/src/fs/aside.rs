@@ -110,6 +110,14 @@ impl AsideFile {
         })
     }
 
+    /// A scratch file in `dir` that never has a name: an unnamed file,
+    /// or where the file system has no `O_TMPFILE`, one whose hidden name
+    /// is removed at once. It goes away with its last handle.
+    pub(crate) fn scratch_in(dir: &Path) -> Result<File> {
+        let aside = Self::create_in(dir, 0o600)?;
+        Ok(aside.file)
+    }
+
     /// The file, to write (and read back).
     pub(crate) fn file(&mut self) -> &mut File {
         &mut self.file

@@ -20,11 +20,10 @@
 //! - `dir`, `random`: listing and removing, random names.
 //!
 //! Every other module of the crate that writes a file goes through here;
-//! this module uses nothing of the crate but its error type. Two writers
-//! are not here yet: extraction of layer content (`archive::apply`), which
+//! this module uses nothing of the crate but its error type. One writer is
+//! not here yet: extraction of layer content (`archive::apply`), which
 //! writes beneath a layer's root with its own `openat2` operations that
-//! cannot leave the root, and the unlinked spill copy of a compressed
-//! image archive that `transport::archive_in` makes in a staging directory.
+//! cannot leave the root.
 
 mod aside;
 pub mod copy;

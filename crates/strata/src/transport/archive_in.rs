@@ -21,6 +21,7 @@ use tarsplit::{Event, Parser};
 use super::source::{Source, clean_path, link_destination};
 use crate::compression::{self, Compression};
 use crate::error::{Error, IoContext, Result};
+use crate::fs::AsideFile;
 use crate::image::manifest::malformed;
 
 /// How many symlinks a member path may go through.
@@ -158,17 +159,11 @@ fn is_seekable(file: &File) -> bool {
         && handle.stream_position().is_ok_and(|at| at == 0)
 }
 
-/// Copies (decompressing) `input` into a new file under `spill`, unlinked
-/// at once so it goes away with the last handle.
+/// Copies (decompressing) `input` into a new unnamed file under `spill`
+/// (an aside file never placed), which goes away with its last handle and
+/// is never seen under a name, even by a process killed while copying.
 fn spill_to(input: Box<dyn Read + Send>, spill: &Path) -> Result<File> {
-    let path = spill.join("archive.tar");
-    let mut file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .context(|| format!("cannot create {}", path.display()))?;
-    std::fs::remove_file(&path).context(|| format!("cannot remove {}", path.display()))?;
+    let mut file = AsideFile::scratch_in(spill)?;
     let (_, mut tar) =
         compression::decompress(input).context(|| "cannot read the archive".into())?;
     io::copy(&mut tar, &mut file).context(|| "cannot read the archive".into())?;
