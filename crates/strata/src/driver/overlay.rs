@@ -33,7 +33,9 @@ use super::overlay_mount::{
 use super::{Driver, Prepared, View};
 use crate::archive::apply::{KernelOverlayCalls, OverlayCalls, WhiteoutMode};
 use crate::error::{Error, IoContext, Result};
-use crate::fs::durable::{create_dir_all, rename_durable, symlink_durable, write_new};
+use crate::fs::durable::{
+    create_dir_all, rename_durable, rename_durable_if_present, symlink_durable, write_new,
+};
 use crate::fs::random_hex;
 
 const DIFF: &str = "diff";
@@ -263,7 +265,7 @@ impl<C: MountCalls> Driver for Overlay<C> {
                 Err(e) => return Err(e).context(|| format!("cannot remove {}", path.display())),
             }
         }
-        rename_durable(&dir, &work.join(LAYER))
+        rename_durable_if_present(&dir, &work.join(LAYER)).map(drop)
     }
 
     fn files_dir(&self, id: &str) -> PathBuf {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{Driver, Prepared, View};
 use crate::archive::apply::WhiteoutMode;
 use crate::error::{Error, IoContext, Result};
-use crate::fs::durable::{create_dir_all, rename_durable};
+use crate::fs::durable::{create_dir_all, rename_durable, rename_durable_if_present};
 
 /// Name of the prepared tree inside a work directory.
 const TREE: &str = "tree";
@@ -71,7 +71,7 @@ impl Driver for Vfs {
         if !dir.exists() {
             return Ok(());
         }
-        rename_durable(&dir, &work.join(TREE))
+        rename_durable_if_present(&dir, &work.join(TREE)).map(drop)
     }
 
     fn files_dir(&self, id: &str) -> PathBuf {

@@ -35,6 +35,24 @@ pub fn syncfs(path: &Path) -> Result<()> {
 pub fn rename_durable(from: &Path, to: &Path) -> Result<()> {
     std::fs::rename(from, to)
         .context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
+    sync_both(from, to)
+}
+
+/// [`rename_durable`] of something another process may have moved away
+/// first (a deletion racing a collection): `from` missing is no error.
+/// Returns whether it moved.
+pub fn rename_durable_if_present(from: &Path, to: &Path) -> Result<bool> {
+    match std::fs::rename(from, to) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        moved => {
+            moved.context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
+            sync_both(from, to)?;
+            Ok(true)
+        }
+    }
+}
+
+fn sync_both(from: &Path, to: &Path) -> Result<()> {
     if let Some(dir) = to.parent() {
         fsync_dir(dir)?;
     }

@@ -321,9 +321,12 @@ impl Store {
             }
             Garbage::TarSplit(id) => {
                 let dir = self.meta_dir(id);
+                // A process deleting the layer moves its tar-split away
+                // before it drops the row, so a directory listed while the
+                // row was there may be gone by now: nothing left to do.
                 self.remove_orphan(id, garbage, |work| {
-                    std::fs::rename(&dir, work.join("meta"))
-                        .context(|| format!("cannot move {} away", dir.display()))
+                    crate::fs::durable::rename_durable_if_present(&dir, &work.join("meta"))
+                        .map(drop)
                 })
             }
             Garbage::Temp(name) => {
