@@ -97,7 +97,9 @@ impl Store {
 
     /// The life cycle shared by every way of making a layer: a `creating`
     /// row owned by a locked staging directory, the data prepared there,
-    /// then published; on failure every trace is removed.
+    /// then published; on failure every trace is removed. Returns the
+    /// layer as it was published (an unnamed layer nothing uses may be
+    /// collected by a concurrent gc right after).
     fn make_layer(
         &self,
         options: &CreateOptions,
@@ -121,9 +123,9 @@ impl Store {
         };
         let published = self.fill_and_publish(&id, parent.as_deref(), options, &work, fill);
         match published {
-            Ok(()) => {
+            Ok(layer) => {
                 work.remove()?;
-                self.layer(&id)
+                Ok(layer)
             }
             Err(e) => {
                 // The row and whatever was put in place go; the error that
@@ -169,7 +171,7 @@ impl Store {
         options: &CreateOptions,
         work: &WorkDir,
         fill: impl FnOnce(&Prepared, &WorkDir) -> Result<Contents>,
-    ) -> Result<()> {
+    ) -> Result<Layer> {
         let prepared = self.driver.prepare(work.path(), parent)?;
         let contents = fill(&prepared, work)?;
         drop(prepared);
@@ -193,7 +195,11 @@ impl Store {
             if let Some(lease) = &options.lease {
                 leases::hold(conn, lease, id, true)?;
             }
-            records::add_names(conn, id, &options.names)
+            records::add_names(conn, id, &options.names)?;
+            // Read back in the same transaction: an unnamed layer nothing
+            // uses is garbage, and a collector running right after the
+            // commit may take it before the caller could look it up.
+            records::get(conn, id)?.ok_or_else(|| Error::LayerNotFound(id.to_string()))
         })
     }
 }
