@@ -91,6 +91,17 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A stored config or manifest, which strata accepted and keeps as the
+    /// exact bytes received, does not fit the typed view of the OCI image
+    /// spec's types (stricter than docker and podman in a few places); its
+    /// bytes are still readable.
+    #[error("{what} does not fit the OCI image spec's types: {reason}")]
+    TypedView {
+        /// The document and the image it belongs to.
+        what: String,
+        /// What the types could not hold.
+        reason: String,
+    },
     /// A layer file of an archive or layout could not be imported.
     #[error("layer {file}: {source}")]
     Layer {

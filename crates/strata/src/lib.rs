@@ -21,7 +21,11 @@ pub mod transport;
 
 pub use error::{Error, Result};
 pub use store::{
-    Container, ContainerOptions, CreateOptions, DiffFormat, Layer, Store, StoreOptions,
+    Container, ContainerOptions, CreateOptions, DiffFormat, HistoryStep, Layer, Store, StoreOptions,
 };
 
+/// The OCI spec types strata's typed views use ([`Store::image_config`],
+/// [`Store::image_manifest`]), re-exported so callers name the same
+/// version strata does.
+pub use oci_spec;
 pub use tarsplit;

@@ -5,10 +5,10 @@ use std::cmp::Reverse;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
-use strata::Store;
 use strata::digest::Digest;
-use strata::image::{History, ImageConfig, reference};
+use strata::image::reference;
 use strata::store::Image;
+use strata::{HistoryStep, Store};
 
 use super::output;
 use crate::cli::{HistoryArgs, ImageInspectArgs, ImageListArgs};
@@ -87,14 +87,19 @@ fn repositories_and_tags(names: &[String]) -> Vec<(String, String)> {
 /// - `Manifests`: the digests of all manifests kept;
 /// - `Created` (from the config, else when added), `Added` (RFC 3339);
 /// - `Size`: the sum of the layers' uncompressed sizes, bytes;
-/// - `Author`, `Architecture`, `Os`, `Variant` (absent when the config has
-///   none): from the config;
+/// - `Author`, `Architecture`, `Os` (null when the config has none),
+///   `Variant` (absent when the config has none): from the config;
 /// - `TopLayer`, `Layers`: strata layer ids, base first;
 /// - `RootFS`: `{"Type": "layers", "Layers": [<diff id>...]}`;
 /// - `Config`: the config's `config` object (Cmd, Env, ...) as it is, or
 ///   null;
-/// - `History`: the config's history (`created`, `created_by`, `author`,
-///   `comment`, `empty_layer`, as the OCI spec names them).
+/// - `History`: the config's history as it is (`created`, `created_by`,
+///   `author`, `comment`, `empty_layer`, as the OCI spec names them), or
+///   an empty array.
+///
+/// All of these are read from the config's exact bytes, so `inspect`
+/// shows what the config says even where the typed view
+/// (`Store::image_config`) cannot hold it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct Inspected {
@@ -106,17 +111,17 @@ struct Inspected {
     created: String,
     added: String,
     size: u64,
-    author: Option<String>,
-    architecture: String,
-    os: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    variant: Option<String>,
+    author: Value,
+    architecture: Value,
+    os: Value,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    variant: Value,
     top_layer: Option<String>,
     layers: Vec<String>,
     #[serde(rename = "RootFS")]
     root_fs: RootFs,
     config: Value,
-    history: Vec<History>,
+    history: Value,
 }
 
 /// `RootFS` in [`Inspected`].
@@ -124,8 +129,8 @@ struct Inspected {
 #[serde(rename_all = "PascalCase")]
 struct RootFs {
     #[serde(rename = "Type")]
-    kind: String,
-    layers: Vec<Digest>,
+    kind: Value,
+    layers: Value,
 }
 
 /// `strata image inspect`: a JSON array of [`Inspected`], in the order
@@ -140,7 +145,13 @@ pub fn inspect(store: &Store, args: &ImageInspectArgs) -> Result<()> {
 }
 
 fn inspect_one(store: &Store, image: &Image) -> Result<Inspected> {
-    let (config, raw) = read_config(store, image)?;
+    let config = read_config(store, image)?;
+    let field = |key: &str| config.get(key).cloned().unwrap_or(Value::Null);
+    let rootfs = field("rootfs");
+    let history = match field("history") {
+        Value::Null => Value::Array(Vec::new()),
+        history => history,
+    };
     Ok(Inspected {
         id: image.digest().to_string(),
         repo_tags: image.names.clone(),
@@ -150,30 +161,29 @@ fn inspect_one(store: &Store, image: &Image) -> Result<Inspected> {
         created: image.created.clone(),
         added: image.added.clone(),
         size: image.size,
-        author: config.author,
-        architecture: config.architecture,
-        os: config.os,
-        variant: config.variant,
+        author: field("author"),
+        architecture: field("architecture"),
+        os: field("os"),
+        variant: field("variant"),
         top_layer: image.top_layer.clone(),
         layers: image.layers.clone(),
         root_fs: RootFs {
-            kind: config.rootfs.kind,
-            layers: config.rootfs.diff_ids,
+            kind: rootfs.get("type").cloned().unwrap_or(Value::Null),
+            layers: rootfs.get("diff_ids").cloned().unwrap_or(Value::Null),
         },
-        config: raw.get("config").cloned().unwrap_or(Value::Null),
-        history: config.history,
+        config: field("config"),
+        history,
     })
 }
 
-/// The image's config, parsed, and as plain JSON.
-fn read_config(store: &Store, image: &Image) -> Result<(ImageConfig, Value)> {
+/// The image's config as plain JSON (an object, as strata checked when it
+/// stored the image).
+fn read_config(store: &Store, image: &Image) -> Result<serde_json::Map<String, Value>> {
     let what = format!("the config of image {}", image.id);
     let bytes = store
-        .image_config(image)
+        .image_config_bytes(image)
         .with_context(|| format!("cannot read {what}"))?;
-    let config = ImageConfig::parse(&what, &bytes)?;
-    let raw = serde_json::from_slice(&bytes).with_context(|| format!("cannot parse {what}"))?;
-    Ok((config, raw))
+    serde_json::from_slice(&bytes).with_context(|| format!("cannot parse {what}"))
 }
 
 fn repo_digests(image: &Image) -> Vec<String> {
@@ -207,21 +217,23 @@ fn repo_digests(image: &Image) -> Vec<String> {
 #[derive(Debug, Serialize)]
 struct Step {
     id: Option<String>,
-    created: Option<String>,
-    created_by: Option<String>,
-    author: Option<String>,
-    comment: Option<String>,
-    empty_layer: bool,
-    layer: Option<String>,
-    size: u64,
+    #[serde(flatten)]
+    step: HistoryStep,
 }
 
-/// `strata image history`: the config's history, newest first, each step
-/// that made a layer matched to the image's layers in order. An image
-/// whose config has no history gets one blank step per layer.
+/// `strata image history`: the image's history as `Store::image_history`
+/// matches it to the layers, newest first.
 pub fn history(store: &Store, args: &HistoryArgs) -> Result<()> {
     let image = store.image(&args.image)?;
-    let steps = steps(store, &image)?;
+    let mut steps: Vec<Step> = store
+        .image_history(&image)?
+        .into_iter()
+        .rev()
+        .map(|step| Step { id: None, step })
+        .collect();
+    if let Some(newest) = steps.first_mut() {
+        newest.id = Some(image.id.clone());
+    }
     if args.list.json {
         return output::json(&steps);
     }
@@ -235,49 +247,15 @@ pub fn history(store: &Store, args: &HistoryArgs) -> Result<()> {
     )
 }
 
-fn steps(store: &Store, image: &Image) -> Result<Vec<Step>> {
-    let (config, _) = read_config(store, image)?;
-    let history = match config.history.is_empty() {
-        true => vec![History::default(); image.layers.len()],
-        false => config.history,
-    };
-    let mut layers = image.layers.iter();
-    let mut steps = Vec::with_capacity(history.len());
-    for entry in history {
-        let layer = match entry.empty_layer {
-            true => None,
-            false => layers.next().cloned(),
-        };
-        let size = match &layer {
-            Some(id) => store.layer(id)?.diff_size.unwrap_or(0),
-            None => 0,
-        };
-        steps.push(Step {
-            id: None,
-            created: entry.created,
-            created_by: entry.created_by,
-            author: entry.author,
-            comment: entry.comment,
-            empty_layer: entry.empty_layer,
-            layer,
-            size,
-        });
-    }
-    steps.reverse();
-    if let Some(newest) = steps.first_mut() {
-        newest.id = Some(image.id.clone());
-    }
-    Ok(steps)
-}
-
-fn history_row(step: &Step, no_trunc: bool) -> Vec<String> {
+fn history_row(row: &Step, no_trunc: bool) -> Vec<String> {
+    let step = &row.step;
     let created_by = step
         .created_by
         .as_deref()
         .unwrap_or_default()
         .replace(['\t', '\n'], " ");
     vec![
-        step.id
+        row.id
             .as_deref()
             .map(|id| output::short_id(id, no_trunc))
             .unwrap_or_else(|| MISSING.into()),

@@ -1,6 +1,9 @@
-//! The parts of an image config strata reads: the layers' diff ids, the
-//! history, the platform and the creation time. The config itself is kept
-//! as the exact bytes received; this is only a view of them.
+//! The parts of an image config strata itself reads and checks when it
+//! loads, saves or records an image: the layers' diff ids, the history, the
+//! platform and the creation time. The config itself is kept as the exact
+//! bytes received; this is only a view of them, as lenient as docker and
+//! podman are. Callers get the full typed view (`Store::image_config`,
+//! through the `oci_spec` types) or the bytes.
 
 use serde::{Deserialize, Serialize};
 

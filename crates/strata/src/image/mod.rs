@@ -3,13 +3,13 @@
 //! re-serialized.
 
 pub mod chain;
-pub mod config;
+pub(crate) mod config;
 pub mod descriptor;
 pub mod manifest;
 pub mod media;
 pub mod reference;
 
 pub use chain::chain_ids;
-pub use config::{History, ImageConfig};
+pub(crate) use config::ImageConfig;
 pub use descriptor::{Descriptor, Platform};
 pub use manifest::{Index, Manifest};

@@ -109,7 +109,7 @@ impl Store {
     fn check_images(&self, issues: &mut Vec<FsckIssue>) -> Result<()> {
         for image in self.images()? {
             let mut problems = Vec::new();
-            if let Err(e) = self.image_config(&image) {
+            if let Err(e) = self.image_config_bytes(&image) {
                 problems.push(e.to_string());
             }
             for id in &image.layers {

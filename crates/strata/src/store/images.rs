@@ -184,11 +184,6 @@ impl Store {
         Ok(images)
     }
 
-    /// The image's config, exactly as received, checked against its digest.
-    pub fn image_config(&self, image: &Image) -> Result<Vec<u8>> {
-        self.blob(&image.digest())
-    }
-
     /// Gives image `reference` the name `name` (taken from any image that had it).
     pub fn tag_image(&self, reference: &str, name: &str) -> Result<Image> {
         let name = normalize_name(name)?;

@@ -128,7 +128,10 @@ fn assert_image(t: &TestStore, got: &strata::store::Image, want: &ia::Image, nam
     let ids = chain(want);
     assert_eq!(stored.layers, ids, "layer ids are ChainIDs");
     assert_eq!(stored.top_layer.as_ref(), ids.last());
-    assert_eq!(t.store.image_config(&stored).expect("config"), want.config);
+    assert_eq!(
+        t.store.image_config_bytes(&stored).expect("config"),
+        want.config
+    );
     for (i, (id, layer)) in ids.iter().zip(&want.layers).enumerate() {
         let record = t.store.layer(id).expect("layer record");
         assert_eq!(

@@ -182,7 +182,7 @@ fn docker_archive_is_the_docker_25_layout_in_fixed_order() {
     );
     assert_eq!((report.images, report.layers), (1, 2));
     let members = read_members(&archive);
-    let config = t.store.image_config(&image).expect("config");
+    let config = t.store.image_config_bytes(&image).expect("config");
     let manifest = docker_manifest(&config, &layers);
     let manifest_digest = Digest::of(manifest.as_bytes());
     let config_digest = Digest::of(&config);
@@ -441,7 +441,7 @@ fn a_fitting_stored_manifest_is_kept_byte_for_byte() {
     );
     let (archive, _) = save(&t.store, &[item(&other, None)], SaveFormat::OciArchive);
     let members = read_members(&archive);
-    let config = t.store.image_config(&other).expect("config");
+    let config = t.store.image_config_bytes(&other).expect("config");
     let generated = docker_manifest(&config, &[other_tar()]);
     let index = json(member(&members, "index.json"));
     assert_eq!(

@@ -161,7 +161,7 @@ fn plan_image(
     image: &Image,
     names: Vec<Reference>,
 ) -> Result<(PlannedImage, Vec<u8>, Vec<u8>)> {
-    let config_bytes = store.image_config(image)?;
+    let config_bytes = store.image_config_bytes(image)?;
     let what = format!("the config of image {}", image.id);
     let config = ImageConfig::parse(&what, &config_bytes)?;
     let diff_ids = &config.rootfs.diff_ids;
