@@ -14,3 +14,4 @@ mod limits;
 mod load;
 mod rw_layers;
 mod save;
+mod typed_config;
