@@ -2,7 +2,7 @@
 //! `strata containers`.
 
 use anyhow::{Context, Result};
-use strata::{ContainerOptions, Error, Store};
+use strata::{ContainerOptions, Store};
 
 use super::output;
 use crate::cli::{CommitArgs, ContainerCreateArgs, ContainerRef, ContainerRmArgs, ListArgs};
@@ -11,25 +11,15 @@ use crate::cli::{CommitArgs, ContainerCreateArgs, ContainerRef, ContainerRmArgs,
 pub fn create(store: &Store, args: &ContainerCreateArgs) -> Result<()> {
     let options = ContainerOptions {
         id: args.id.clone(),
-        base: base_layer(store, &args.layer)?,
         names: args.names.clone(),
         metadata: args.metadata.clone(),
+        ..ContainerOptions::from_image_or_layer(&args.layer)
     };
     let container = store
         .create_container(&options)
         .context("cannot create the container")?;
     println!("{}", container.id);
     Ok(())
-}
-
-/// The layer a container on `reference` goes on: an image's top layer
-/// (none for an image without layers), else the layer `reference` names.
-fn base_layer(store: &Store, reference: &str) -> Result<Option<String>> {
-    match store.image(reference) {
-        Ok(image) => Ok(image.top_layer),
-        Err(Error::ImageNotFound(_)) => Ok(Some(reference.to_string())),
-        Err(error) => Err(error).context("cannot create the container"),
-    }
 }
 
 /// `strata container ls` and `strata containers`.
@@ -45,13 +35,14 @@ pub fn list(store: &Store, args: &ListArgs) -> Result<()> {
             vec![
                 short(&container.id),
                 container.names.join(","),
+                container.image.as_deref().map(short).unwrap_or_default(),
                 container.base.as_deref().map(short).unwrap_or_default(),
                 short(&container.layer),
                 output::created(&container.created),
             ]
         })
         .collect();
-    output::table(&["ID", "NAMES", "BASE", "LAYER", "CREATED"], &rows)
+    output::table(&["ID", "NAMES", "IMAGE", "BASE", "LAYER", "CREATED"], &rows)
 }
 
 /// `strata container inspect`.

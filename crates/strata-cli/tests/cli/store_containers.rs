@@ -107,12 +107,15 @@ fn a_container_from_creation_to_commit() {
     let list = s.json(&["containers", "--json"]);
     let list = list.as_array().expect("a JSON array");
     assert_eq!(list.len(), 1);
-    for key in ["id", "names", "layer", "base", "created", "metadata"] {
+    for key in [
+        "id", "names", "layer", "base", "image", "created", "metadata",
+    ] {
         assert!(list[0].get(key).is_some(), "{key} missing in {}", list[0]);
     }
     assert_eq!(list[0]["names"], serde_json::json!(["web", "www"]));
     assert_eq!(list[0]["base"], base.as_str());
     assert_eq!(list[0]["metadata"], "hello");
+    assert_eq!(list[0]["image"], serde_json::Value::Null, "made on a layer");
     assert_eq!(
         s.json(&["container", "ls", "--json"]),
         list[0].clone().into_array()
@@ -120,6 +123,10 @@ fn a_container_from_creation_to_commit() {
     let table = s.ok(&["container", "ls"]);
     assert!(
         table.starts_with("ID") && table.contains(&id[..12]) && table.contains("web,www"),
+        "{table}"
+    );
+    assert!(
+        table.lines().next().is_some_and(|h| h.contains(" IMAGE ")),
         "{table}"
     );
     assert!(!table.contains(id), "ids are cut short: {table}");

@@ -1,12 +1,13 @@
 //! Containers: a read-write layer on top of a base layer (an image's top
-//! layer, later), plus a record with the container's own id, names,
-//! creation time and the caller's metadata string. A container can be
+//! layer, or any layer), plus a record with the container's own id, names,
+//! the image it was made from, creation time and the caller's metadata
+//! string. A container can be
 //! mounted (its read-write layer, writable), unmounted, deleted (with its
 //! read-write layer) and committed: its changes become a new read-only
 //! layer on the same base.
 //!
 //! Records live in table `containers` (id, `layer_id` = the read-write
-//! layer, `base_layer`, created, metadata, state, `work_dir`) with names in
+//! layer, `base_layer`, `image_id`, created, metadata, state, `work_dir`) with names in
 //! `container_names` (unique among containers; a name in use is an error,
 //! never taken from its holder). Lookups accept a full id, a name or a
 //! unique id prefix and only see `ready` containers.
@@ -52,23 +53,68 @@ use serde::Serialize;
 use super::diff::DiffFormat;
 use super::import::CreateOptions;
 use super::layer::{Layer, LayerState, now_rfc3339};
-use super::{Store, mounts, records};
+use super::{Store, images, mounts, records};
 use crate::error::{Error, IoContext, Result};
 use crate::fs::random_hex;
 use crate::fs::workdir::{Owner, WorkDir};
 
 /// What a new container is.
+///
+/// It goes on an image ([`ContainerOptions::from_image`]: on the image's
+/// top layer, and it records the image), on a layer
+/// ([`ContainerOptions::on_layer`]), or on nothing (the default: an empty
+/// container). When both `image` and `base` are given, the image is looked
+/// up first and `base` is used only if no image matches `image`
+/// ([`ContainerOptions::from_image_or_layer`] sets both to one reference,
+/// as `strata container create` does).
 #[derive(Debug, Clone, Default)]
 pub struct ContainerOptions {
     /// The id to give it (64 lowercase hex digits); random when absent.
     pub id: Option<String>,
-    /// The layer it goes on top of (id, name or id prefix); an empty
-    /// container when absent.
+    /// The image it is made from (name, id with or without `sha256:`, or
+    /// unique id prefix): it goes on the image's top layer (on nothing for
+    /// an image without layers) and records the image's id.
+    pub image: Option<String>,
+    /// The layer it goes on top of (id, name or id prefix), when no image
+    /// is given or none matches `image`; an empty container when both are
+    /// absent.
     pub base: Option<String>,
     /// Names to give it; each must not be in use by another container.
     pub names: Vec<String>,
     /// Free-form data of the caller.
     pub metadata: String,
+}
+
+impl ContainerOptions {
+    /// A container made from image `reference` (name, id or id prefix).
+    pub fn from_image(reference: impl Into<String>) -> Self {
+        Self {
+            image: Some(reference.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A container on layer `reference` (id, name or id prefix), recording
+    /// no image.
+    pub fn on_layer(reference: impl Into<String>) -> Self {
+        Self {
+            base: Some(reference.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A container on the image `reference` names, or when no image
+    /// matches it, on the layer it names. Images come first: a reference
+    /// that is both an image's name (or id prefix) and a layer's is the
+    /// image.
+    pub fn from_image_or_layer(reference: impl Into<String>) -> Self {
+        let reference = reference.into();
+        Self {
+            image: Some(reference.clone()),
+            base: Some(reference),
+            ..Self::default()
+        }
+    }
 }
 
 /// One container.
@@ -82,13 +128,18 @@ pub struct Container {
     pub layer: String,
     /// The layer the read-write layer is on top of.
     pub base: Option<String>,
+    /// The id of the image it was made from (64 hex digits); none for a
+    /// container made on a layer, and for containers made before stores
+    /// recorded images. The image may be gone since if it was removed by
+    /// force.
+    pub image: Option<String>,
     /// When it was created (RFC 3339, UTC).
     pub created: String,
     /// Free-form data of the caller.
     pub metadata: String,
 }
 
-const COLUMNS: &str = "id, layer_id, base_layer, created, metadata";
+const COLUMNS: &str = "id, layer_id, base_layer, created, metadata, image_id";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Container> {
     Ok(Container {
@@ -98,6 +149,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Container> {
         base: row.get(2)?,
         created: row.get(3)?,
         metadata: row.get(4)?,
+        image: row.get(5)?,
     })
 }
 
@@ -165,13 +217,42 @@ pub(crate) fn user_of(conn: &Connection, layer: &str) -> Result<Option<String>> 
         .optional()?)
 }
 
-/// The containers (in any state) whose base is layer `layer`.
-pub(crate) fn users_of(conn: &Connection, layer: &str) -> Result<Vec<String>> {
+/// The containers (in any state) made from image `image` or whose base is
+/// layer `top` (the image's top layer).
+pub(crate) fn users_of_image(
+    conn: &Connection,
+    image: &str,
+    top: Option<&str>,
+) -> Result<Vec<String>> {
     let ids = conn
-        .prepare_cached("SELECT id FROM containers WHERE base_layer = ?1 ORDER BY id")?
-        .query_map([layer], |row| row.get(0))?
+        .prepare_cached(
+            "SELECT id FROM containers WHERE image_id = ?1 OR base_layer = ?2 ORDER BY id",
+        )?
+        .query_map(params![image, top], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
+}
+
+/// What a container goes on: the base layer and the image, resolved in
+/// the transaction that records it (so neither can go in between).
+fn resolve_base(
+    conn: &Connection,
+    options: &ContainerOptions,
+) -> Result<(Option<String>, Option<String>)> {
+    if let Some(reference) = &options.image {
+        match images::resolve(conn, reference) {
+            Ok(id) => {
+                let top = images::top_layer(conn, &id)?;
+                return Ok((top, Some(id)));
+            }
+            Err(Error::ImageNotFound(_)) if options.base.is_some() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    match &options.base {
+        Some(reference) => Ok((Some(records::resolve(conn, reference)?), None)),
+        None => Ok((None, None)),
+    }
 }
 
 /// What a new container row holds.
@@ -179,6 +260,7 @@ struct NewContainer<'a> {
     id: &'a str,
     layer: &'a str,
     base: Option<&'a str>,
+    image: Option<&'a str>,
     metadata: &'a str,
     names: &'a [String],
     work_dir: &'a str,
@@ -188,13 +270,15 @@ struct NewContainer<'a> {
 fn insert_creating(conn: &Connection, row: &NewContainer<'_>) -> Result<()> {
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO containers (id, layer_id, base_layer, created, metadata, state, work_dir) \
-             VALUES (?1, ?2, ?3, ?4, ?5, 'creating', ?6)",
+            "INSERT INTO containers \
+             (id, layer_id, base_layer, image_id, created, metadata, state, work_dir) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'creating', ?7)",
         )?
         .execute(params![
             row.id,
             row.layer,
             row.base,
+            row.image,
             now_rfc3339(),
             row.metadata,
             row.work_dir
@@ -283,9 +367,10 @@ fn is_broken_pipe(error: &Error) -> bool {
 }
 
 impl Store {
-    /// Makes a container: a new read-write layer on `options.base` and a
-    /// record naming it. Either both exist afterwards or neither does
-    /// (after a crash, once the store is opened again).
+    /// Makes a container: a new read-write layer on the image's top layer
+    /// or the layer `options` names (see [`ContainerOptions`]) and a record
+    /// naming it and its image. Either both exist afterwards or neither
+    /// does (after a crash, once the store is opened again).
     pub fn create_container(&self, options: &ContainerOptions) -> Result<Container> {
         let id = match &options.id {
             Some(id) if records::is_id(id) => id.clone(),
@@ -305,16 +390,14 @@ impl Store {
         let layer_id = random_hex(32);
         let work = WorkDir::create(&self.staging_dir())?;
         let reserved = self.write(|conn| {
-            let base = match &options.base {
-                Some(reference) => Some(records::resolve(conn, reference)?),
-                None => None,
-            };
+            let (base, image) = resolve_base(conn, options)?;
             insert_creating(
                 conn,
                 &NewContainer {
                     id: &id,
                     layer: &layer_id,
                     base: base.as_deref(),
+                    image: image.as_deref(),
                     metadata: &options.metadata,
                     names: &names,
                     work_dir: work.name(),

@@ -97,6 +97,10 @@ const MIGRATIONS: &[&str] = &[
         id TEXT NOT NULL,
         detail TEXT NOT NULL
      );",
+    // 5: a container records the image it was made from (NULL for one made
+    // on a bare layer, and for containers of older stores).
+    "ALTER TABLE containers ADD COLUMN image_id TEXT;
+     CREATE INDEX containers_by_image ON containers(image_id);",
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema

@@ -211,8 +211,10 @@ impl Store {
 
     /// Removes an image. Named by one of several names, only that name
     /// goes. Otherwise the image goes, then the layers no other image,
-    /// container or operation in progress uses. Refused while containers
-    /// use its top layer, unless `force`, which removes them too.
+    /// container or operation in progress uses. Refused
+    /// ([`Error::ImageInUse`], naming the containers) while containers made
+    /// from the image or on its top layer exist, unless `force`, which
+    /// removes those containers too (as `podman rmi --force` does).
     pub fn delete_image(&self, reference: &str, force: bool) -> Result<Removed> {
         let image = self.image(reference)?;
         let by_name = normalize_name(reference)
@@ -226,18 +228,18 @@ impl Store {
             });
         }
         let mut removed = Removed::default();
-        if let Some(top) = &image.top_layer {
-            let users = self.write(|conn| containers::users_of(conn, top))?;
-            if !users.is_empty() && !force {
-                return Err(Error::ImageInUse {
-                    image: image.id.clone(),
-                    containers: users,
-                });
-            }
-            for container in users {
-                self.delete_container(&container, true)?;
-                removed.containers.push(container);
-            }
+        let users = self.write(|conn| {
+            containers::users_of_image(conn, &image.id, image.top_layer.as_deref())
+        })?;
+        if !users.is_empty() && !force {
+            return Err(Error::ImageInUse {
+                image: image.id.clone(),
+                containers: users,
+            });
+        }
+        for container in users {
+            self.delete_container(&container, true)?;
+            removed.containers.push(container);
         }
         removed.untagged = image.names.clone();
         self.forget_image(&image.id)?;
@@ -342,6 +344,16 @@ pub(crate) fn resolve(conn: &Connection, reference: &str) -> Result<String> {
         }
     }
     records::resolve_in(conn, &IMAGES, bare)
+}
+
+/// The top layer of image `id` (none for an image without layers, or no
+/// such image).
+pub(crate) fn top_layer(conn: &Connection, id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT top_layer FROM images WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?
+        .flatten())
 }
 
 /// The image with top layer `layer`, if any.

@@ -47,6 +47,17 @@ impl TestStore {
         self.store.import_layer(&options, &mut &tar[..], None)
     }
 
+    /// Loads `image` from a docker archive written to a file, as `label.tar`.
+    pub fn load(&self, label: &str, image: &testkit::image_archive::Image) -> strata::store::Image {
+        let archive = testkit::image_archive::docker_modern(std::slice::from_ref(image)).to_tar();
+        let path = self.dir.path().join(format!("{label}.tar"));
+        std::fs::write(&path, archive).expect("write archive");
+        let file = std::fs::File::open(&path).expect("open");
+        let input = strata::transport::ArchiveInput::File(file);
+        let mut report = strata::transport::load_archive(&self.store, input).expect("load");
+        report.images.remove(0)
+    }
+
     /// Names of the entries of a store subdirectory.
     pub fn entries(&self, sub: &str) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.root().join(sub))

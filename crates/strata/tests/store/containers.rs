@@ -469,8 +469,8 @@ fn a_store_of_schema_1_migrates() {
         .expect("db")
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 4);
-    assert_eq!(store.status().expect("status").schema_version, 4);
+    assert_eq!(version, 5);
+    assert_eq!(store.status().expect("status").schema_version, 5);
     assert_eq!(store.layer(&base.id).expect("layer kept").id, base.id);
     let c = store.create_container(&on(&base.id, &[])).expect("create");
     store.delete_container(&c.id, false).expect("rm");

@@ -11,7 +11,6 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use strata::store::{GcOptions, GcReport, LeaseOptions, NewImage};
-use strata::transport::{ArchiveInput, load_archive};
 use strata::{ContainerOptions, CreateOptions, Error, Store};
 use testkit::TarBuilder;
 use testkit::image_archive as ia;
@@ -57,12 +56,7 @@ fn load_image(t: &TestStore, label: &str, name: &str) -> strata::store::Image {
         &[name],
         vec![ia::Layer::plain(tar("base")), ia::Layer::plain(tar(label))],
     );
-    let archive = ia::docker_modern(std::slice::from_ref(&image)).to_tar();
-    let path = t.dir.path().join(format!("{label}.tar"));
-    std::fs::write(&path, archive).expect("write archive");
-    let file = std::fs::File::open(&path).expect("open");
-    let mut report = load_archive(&t.store, ArchiveInput::File(file)).expect("load");
-    report.images.remove(0)
+    t.load(label, &image)
 }
 
 fn blob_names(t: &TestStore) -> BTreeSet<String> {

@@ -6,6 +6,7 @@ mod concurrency;
 mod conformance;
 mod containers;
 mod corpus;
+mod from_images;
 mod gc;
 mod hostile;
 mod hostile_archives;
