@@ -82,6 +82,15 @@ pub enum Error {
         /// The containers using it.
         containers: Vec<String>,
     },
+    /// A config change (`--change`, Dockerfile syntax) is unknown or
+    /// malformed.
+    #[error("invalid change {change:?}: {reason}")]
+    InvalidChange {
+        /// The change as given.
+        change: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Untrusted content (an archive member, a manifest, a config) is not
     /// what it must be.
     #[error("{what} is malformed: {reason}")]

@@ -21,7 +21,8 @@ pub mod transport;
 
 pub use error::{Error, Result};
 pub use store::{
-    Container, ContainerOptions, CreateOptions, DiffFormat, HistoryStep, Layer, Store, StoreOptions,
+    CommitOptions, Container, ContainerOptions, CreateOptions, DiffFormat, HistoryStep, Layer,
+    Store, StoreOptions,
 };
 
 /// The OCI spec types strata's typed views use ([`Store::image_config`],

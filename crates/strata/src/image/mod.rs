@@ -3,6 +3,7 @@
 //! re-serialized.
 
 pub mod chain;
+pub mod change;
 pub(crate) mod config;
 pub mod descriptor;
 pub mod manifest;

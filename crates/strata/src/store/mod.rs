@@ -23,6 +23,7 @@
 //! [`Store::fsck`] reports (module `gc`).
 
 mod blobs;
+mod commit;
 mod containers;
 mod db;
 mod delete;
@@ -47,6 +48,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, TransactionBehavior};
 
+pub use commit::CommitOptions;
 pub use containers::{Container, ContainerOptions};
 pub use diff::{DiffFormat, DiffReport};
 pub use fsck::{FsckIssue, FsckReport, Status};

@@ -1,14 +1,16 @@
-//! Containers made from images: the image reference resolves to its top
-//! layer and the container records the image; image-or-layer fallback;
-//! removing an image that containers were made from; the schema migration
-//! that added the image column.
+//! Containers made from images and images made from containers: the image
+//! reference resolves to its top layer and the container records the
+//! image; image-or-layer fallback; removing an image that containers were
+//! made from; the schema migration that added the image column; commit
+//! (ChainID layer, config changes, manifest) and its rejections.
 
+use strata::digest::Digest;
 use strata::store::Image;
-use strata::{ContainerOptions, Error};
-use testkit::TarBuilder;
+use strata::{CommitOptions, ContainerOptions, Error};
 use testkit::image_archive as ia;
+use testkit::{TarBuilder, sha256};
 
-use crate::common::TestStore;
+use crate::common::{TestStore, diff};
 
 fn tar(tag: &str) -> Vec<u8> {
     TarBuilder::default()
@@ -183,4 +185,222 @@ fn a_store_of_schema_4_migrates() {
         store.delete_image("app:1", false),
         Err(Error::ImageInUse { containers, .. }) if containers.len() == 2
     ));
+}
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).expect("JSON")
+}
+
+fn layer_ids(t: &TestStore) -> Vec<String> {
+    let mut ids: Vec<String> = t
+        .store
+        .layers()
+        .expect("layers")
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Checks what every committed image must be: layers stored under their
+/// ChainIDs, each giving back the tar its diff id names, and one OCI
+/// manifest naming the config and those tars.
+fn assert_consistent(t: &TestStore, image: &Image) -> serde_json::Value {
+    let bytes = t.store.image_config_bytes(image).expect("config");
+    assert_eq!(sha256(&bytes), image.id);
+    let config = json(&bytes);
+    let diff_ids: Vec<Digest> = config["rootfs"]["diff_ids"]
+        .as_array()
+        .expect("diff_ids")
+        .iter()
+        .map(|d| Digest::parse(d.as_str().expect("text")).expect("digest"))
+        .collect();
+    let chain: Vec<String> = strata::image::chain_ids(&diff_ids)
+        .iter()
+        .map(|d| d.hex().to_string())
+        .collect();
+    assert_eq!(image.layers, chain);
+    let top = image.layers.last().expect("a layer");
+    assert_eq!(
+        format!("sha256:{}", sha256(&diff(&t.store, top))),
+        diff_ids.last().expect("diff id").to_string(),
+        "the new layer's diff is its diff id"
+    );
+    assert_eq!(image.manifests.len(), 1);
+    let manifest = json(&t.store.blob(&image.manifests[0]).expect("manifest"));
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(manifest["config"]["digest"], format!("sha256:{}", image.id));
+    assert_eq!(manifest["config"]["size"], bytes.len());
+    let layers: Vec<&str> = manifest["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| l["digest"].as_str().expect("digest"))
+        .collect();
+    let want: Vec<String> = diff_ids.iter().map(|d| d.to_string()).collect();
+    assert_eq!(layers, want);
+    config
+}
+
+#[test]
+fn commit_makes_an_image_of_the_container() {
+    let t = TestStore::new();
+    let base = load_image(&t, "app", "app:1", &["base", "app"]);
+    let c = t
+        .store
+        .create_container(&ContainerOptions {
+            names: vec!["work".into()],
+            ..ContainerOptions::from_image("app:1")
+        })
+        .expect("create");
+    let root = t.store.mount_container("work").expect("mount");
+    std::fs::write(root.join("hello"), b"hi").expect("write");
+    std::fs::remove_file(root.join("base.txt")).expect("delete");
+    t.store.unmount_container("work").expect("unmount");
+
+    let options = CommitOptions {
+        names: vec!["localhost/hello:1".into()],
+        changes: vec![
+            "ENV GREETING=hi".into(),
+            r#"CMD ["/hello"]"#.into(),
+            "LABEL x=y".into(),
+        ],
+        author: Some("Ann <ann@example.org>".into()),
+        message: Some("say hi".into()),
+        created_by: None,
+    };
+    let image = t.store.commit("work", &options).expect("commit");
+    assert_eq!(image.names, vec!["localhost/hello:1".to_string()]);
+    assert_eq!(image.layers[..2], base.layers[..]);
+    assert_eq!(image.layers.len(), 3);
+    let config = assert_consistent(&t, &image);
+    assert_eq!(
+        config["config"]["Labels"],
+        serde_json::json!({"test": "app", "x": "y"})
+    );
+    assert_eq!(config["config"]["Env"], serde_json::json!(["GREETING=hi"]));
+    assert_eq!(config["config"]["Cmd"], serde_json::json!(["/hello"]));
+    assert_eq!(config["author"], "Ann <ann@example.org>");
+    assert_eq!(config["os"], "linux");
+    assert_ne!(config["created"], "2024-01-02T03:04:05Z");
+    let history = config["history"].as_array().expect("history");
+    let last = history.last().expect("an entry");
+    assert_eq!(last["comment"], "say hi");
+    assert_eq!(last["created_by"], "strata commit");
+    assert_eq!(last["author"], "Ann <ann@example.org>");
+    assert_eq!(last["created"], config["created"]);
+    assert_eq!(
+        t.store.image("localhost/hello:1").expect("by name").id,
+        image.id
+    );
+
+    // A container of the new image sees the changes.
+    let next = t
+        .store
+        .create_container(&ContainerOptions::from_image("localhost/hello:1"))
+        .expect("create from the commit");
+    let root = t.store.mount_container(&next.id).expect("mount");
+    assert_eq!(std::fs::read(root.join("hello")).expect("read"), b"hi");
+    assert!(!root.join("base.txt").exists());
+    assert_eq!(std::fs::read(root.join("app.txt")).expect("read"), b"app");
+    t.store.unmount_container(&next.id).expect("unmount");
+
+    // The same changes again are the same layer; the container stays.
+    let again = t
+        .store
+        .commit(&c.id[..12], &CommitOptions::default())
+        .expect("again");
+    assert_eq!(again.layers, image.layers);
+    assert_ne!(again.id, image.id, "a new creation time, a new config");
+    assert!(t.store.container("work").is_ok());
+    assert!(t.store.fsck(false).expect("fsck").clean);
+}
+
+#[test]
+fn commit_of_containers_without_an_image() {
+    let t = TestStore::new();
+    let image = load_image(&t, "app", "app:1", &["base", "app"]);
+    // On an image's layers, named as layers: a fresh config over them.
+    let on_top = t
+        .store
+        .create_container(&ContainerOptions::on_layer(
+            image.top_layer.clone().expect("top"),
+        ))
+        .expect("create");
+    let committed = t
+        .store
+        .commit(&on_top.id, &CommitOptions::default())
+        .expect("commit");
+    let config = assert_consistent(&t, &committed);
+    assert_eq!(committed.layers[..2], image.layers[..]);
+    assert_eq!(config["architecture"], testkit::image_archive::host_arch());
+    assert_eq!(config["history"].as_array().expect("history").len(), 1);
+    assert!(committed.names.is_empty());
+
+    // On nothing: a one-layer image.
+    let empty = t
+        .store
+        .create_container(&ContainerOptions::default())
+        .expect("create");
+    let root = t.store.mount_container(&empty.id).expect("mount");
+    std::fs::write(root.join("only"), b"1").expect("write");
+    t.store.unmount_container(&empty.id).expect("unmount");
+    let one = t
+        .store
+        .commit(&empty.id, &CommitOptions::default())
+        .expect("commit");
+    assert_eq!(one.layers.len(), 1);
+    assert_consistent(&t, &one);
+
+    // On a layer that no image names (a random id): refused, nothing left.
+    let bare = t.import(&tar("bare"), None, &[]).expect("layer");
+    let c = t
+        .store
+        .create_container(&ContainerOptions::on_layer(&bare.id))
+        .expect("create");
+    let before = (layer_ids(&t), t.store.images().expect("images").len());
+    match t.store.commit(&c.id, &CommitOptions::default()) {
+        Err(Error::Invalid(reason)) => assert!(reason.contains("ChainID"), "{reason}"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert_eq!(
+        before,
+        (layer_ids(&t), t.store.images().expect("images").len())
+    );
+}
+
+#[test]
+fn commit_rejections_leave_the_store_as_it_was() {
+    let t = TestStore::new();
+    load_image(&t, "app", "app:1", &["base"]);
+    let c = t
+        .store
+        .create_container(&ContainerOptions::from_image("app:1"))
+        .expect("create");
+    let root = t.store.mount_container(&c.id).expect("mount");
+    std::fs::write(root.join("new"), b"new").expect("write");
+    t.store.unmount_container(&c.id).expect("unmount");
+    let before = (layer_ids(&t), t.store.images().expect("images").len());
+    let bad = CommitOptions {
+        changes: vec!["RUN make".into()],
+        ..CommitOptions::default()
+    };
+    match t.store.commit(&c.id, &bad) {
+        Err(Error::InvalidChange { change, .. }) => assert_eq!(change, "RUN make"),
+        other => panic!("expected InvalidChange, got {other:?}"),
+    }
+    assert!(matches!(
+        t.store
+            .commit("no-such-container", &CommitOptions::default()),
+        Err(Error::ContainerNotFound(_))
+    ));
+    assert_eq!(
+        before,
+        (layer_ids(&t), t.store.images().expect("images").len())
+    );
+    assert!(t.entries("staging").is_empty());
 }
