@@ -47,6 +47,13 @@ pub enum Command {
     Images(ImageListArgs),
     /// Remove images (same as `image rm`).
     Rmi(ImageRmArgs),
+    /// Make an image of a container's changes on its image (prints the new
+    /// image's id, 64 hex digits, as podman does).
+    Commit(CommitArgs),
+    /// Make a one-layer image of a root file system tar (prints its id).
+    Import(ImageImportArgs),
+    /// Write a container's root file system (its image and its changes) as one tar.
+    Export(ExportArgs),
     /// Write images to an archive.
     Save(SaveArgs),
     /// Read images from an archive into the store.
@@ -278,7 +285,7 @@ pub enum ContainerCommand {
     Unmount(ContainerRef),
     /// Delete containers and their read-write layers.
     Rm(ContainerRmArgs),
-    /// Make a new layer of a container's changes, on the container's base; prints its id.
+    /// Make an image of a container's changes (the same as `strata commit`).
     Commit(CommitArgs),
 }
 
@@ -318,12 +325,50 @@ pub struct ContainerRmArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ImageChangeArgs {
+    /// Change the config as a Dockerfile instruction would (repeatable):
+    /// CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR.
+    #[arg(short, long = "change")]
+    pub changes: Vec<String>,
+    /// A message for the image's history entry.
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Print only the image id (the only thing printed anyway; for
+    /// compatibility with podman and docker).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct CommitArgs {
     /// Container id, id prefix or name.
     pub container: String,
-    /// A name for the new layer (repeatable).
-    #[arg(long = "name")]
-    pub names: Vec<String>,
+    /// A name for the new image (`name[:tag]`, normalized).
+    pub image: Option<String>,
+    #[command(flatten)]
+    pub change: ImageChangeArgs,
+    /// The author, recorded in the config and its history entry.
+    #[arg(short, long)]
+    pub author: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageImportArgs {
+    /// The tar (plain, gzip, zstd, xz or bzip2); `-` for stdin.
+    pub input: PathBuf,
+    /// A name for the new image (`name[:tag]`, normalized).
+    pub image: Option<String>,
+    #[command(flatten)]
+    pub change: ImageChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Container id, id prefix or name.
+    pub container: String,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,11 +1,11 @@
-//! `strata container create|ls|inspect|mount|unmount|rm|commit` and
-//! `strata containers`.
+//! `strata container create|ls|inspect|mount|unmount|rm` and
+//! `strata containers` (`container commit` is in `commit`).
 
 use anyhow::{Context, Result};
 use strata::{ContainerOptions, Store};
 
 use super::output;
-use crate::cli::{CommitArgs, ContainerCreateArgs, ContainerRef, ContainerRmArgs, ListArgs};
+use crate::cli::{ContainerCreateArgs, ContainerRef, ContainerRmArgs, ListArgs};
 
 /// `strata container create`.
 pub fn create(store: &Store, args: &ContainerCreateArgs) -> Result<()> {
@@ -72,14 +72,5 @@ pub fn remove(store: &Store, args: &ContainerRmArgs) -> Result<()> {
             .with_context(|| format!("cannot delete container {container}"))?;
         println!("{id}");
     }
-    Ok(())
-}
-
-/// `strata container commit`.
-pub fn commit(store: &Store, args: &CommitArgs) -> Result<()> {
-    let layer = store
-        .commit_container(&args.container, &args.names)
-        .with_context(|| format!("cannot commit container {}", args.container))?;
-    println!("{}", layer.id);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! One module per command family; each parses nothing and prints little.
 
+mod commit;
 mod container;
 mod image;
 mod image_show;
@@ -33,6 +34,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Images(args) => image_show::list(&open(&cli.store)?, &args),
         Command::Image(command) => image(&open(&cli.store)?, command),
         Command::Rmi(args) => image::remove(&open(&cli.store)?, &args),
+        Command::Commit(args) => commit::commit(&open(&cli.store)?, &args),
+        Command::Import(args) => commit::import(&open(&cli.store)?, &args),
+        Command::Export(args) => commit::export(&open(&cli.store)?, &args),
         Command::Save(args) => transfer::save(&open(&cli.store)?, &args),
         Command::Load(args) => transfer::load(&open(&cli.store)?, &args),
         Command::Copy(args) => transfer::copy(&open(&cli.store)?, &args),
@@ -80,7 +84,7 @@ fn container(store: &Store, command: ContainerCommand) -> Result<()> {
         ContainerCommand::Mount(args) => container::mount(store, &args),
         ContainerCommand::Unmount(args) => container::unmount(store, &args),
         ContainerCommand::Rm(args) => container::remove(store, &args),
-        ContainerCommand::Commit(args) => container::commit(store, &args),
+        ContainerCommand::Commit(args) => commit::commit(store, &args),
     }
 }
 

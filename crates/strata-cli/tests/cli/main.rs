@@ -2,6 +2,7 @@
 //! tar extracts, Go's `tar-split` (Debian package `tar-split`) is the
 //! oracle. One test binary keeps link time low.
 
+mod commit_import;
 mod corpus;
 mod gc;
 mod image_crash;

@@ -161,20 +161,25 @@ fn a_container_from_creation_to_commit() {
     );
 
     let before = s.diff(&rw);
-    let committed = s.ok(&["container", "commit", "web", "--name", "snap"]);
+    let committed = s.ok(&["container", "commit", "web", "localhost/snap:1"]);
     let committed = committed.trim();
     assert_eq!(committed.len(), 64, "{committed}");
-    let snap = s.json(&["layer", "inspect", "snap"]);
-    assert_eq!(snap["id"], committed);
-    assert_eq!(snap["parent"], base.as_str());
+    let layers = s.json(&["layers", "--json"]);
+    let snap = layers
+        .as_array()
+        .expect("layers")
+        .iter()
+        .find(|l| l["diff_digest"] == format!("sha256:{}", sha256(&before)))
+        .expect("a layer of the committed changes")
+        .clone();
+    let snap_id = snap["id"].as_str().expect("id").to_string();
     assert_eq!(snap["read_write"], false);
-    assert_eq!(snap["diff_digest"], format!("sha256:{}", sha256(&before)));
     assert_eq!(
-        sha256(&s.diff("snap")),
+        sha256(&s.diff(&snap_id)),
         sha256(&before),
         "the committed layer gives back the bytes of the commit"
     );
-    let changes = s.ok(&["layer", "changes", "snap"]);
+    let changes = s.ok(&["layer", "changes", &snap_id]);
     for line in ["A /added", "D /d1/f1", "C /d2/f2"] {
         assert!(changes.contains(line), "{line} missing in {changes}");
     }
@@ -188,7 +193,8 @@ fn a_container_from_creation_to_commit() {
     assert_eq!(s.ok(&["container", "rm", "web"]).trim(), id);
     assert_eq!(s.ok(&["containers", "--json"]).trim(), "[]");
     assert!(s.fails(&["layer", "inspect", &rw]).contains("not found"));
-    s.ok(&["layer", "rm", "snap", "base"]);
+    s.ok(&["rmi", "localhost/snap:1"]);
+    s.ok(&["layer", "rm", "base"]);
     s.assert_clean();
 }
 

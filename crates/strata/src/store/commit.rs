@@ -1,13 +1,16 @@
-//! Images from containers: [`Store::commit`] turns a container's changes
-//! into a new layer on its base, whose id is the stack's ChainID, and
-//! records an image over it with a new config and manifest.
+//! Images from containers and containers as files: [`Store::commit`] turns
+//! a container's changes into a new layer on its base, whose id is the
+//! stack's ChainID, and records an image over it with a new config and
+//! manifest; [`Store::import_image`] makes a one-layer image of a root file
+//! system tar the same way; [`Store::export_container`] writes a
+//! container's merged tree as one tar.
 //!
 //! Steps, all under one lease (so a collection or an image removal
 //! running meanwhile leaves the layers alone until the image row exists):
 //! 1. the base layers are held; their diff ids are the config's (for a
 //!    container made from an image) or their recorded diff digests (for a
-//!    container on a bare layer, whose stack must then be stored under its
-//!    ChainIDs, as layers of images are);
+//!    container on a bare layer, whose stack is copied to layers stored
+//!    under their ChainIDs where it is not, as layers of images are);
 //! 2. the read-write layer's changeset is written once into the lease's
 //!    directory, hashed as it goes, then imported under the ChainID with
 //!    that digest expected (a layer with that ChainID in the store already
@@ -22,7 +25,8 @@
 //!    [`Store::commit_image`].
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
@@ -30,7 +34,9 @@ use super::diff::DiffFormat;
 use super::import::CreateOptions;
 use super::layer::now_rfc3339;
 use super::{Image, Lease, NewImage, Store};
-use crate::digest::Digest;
+use crate::archive::changeset::write_changeset;
+use crate::compression;
+use crate::digest::{Digest, DigestReader};
 use crate::error::{Error, IoContext, Result};
 use crate::image::change::apply_changes;
 use crate::image::{Descriptor, Manifest, chain_ids, media};
@@ -66,40 +72,107 @@ impl Store {
     /// and the image's config is its image's config (every field kept) with
     /// the new layer, a history entry, the creation time, the author and
     /// `options.changes` applied. A container made on a bare layer gets a
-    /// fresh config (the host's architecture, Linux) over its base layers,
-    /// which must then be layers of images (stored under their ChainIDs).
+    /// fresh config (the host's architecture, Linux) over its base layers;
+    /// those not stored under their ChainIDs (made by `import_layer`) are
+    /// copied to layers that are, so the image stands on its own.
     /// The container stays as it is.
     pub fn commit(&self, container: &str, options: &CommitOptions) -> Result<Image> {
         let container = self.container(container)?;
-        let lease = self.lease()?;
-        let made = self.commit_under(&lease, &container, options);
-        let released = self.release(lease);
-        let image = made?;
-        released?;
-        Ok(image)
+        self.under_lease(|lease| {
+            let base = self.commit_base(lease, &container)?;
+            let mut config = base.config;
+            let inner = changed_config(&mut config, &options.changes)?;
+            let path = lease.dir().join(SPOOL);
+            let diff_id = self.write_file(&path, |out| {
+                let report = self.diff(&container.layer, None, DiffFormat::None, out)?;
+                Ok(report.digest)
+            })?;
+            let base_ids = base.diff_ids;
+            let mut diff_ids = base_ids.clone();
+            diff_ids.push(diff_id);
+            let parent = chain_ids(&base_ids).last().map(|d| d.hex().to_string());
+            self.import_spooled(lease, &path, &diff_ids, parent)?;
+            config.insert("config".into(), Value::Object(inner));
+            finish_config(&mut config, &diff_ids, options, "strata commit");
+            self.record_image(lease, config, &diff_ids, options)
+        })
     }
 
-    fn commit_under(
+    /// Makes a one-layer image of a root file system tar (plain, gzip,
+    /// zstd, xz or bzip2), as `docker import` and `podman import` do: a
+    /// fresh config (the host's architecture, Linux) with `options.changes`
+    /// applied and a history entry. The tar is written uncompressed into a
+    /// work directory first (the layer's id, its ChainID, is its digest),
+    /// then imported; anything that is not a tar is refused and leaves
+    /// nothing behind.
+    pub fn import_image(
         &self,
-        lease: &Lease,
-        container: &super::Container,
+        input: &mut (dyn Read + Send),
         options: &CommitOptions,
     ) -> Result<Image> {
-        let base = self.commit_base(lease, container)?;
-        let mut config = base.config;
-        let mut inner = match config.remove("config") {
-            Some(Value::Object(map)) => map,
-            _ => Map::new(),
-        };
-        apply_changes(&mut inner, &options.changes)?;
-        let diff_id = self.commit_layer(lease, container, &base.diff_ids)?;
-        let mut diff_ids = base.diff_ids;
-        diff_ids.push(diff_id);
-        config.insert("config".into(), Value::Object(inner));
-        finish_config(&mut config, &diff_ids, options);
+        self.under_lease(|lease| {
+            let mut config = fresh_config();
+            let inner = changed_config(&mut config, &options.changes)?;
+            let path = lease.dir().join(SPOOL);
+            let diff_id = self.write_file(&path, |out| {
+                let (_, decoder) =
+                    compression::decompress(input).context(|| "cannot read the tar".into())?;
+                let mut tar = DigestReader::new(decoder);
+                io::copy(&mut tar, out).context(|| "cannot read the tar".into())?;
+                Ok(tar.finish().0)
+            })?;
+            let diff_ids = vec![diff_id];
+            self.import_spooled(lease, &path, &diff_ids, None)?;
+            config.insert("config".into(), Value::Object(inner));
+            finish_config(&mut config, &diff_ids, options, "strata import");
+            self.record_image(lease, config, &diff_ids, options)
+        })
+    }
+
+    /// Writes the merged root file system of container `container` (its
+    /// base layers and its changes) to `out` as one tar, generated from the
+    /// tree as `diff` generates changesets (deterministic, no whiteouts);
+    /// returns its length.
+    pub fn export_container(&self, container: &str, out: &mut dyn Write) -> Result<u64> {
+        let container = self.container(container)?;
+        let tree = self.driver.view(&container.layer)?;
+        let stats = write_changeset(None, tree.path(), out)?;
+        Ok(stats.bytes)
+    }
+
+    /// Runs `f` under a new lease, released afterwards whatever happened
+    /// (which deletes the layers `f` made if it failed).
+    fn under_lease<T>(&self, f: impl FnOnce(&Lease) -> Result<T>) -> Result<T> {
+        let lease = self.lease()?;
+        let made = f(&lease);
+        let released = self.release(lease);
+        let value = made?;
+        released?;
+        Ok(value)
+    }
+
+    /// Creates `path` and fills it with `f`; returns what `f` returns.
+    fn write_file<T>(&self, path: &Path, f: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
+        let file = File::create(path).context(|| format!("cannot create {}", path.display()))?;
+        let mut out = BufWriter::new(file);
+        let value = f(&mut out)?;
+        out.flush()
+            .context(|| format!("cannot write {}", path.display()))?;
+        Ok(value)
+    }
+
+    /// Serializes `config` once and records it as an image with an OCI
+    /// manifest of the layers `diff_ids` name.
+    fn record_image(
+        &self,
+        lease: &Lease,
+        config: Map<String, Value>,
+        diff_ids: &[Digest],
+        options: &CommitOptions,
+    ) -> Result<Image> {
         let bytes = serde_json::to_vec(&Value::Object(config))
             .map_err(|e| Error::Invalid(format!("cannot write the image config: {e}")))?;
-        let manifest = self.commit_manifest(&bytes, &diff_ids)?;
+        let manifest = self.commit_manifest(&bytes, diff_ids)?;
         self.commit_image(
             lease,
             &NewImage {
@@ -110,30 +183,28 @@ impl Store {
         )
     }
 
-    /// The config and diff ids the commit starts from, with the base
-    /// layers held by `lease`.
+    /// The config and diff ids the commit starts from, with the layers
+    /// they name (the new layer's parent and those below it) held by
+    /// `lease`.
     fn commit_base(&self, lease: &Lease, container: &super::Container) -> Result<Base> {
-        let base = match &container.image {
-            Some(id) => {
-                let image = self.image(id)?;
-                let bytes = self.image_config_bytes(&image)?;
-                let config: Map<String, Value> =
-                    serde_json::from_slice(&bytes).map_err(|e| Error::Malformed {
-                        what: format!("the config of image {id}"),
-                        reason: e.to_string(),
-                    })?;
-                let parsed = crate::image::ImageConfig::parse("the image config", &bytes)?;
-                Base {
-                    config,
-                    diff_ids: parsed.rootfs.diff_ids,
-                }
-            }
-            None => Base {
+        let Some(id) = &container.image else {
+            let diff_ids = self.stack_as_chain(lease, container.base.as_deref())?;
+            return Ok(Base {
                 config: fresh_config(),
-                diff_ids: self.stack_diff_ids(container.base.as_deref())?,
-            },
+                diff_ids,
+            });
         };
-        let chain = chain_ids(&base.diff_ids);
+        let image = self.image(id)?;
+        let bytes = self.image_config_bytes(&image)?;
+        let config: Map<String, Value> =
+            serde_json::from_slice(&bytes).map_err(|e| Error::Malformed {
+                what: format!("the config of image {id}"),
+                reason: e.to_string(),
+            })?;
+        let diff_ids = crate::image::ImageConfig::parse("the image config", &bytes)?
+            .rootfs
+            .diff_ids;
+        let chain = chain_ids(&diff_ids);
         if chain.last().map(|d| d.hex()) != container.base.as_deref() {
             return Err(Error::Invalid(format!(
                 "container {} is on layer {}, not on the top of its image's layers",
@@ -146,75 +217,75 @@ impl Store {
                 return Err(Error::LayerNotFound(id.hex().to_string()));
             }
         }
-        Ok(base)
+        Ok(Base { config, diff_ids })
     }
 
     /// The recorded diff digests of layer `top` and the layers below it,
-    /// base first; the stack must be stored under its ChainIDs.
-    fn stack_diff_ids(&self, top: Option<&str>) -> Result<Vec<Digest>> {
+    /// base first, with the stack held by `lease` under its ChainIDs: a
+    /// layer stored under another id (made by `layer import`, not by a
+    /// load) is copied, its tar rebuilt and imported under its ChainID,
+    /// unless the store has that ChainID already.
+    fn stack_as_chain(&self, lease: &Lease, top: Option<&str>) -> Result<Vec<Digest>> {
         let mut stack = Vec::new();
         let mut next = top.map(str::to_string);
         while let Some(id) = next {
             let layer = self.layer(&id)?;
-            let digest = layer.diff_digest.clone().ok_or_else(|| {
-                Error::Invalid(format!(
-                    "layer {id} has no recorded diff digest, so no image can name it"
-                ))
-            })?;
-            stack.push((layer.id, digest));
-            next = layer.parent;
-        }
-        stack.reverse();
-        let diff_ids: Vec<Digest> = stack.iter().map(|(_, d)| d.clone()).collect();
-        for ((id, _), chain) in stack.iter().zip(chain_ids(&diff_ids)) {
-            if id != chain.hex() {
+            if layer.diff_digest.is_none() {
                 return Err(Error::Invalid(format!(
-                    "layer {id} is not stored under its ChainID {}: a container on it \
-                     cannot be committed as an image (make the container from an image)",
-                    chain.hex()
+                    "layer {id} was not made from a tar (it has no diff digest),                      so no image can name it"
                 )));
             }
+            next = layer.parent.clone();
+            stack.push(layer);
+        }
+        stack.reverse();
+        let diff_ids: Vec<Digest> = stack.iter().filter_map(|l| l.diff_digest.clone()).collect();
+        let chain = chain_ids(&diff_ids);
+        for (at, (layer, id)) in stack.iter().zip(&chain).enumerate() {
+            if self.hold_layer(lease, id.hex())? {
+                continue;
+            }
+            let path = lease.dir().join(SPOOL);
+            self.write_file(&path, |out| {
+                self.diff(&layer.id, None, DiffFormat::None, out)
+                    .map(|_| ())
+            })?;
+            let parent = at
+                .checked_sub(1)
+                .map(|below| chain[below].hex().to_string());
+            self.import_spooled(lease, &path, &diff_ids[..=at], parent)?;
         }
         Ok(diff_ids)
     }
 
-    /// Writes the container's changes into the lease's directory, then
-    /// imports them as the layer whose id is the ChainID over `below`
-    /// (held by `lease`); returns the new layer's diff id.
-    fn commit_layer(
+    /// Imports the tar at `path` as the top of `diff_ids` (its own diff id
+    /// last), on `parent`, under its ChainID and held by `lease` (a layer
+    /// with that ChainID in the store already is held instead); removes
+    /// the file.
+    fn import_spooled(
         &self,
         lease: &Lease,
-        container: &super::Container,
-        below: &[Digest],
-    ) -> Result<Digest> {
-        let path = lease.dir().join("changes.tar");
-        let file = File::create(&path).context(|| format!("cannot create {}", path.display()))?;
-        let mut out = BufWriter::new(file);
-        let report = self.diff(&container.layer, None, DiffFormat::None, &mut out)?;
-        out.flush()
-            .context(|| format!("cannot write {}", path.display()))?;
-        drop(out);
-        let mut diff_ids = below.to_vec();
-        diff_ids.push(report.digest.clone());
-        let chain = chain_ids(&diff_ids);
-        let id = chain
-            .last()
-            .map(|d| d.hex().to_string())
-            .unwrap_or_default();
-        if !self.hold_layer(lease, &id)? {
+        path: &Path,
+        diff_ids: &[Digest],
+        parent: Option<String>,
+    ) -> Result<()> {
+        let chain = chain_ids(diff_ids);
+        let (Some(id), Some(diff_id)) = (chain.last(), diff_ids.last()) else {
+            return Err(Error::Invalid("no layer to import".into()));
+        };
+        if !self.hold_layer(lease, id.hex())? {
             let options = CreateOptions {
-                id: Some(id),
-                parent: container.base.clone(),
+                id: Some(id.hex().to_string()),
+                parent,
                 lease: Some(lease.id().to_string()),
-                expect_diff_digest: Some(report.digest.clone()),
+                expect_diff_digest: Some(diff_id.clone()),
                 ..CreateOptions::default()
             };
             let mut file =
-                File::open(&path).context(|| format!("cannot read {}", path.display()))?;
+                File::open(path).context(|| format!("cannot read {}", path.display()))?;
             self.import_layer(&options, &mut file, None)?;
         }
-        std::fs::remove_file(&path).context(|| format!("cannot remove {}", path.display()))?;
-        Ok(report.digest)
+        std::fs::remove_file(path).context(|| format!("cannot remove {}", path.display()))
     }
 
     /// An OCI manifest of config `config` and the layers `diff_ids` name,
@@ -243,6 +314,22 @@ impl Store {
     }
 }
 
+/// The file in a lease's directory a layer's tar is written to first.
+const SPOOL: &str = "layer.tar";
+
+/// Takes the `config` object out of `config` and applies `changes` to it.
+fn changed_config(
+    config: &mut Map<String, Value>,
+    changes: &[String],
+) -> Result<Map<String, Value>> {
+    let mut inner = match config.remove("config") {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    apply_changes(&mut inner, changes)?;
+    Ok(inner)
+}
+
 /// A config for an image made from no image: this host's platform.
 fn fresh_config() -> Map<String, Value> {
     let architecture = match std::env::consts::ARCH {
@@ -266,7 +353,12 @@ fn fresh_config() -> Map<String, Value> {
 }
 
 /// Sets the layers, creation time, author and a history entry.
-fn finish_config(config: &mut Map<String, Value>, diff_ids: &[Digest], options: &CommitOptions) {
+fn finish_config(
+    config: &mut Map<String, Value>,
+    diff_ids: &[Digest],
+    options: &CommitOptions,
+    default_created_by: &str,
+) {
     let created = now_rfc3339();
     let diff_ids: Vec<String> = diff_ids.iter().map(|d| d.to_string()).collect();
     let rootfs = config.entry("rootfs").or_insert_with(|| json!({}));
@@ -283,7 +375,7 @@ fn finish_config(config: &mut Map<String, Value>, diff_ids: &[Digest], options: 
     }
     let mut entry = Map::new();
     entry.insert("created".into(), json!(created));
-    let created_by = options.created_by.as_deref().unwrap_or("strata commit");
+    let created_by = options.created_by.as_deref().unwrap_or(default_created_by);
     entry.insert("created_by".into(), json!(created_by));
     if let Some(author) = &options.author {
         entry.insert("author".into(), json!(author));

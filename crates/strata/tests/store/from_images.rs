@@ -356,21 +356,53 @@ fn commit_of_containers_without_an_image() {
     assert_eq!(one.layers.len(), 1);
     assert_consistent(&t, &one);
 
-    // On a layer that no image names (a random id): refused, nothing left.
-    let bare = t.import(&tar("bare"), None, &[]).expect("layer");
+    // On a layer of its own (a random id): the stack is copied under its
+    // ChainIDs, the layer itself stays.
+    let bare = t.import(&tar("bare"), None, &["bare"]).expect("layer");
     let c = t
         .store
         .create_container(&ContainerOptions::on_layer(&bare.id))
         .expect("create");
+    let root = t.store.mount_container(&c.id).expect("mount");
+    std::fs::write(root.join("more"), b"more").expect("write");
+    t.store.unmount_container(&c.id).expect("unmount");
+    let copied = t
+        .store
+        .commit(&c.id, &CommitOptions::default())
+        .expect("commit");
+    assert_consistent(&t, &copied);
+    let diff_id = bare.diff_digest.clone().expect("diff digest");
+    assert_eq!(copied.layers[0], diff_id.hex());
+    assert_ne!(copied.layers[0], bare.id);
+    assert_eq!(t.store.layer("bare").expect("kept").id, bare.id);
+    let next = t
+        .store
+        .create_container(&ContainerOptions::from_image(&copied.id))
+        .expect("create from the commit");
+    let root = t.store.mount_container(&next.id).expect("mount");
+    assert_eq!(std::fs::read(root.join("bare.txt")).expect("read"), b"bare");
+    assert_eq!(std::fs::read(root.join("more")).expect("read"), b"more");
+    t.store.unmount_container(&next.id).expect("unmount");
+
+    // On a layer not made from a tar: refused, nothing left behind.
+    let empty_layer = t
+        .store
+        .create_layer(&strata::CreateOptions::default())
+        .expect("empty layer");
+    let c = t
+        .store
+        .create_container(&ContainerOptions::on_layer(&empty_layer.id))
+        .expect("create");
     let before = (layer_ids(&t), t.store.images().expect("images").len());
     match t.store.commit(&c.id, &CommitOptions::default()) {
-        Err(Error::Invalid(reason)) => assert!(reason.contains("ChainID"), "{reason}"),
+        Err(Error::Invalid(reason)) => assert!(reason.contains("diff digest"), "{reason}"),
         other => panic!("expected Invalid, got {other:?}"),
     }
     assert_eq!(
         before,
         (layer_ids(&t), t.store.images().expect("images").len())
     );
+    assert!(t.store.fsck(false).expect("fsck").clean);
 }
 
 #[test]
