@@ -250,7 +250,10 @@ impl Store {
         Ok(removed)
     }
 
-    /// Deletes image `id`'s row, names and blobs, leaving its layers.
+    /// Deletes image `id`'s row, names and blobs, leaving its layers;
+    /// refuses ([`Error::ImageInUse`]) if a container made from the image or
+    /// on its top layer exists by then (one made after the caller last
+    /// looked), in the same transaction that deletes the row.
     ///
     /// The rows go in one transaction and the blobs in a second one, so a
     /// kill between the two leaves blobs that nothing names (garbage the
@@ -260,6 +263,16 @@ impl Store {
     pub(crate) fn forget_image(&self, id: &str) -> Result<()> {
         let Some(image) = self.write(|conn| {
             let image = get(conn, id)?;
+            if let Some(image) = &image {
+                let users =
+                    containers::users_of_image(conn, &image.id, image.top_layer.as_deref())?;
+                if !users.is_empty() {
+                    return Err(Error::ImageInUse {
+                        image: image.id.clone(),
+                        containers: users,
+                    });
+                }
+            }
             conn.prepare_cached("DELETE FROM image_names WHERE image_id = ?1")?
                 .execute([id])?;
             conn.prepare_cached("DELETE FROM images WHERE id = ?1")?
