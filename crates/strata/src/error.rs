@@ -1,6 +1,7 @@
 //! The library's error type: one enum with a precise variant for each thing
 //! a caller may want to act on.
 
+use std::fmt;
 use std::io;
 
 /// Everything that can fail in the store.
@@ -228,13 +229,13 @@ pub enum Error {
     Changeset(#[from] crate::archive::changeset::ChangesetError),
     /// The tar stream or its tar-split metadata is malformed.
     #[error(transparent)]
-    TarSplit(#[from] tarsplit::Error),
+    TarSplit(TarSplitError),
     /// A compressed stream needs more memory to decode than strata allows.
     #[error(transparent)]
     MemoryLimit(#[from] crate::compression::MemoryLimit),
     /// The metadata database failed.
     #[error("store database: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(DatabaseError),
     /// A file system operation failed.
     #[error("{context}: {source}")]
     Io {
@@ -243,6 +244,67 @@ pub enum Error {
         /// The failure.
         source: io::Error,
     },
+}
+
+/// A failure of the store's metadata database (SQLite). Opaque: the
+/// message says what failed, and [`std::error::Error::source`] gives the
+/// underlying error; its type is not part of strata's API.
+#[derive(Debug)]
+pub struct DatabaseError(rusqlite::Error);
+
+impl fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DatabaseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// A tar stream, or tar-split metadata, that cannot be read or parsed.
+/// Opaque: the message says what is wrong, and
+/// [`std::error::Error::source`] gives the underlying error; its type is
+/// not part of strata's API.
+#[derive(Debug)]
+pub struct TarSplitError(tarsplit::Error);
+
+impl fmt::Display for TarSplitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for TarSplitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+// The conversions below serve `?` inside the crate. They are hidden from
+// the documentation: the dependency types they name are not strata's API.
+
+#[doc(hidden)]
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Database(DatabaseError(e))
+    }
+}
+
+#[doc(hidden)]
+impl From<tarsplit::Error> for Error {
+    fn from(e: tarsplit::Error) -> Self {
+        Error::TarSplit(TarSplitError(e))
+    }
+}
+
+#[doc(hidden)]
+impl From<tarsplit::Error> for TarSplitError {
+    fn from(e: tarsplit::Error) -> Self {
+        TarSplitError(e)
+    }
 }
 
 /// Shorthand for results of this crate.

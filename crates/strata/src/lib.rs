@@ -19,7 +19,7 @@ mod spill;
 pub mod store;
 pub mod transport;
 
-pub use error::{Error, Result};
+pub use error::{DatabaseError, Error, Result, TarSplitError};
 pub use store::{
     CommitOptions, Container, ContainerOptions, CreateOptions, DiffFormat, HistoryStep, Layer,
     Store, StoreOptions,
@@ -29,4 +29,3 @@ pub use store::{
 /// [`Store::image_manifest`]), re-exported so callers name the same
 /// version strata does.
 pub use oci_spec;
-pub use tarsplit;

@@ -290,10 +290,10 @@ fn run_pipeline(
             (Err(e), Err(Error::Io { source, .. }))
                 if source.kind() == io::ErrorKind::BrokenPipe =>
             {
-                Err(sink.take_failure().unwrap_or(Error::TarSplit(e)))
+                Err(sink.take_failure().unwrap_or_else(|| e.into()))
             }
             (_, Err(read_error)) => Err(read_error),
-            (Err(e), Ok(_)) => Err(sink.take_failure().unwrap_or(Error::TarSplit(e))),
+            (Err(e), Ok(_)) => Err(sink.take_failure().unwrap_or_else(|| e.into())),
         }
     })
 }

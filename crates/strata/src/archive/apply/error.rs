@@ -118,7 +118,7 @@ pub enum ApplyError {
     Misuse(String),
     /// The tar stream cannot be read or parsed.
     #[error(transparent)]
-    Tar(#[from] tarsplit::Error),
+    Tar(#[from] crate::error::TarSplitError),
 }
 
 /// Renders raw name bytes for messages.

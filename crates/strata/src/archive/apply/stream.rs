@@ -26,7 +26,7 @@ pub fn apply_tar<R: Read>(
     if let Some(error) = sink.failed.take() {
         return Err(error);
     }
-    parsed?;
+    parsed.map_err(crate::error::TarSplitError::from)?;
     sink.applier.finish()
 }
 
