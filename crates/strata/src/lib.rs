@@ -4,26 +4,38 @@
 //! layer's tar stream with tar-split so the identical bytes can be handed
 //! back, and keeps names and metadata on top. This crate is the library;
 //! `strata-cli` is the command-line front end.
+//!
+//! Everything a caller names is at the crate root: [`Store`] and its
+//! options, the records it hands out ([`Image`], [`Layer`], [`Container`],
+//! [`Lease`]), the options and reports of its methods, and [`Error`]. The
+//! modules that stay public hold the vocabulary those use: [`digest`],
+//! [`image`] (references, configs, manifests), [`compression`], [`idmap`]
+//! and [`archive::changes`].
 
 #![deny(missing_docs)]
 
 pub mod archive;
 pub mod compression;
 pub mod digest;
-pub mod driver;
+mod driver;
 mod error;
-pub mod fs;
+mod fs;
 pub mod idmap;
 pub mod image;
 mod spill;
-pub mod store;
-pub mod transport;
+mod store;
+mod transport;
 
 pub use error::{DatabaseError, Error, Result, TarSplitError};
-pub use store::{
-    CommitOptions, Container, ContainerOptions, CreateOptions, DiffFormat, HistoryStep, Layer,
-    Store, StoreOptions,
-};
+pub use fs::{Output, write_output};
+pub use store::{CommitOptions, Container, ContainerOptions};
+pub use store::{CreateOptions, DiffFormat, DiffReport};
+pub use store::{DEFAULT_DRIVERS, Layer, LayerState, Store, StoreOptions};
+pub use store::{FsckIssue, FsckReport, GcOptions, GcReport, Status};
+pub use store::{HistoryStep, Image, NewImage, Removed, normalize_name};
+pub use store::{Lease, LeaseOptions};
+pub use transport::{ArchiveInput, Copied, LoadReport, Location};
+pub use transport::{SaveFormat, SaveItem, SaveReport, ToSaveItems};
 
 /// The OCI spec types strata's typed views use ([`Store::image_config`],
 /// [`Store::image_manifest`]), re-exported so callers name the same

@@ -6,7 +6,7 @@
 use std::io::{IsTerminal, Read, Write};
 
 use anyhow::{Context, Result, bail};
-use strata::fs::write_output;
+use strata::write_output;
 use strata::{CommitOptions, Store};
 
 use crate::cli::{CommitArgs, ExportArgs, ImageChangeArgs, ImageImportArgs};

@@ -2,8 +2,8 @@
 //! images. Like docker, tag and untag print nothing; rm prints what went.
 
 use anyhow::{Context, Result};
+use strata::Removed;
 use strata::Store;
-use strata::store::Removed;
 
 use crate::cli::{ImageRmArgs, TagArgs, UntagArgs};
 

@@ -7,8 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use strata::digest::Digest;
 use strata::image::reference;
-use strata::store::Image;
-use strata::{HistoryStep, Store};
+use strata::{HistoryStep, Image, Store};
 
 use super::output;
 use crate::cli::{HistoryArgs, ImageInspectArgs, ImageListArgs};

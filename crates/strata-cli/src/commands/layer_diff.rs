@@ -4,13 +4,13 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use strata::fs::write_output;
+use strata::write_output;
 use strata::{DiffFormat, Store};
 
 use super::{output, progress};
 use crate::cli::{ChangesArgs, Compress, DiffArgs, FromArgs};
 
-/// `strata layer diff`: to a file (see [`strata::fs::output`]: a new file
+/// `strata layer diff`: to a file (see [`strata::write_output`]: a new file
 /// appears only when complete; a device or FIFO is written into) or to
 /// stdout (never a terminal).
 pub fn diff(store: &Store, args: &DiffArgs) -> Result<()> {

@@ -1,8 +1,8 @@
 //! `strata fsck`, `strata gc` (and `system prune`) and `strata status`.
 
 use anyhow::{Result, bail};
+use strata::GcOptions;
 use strata::Store;
-use strata::store::GcOptions;
 
 use super::output;
 use crate::cli::{FsckArgs, GcArgs, JsonArg};

@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use strata::fs::{Output, write_output};
+use strata::{Output, write_output};
 use tarsplit::inline::FromArchive;
 use tarsplit::io::{
     BackgroundEntries, DirSource, disassemble, finish_gzip_metadata, gzip_metadata, read_metadata,

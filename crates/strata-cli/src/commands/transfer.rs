@@ -4,11 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result, bail};
-use strata::Store;
-use strata::fs::write_output;
-use strata::transport::copy::saved_name;
-use strata::transport::save::{SaveFormat, SaveItem, save_archive};
-use strata::transport::{ArchiveInput, Copied, Location, copy as copy_image, load_archive};
+use strata::{ArchiveInput, Copied, LoadReport, Location, SaveFormat, Store};
 
 use crate::cli::{CopyArgs, LoadArgs, SaveArgs, SaveFormatArg};
 
@@ -16,15 +12,10 @@ use crate::cli::{CopyArgs, LoadArgs, SaveArgs, SaveFormatArg};
 pub fn save(store: &Store, args: &SaveArgs) -> Result<()> {
     let mut items = Vec::new();
     for asked in &args.images {
-        let image = store
-            .image(asked)
+        let item = store
+            .save_item(asked)
             .with_context(|| format!("cannot save {asked}"))?;
-        let name = saved_name(&image, asked);
-        items.push(SaveItem {
-            image,
-            name,
-            ref_name: None,
-        });
+        items.push(item);
     }
     let format = match args.format {
         SaveFormatArg::DockerArchive => SaveFormat::DockerArchive,
@@ -32,7 +23,8 @@ pub fn save(store: &Store, args: &SaveArgs) -> Result<()> {
     };
     match &args.output {
         Some(path) => {
-            write_output(path, |out| save_archive(store, &items, format, out))
+            store
+                .save_path(&items, format, path)
                 .with_context(|| format!("cannot save to {}", path.display()))?;
         }
         None => {
@@ -41,7 +33,9 @@ pub fn save(store: &Store, args: &SaveArgs) -> Result<()> {
                 bail!("refusing to write an archive to a terminal; use -o FILE or redirect");
             }
             let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-            save_archive(store, &items, format, &mut out).context("cannot save")?;
+            store
+                .save(&items, format, &mut out)
+                .context("cannot save")?;
             out.flush().context("cannot write to stdout")?;
         }
     }
@@ -62,14 +56,14 @@ pub fn load(store: &Store, args: &LoadArgs) -> Result<()> {
             ArchiveInput::Stream(Box::new(stdin))
         }
     };
-    let report = load_archive(store, input).context("cannot load")?;
+    let report = store.load(input).context("cannot load")?;
     if !args.quiet {
         print_loaded(&report);
     }
     Ok(())
 }
 
-fn print_loaded(report: &strata::transport::LoadReport) {
+fn print_loaded(report: &LoadReport) {
     for image in &report.images {
         if image.names.is_empty() {
             println!("Loaded image ID: sha256:{}", image.id);
@@ -84,7 +78,10 @@ fn print_loaded(report: &strata::transport::LoadReport) {
 pub fn copy(store: &Store, args: &CopyArgs) -> Result<()> {
     let from: Location = args.source.parse()?;
     let to: Location = args.destination.parse()?;
-    match copy_image(store, &from, &to).with_context(|| format!("cannot copy {from} to {to}"))? {
+    match store
+        .copy(&from, &to)
+        .with_context(|| format!("cannot copy {from} to {to}"))?
+    {
         Copied::Loaded(report) => print_loaded(&report),
         Copied::Saved { .. } => {}
     }

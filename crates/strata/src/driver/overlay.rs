@@ -76,11 +76,6 @@ impl<C: MountCalls> Overlay<C> {
         })
     }
 
-    /// The kernel interface mounts go through.
-    pub fn api(&self) -> MountApi {
-        self.api
-    }
-
     fn layer_dir(&self, id: &str) -> PathBuf {
         self.home.join(id)
     }

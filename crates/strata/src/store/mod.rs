@@ -58,8 +58,8 @@ pub use images::{Image, NewImage, Removed, normalize_name};
 pub use import::CreateOptions;
 pub use layer::{Layer, LayerState};
 pub use leases::{Lease, LeaseOptions};
-pub use options::{ResolvedOptions, StoreOptions};
-pub use recovery::{Recovered, RecoveryEntry};
+pub(crate) use options::ResolvedOptions;
+pub use options::StoreOptions;
 
 use crate::driver::{self, Driver};
 use crate::error::{Error, Result};

@@ -18,7 +18,7 @@ pub struct StoreOptions {
 
 /// Options with every default resolved.
 #[derive(Debug, Clone)]
-pub struct ResolvedOptions {
+pub(crate) struct ResolvedOptions {
     /// Persistent state.
     pub root: PathBuf,
     /// Runtime state.
@@ -29,7 +29,7 @@ pub struct ResolvedOptions {
 
 impl StoreOptions {
     /// Fills in what is not given from the environment and the defaults.
-    pub fn resolve(&self) -> ResolvedOptions {
+    pub(crate) fn resolve(&self) -> ResolvedOptions {
         let env = |key: &str| {
             std::env::var_os(key)
                 .filter(|v| !v.is_empty())

@@ -23,7 +23,7 @@ pub enum Copied {
 }
 
 /// Copies an image from `from` to `to`; one side must be the store.
-pub fn copy(store: &Store, from: &Location, to: &Location) -> Result<Copied> {
+pub(crate) fn copy(store: &Store, from: &Location, to: &Location) -> Result<Copied> {
     match (from, to) {
         (Location::Strata { reference }, destination) => {
             let image = store.image(reference)?;
@@ -100,7 +100,7 @@ fn item_for(image: &Image, asked: &str, destination: &Location) -> Result<SaveIt
 
 /// The name an image asked for as `asked` is saved with: that name if it
 /// is one of the image's names, none if it was asked for by id.
-pub fn saved_name(image: &Image, asked: &str) -> Option<reference::Reference> {
+pub(crate) fn saved_name(image: &Image, asked: &str) -> Option<reference::Reference> {
     let parsed = reference::parse(asked).ok()?;
     image.names.contains(&parsed.to_string()).then_some(parsed)
 }

@@ -47,7 +47,7 @@ pub enum ArchiveInput {
 }
 
 /// Loads every image of a docker-archive or oci-archive.
-pub fn load_archive(store: &Store, input: ArchiveInput) -> Result<LoadReport> {
+pub(crate) fn load_archive(store: &Store, input: ArchiveInput) -> Result<LoadReport> {
     load_archive_selected(store, input, None, None)
 }
 

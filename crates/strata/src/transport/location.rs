@@ -1,6 +1,7 @@
 //! Where images are copied from and to, named as skopeo names them:
 //! `docker-archive:PATH[:REF]`, `oci:DIR[:REF]`, `oci-archive:PATH[:REF]`
-//! and `strata:REF` (this store). A path cannot contain `:`.
+//! and `strata:REF` (this store; skopeo's `containers-storage:REF` is
+//! taken as a synonym). A path cannot contain `:`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -32,7 +33,8 @@ pub enum Location {
         /// The image in it.
         reference: Option<String>,
     },
-    /// This store; REF is an image id, id prefix or name.
+    /// This store (`strata:REF`, or `containers-storage:REF`); REF is an
+    /// image id, id prefix or name.
     Strata {
         /// The image.
         reference: String,
@@ -68,10 +70,10 @@ impl FromStr for Location {
                 reference,
             }),
             "oci-archive" => Ok(Location::OciArchive { path, reference }),
-            "strata" if !rest.is_empty() => Ok(Location::Strata {
+            "strata" | "containers-storage" if !rest.is_empty() => Ok(Location::Strata {
                 reference: rest.to_string(),
             }),
-            "strata" => Err(bad("no image")),
+            "strata" | "containers-storage" => Err(bad("no image")),
             _ => Err(bad(&format!("unknown transport {transport:?}"))),
         }
     }
@@ -121,11 +123,14 @@ mod tests {
         );
         let loc: Location = "strata:localhost/x:1".parse().expect("ok");
         assert_eq!(loc.to_string(), "strata:localhost/x:1");
+        let loc: Location = "containers-storage:localhost/x:1".parse().expect("ok");
+        assert_eq!(loc.to_string(), "strata:localhost/x:1");
         for bad in [
             "nothing",
             "docker:x",
             "oci:",
             "strata:",
+            "containers-storage:",
             "oci-archive:a.tar:",
         ] {
             assert!(bad.parse::<Location>().is_err(), "{bad}");

@@ -68,7 +68,7 @@ use crate::error::Result;
 use crate::image::reference::Reference;
 use crate::store::{Image, Store};
 
-/// The kind of archive [`save_archive`] writes.
+/// The kind of archive [`Store::save`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaveFormat {
     /// What `docker save` writes (Docker 25+): an OCI layout plus
@@ -91,6 +91,26 @@ pub struct SaveItem {
     pub ref_name: Option<String>,
 }
 
+impl SaveItem {
+    /// Saves `image` under `name`.
+    pub fn named(image: Image, name: Reference) -> Self {
+        SaveItem {
+            image,
+            name: Some(name),
+            ref_name: None,
+        }
+    }
+
+    /// Saves `image` without a name.
+    pub fn untagged(image: Image) -> Self {
+        SaveItem {
+            image,
+            name: None,
+            ref_name: None,
+        }
+    }
+}
+
 /// What a save wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SaveReport {
@@ -111,7 +131,7 @@ pub struct SaveReport {
 /// layer cannot be saved (missing, no recorded diff id, a name given to two
 /// images, a docker-archive name without a tag), and part-way, naming the
 /// layer, if a layer's rebuilt tar is not its recorded tar.
-pub fn save_archive(
+pub(crate) fn save_archive(
     store: &Store,
     items: &[SaveItem],
     format: SaveFormat,
@@ -135,7 +155,7 @@ pub fn save_archive(
 /// `org.opencontainers.image.ref.name` is one of the saved names is
 /// replaced, the others are kept (unknown fields included). Saved names
 /// are recorded in full normalized form (`docker.io/library/alpine:3`).
-pub fn save_oci_dir(store: &Store, items: &[SaveItem], dir: &Path) -> Result<SaveReport> {
+pub(crate) fn save_oci_dir(store: &Store, items: &[SaveItem], dir: &Path) -> Result<SaveReport> {
     plan::with_plan(store, items, plan::Naming::Oci, |plan| {
         oci_dir::write(store, plan, dir)
     })

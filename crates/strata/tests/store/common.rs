@@ -48,13 +48,11 @@ impl TestStore {
     }
 
     /// Loads `image` from a docker archive written to a file, as `label.tar`.
-    pub fn load(&self, label: &str, image: &testkit::image_archive::Image) -> strata::store::Image {
+    pub fn load(&self, label: &str, image: &testkit::image_archive::Image) -> strata::Image {
         let archive = testkit::image_archive::docker_modern(std::slice::from_ref(image)).to_tar();
         let path = self.dir.path().join(format!("{label}.tar"));
         std::fs::write(&path, archive).expect("write archive");
-        let file = std::fs::File::open(&path).expect("open");
-        let input = strata::transport::ArchiveInput::File(file);
-        let mut report = strata::transport::load_archive(&self.store, input).expect("load");
+        let mut report = self.store.load_path(&path).expect("load");
         report.images.remove(0)
     }
 

@@ -4,8 +4,8 @@
 //! made from; the schema migration that added the image column; commit
 //! (ChainID layer, config changes, manifest) and its rejections.
 
+use strata::Image;
 use strata::digest::Digest;
-use strata::store::Image;
 use strata::{CommitOptions, ContainerOptions, Error};
 use testkit::image_archive as ia;
 use testkit::{TarBuilder, sha256};

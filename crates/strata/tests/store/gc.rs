@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use strata::store::{GcOptions, GcReport, LeaseOptions, NewImage};
 use strata::{ContainerOptions, CreateOptions, Error, Store};
+use strata::{GcOptions, GcReport, LeaseOptions, NewImage};
 use testkit::TarBuilder;
 use testkit::image_archive as ia;
 
@@ -50,7 +50,7 @@ fn layer_ids(store: &Store) -> BTreeSet<String> {
 }
 
 /// Loads a two-layer image named `name` from a docker archive.
-fn load_image(t: &TestStore, label: &str, name: &str) -> strata::store::Image {
+fn load_image(t: &TestStore, label: &str, name: &str) -> strata::Image {
     let image = ia::Image::new(
         label,
         &[name],

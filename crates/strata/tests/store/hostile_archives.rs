@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use strata::Error;
-use strata::transport::{ArchiveInput, Location, copy, load_archive};
+use strata::{ArchiveInput, Location};
 use testkit::TarBuilder;
 use testkit::image_archive::{self as ia, Archive, Member};
 
@@ -57,7 +57,7 @@ fn assert_empty(t: &TestStore) {
     );
 }
 
-/// How a hostile archive reaches `load_archive`.
+/// How a hostile archive reaches `Store::load`.
 #[derive(Debug, Clone, Copy)]
 enum Via {
     /// A regular file, read in place.
@@ -66,13 +66,13 @@ enum Via {
     Pipe,
 }
 
-fn load(t: &TestStore, bytes: &[u8], via: Via) -> strata::Result<strata::transport::LoadReport> {
+fn load(t: &TestStore, bytes: &[u8], via: Via) -> strata::Result<strata::LoadReport> {
     match via {
         Via::File => {
             let path = t.dir.path().join("hostile.tar");
             std::fs::write(&path, bytes).expect("write");
             let file = std::fs::File::open(&path).expect("open");
-            let loaded = load_archive(&t.store, ArchiveInput::File(file));
+            let loaded = t.store.load(ArchiveInput::File(file));
             std::fs::remove_file(&path).expect("remove");
             loaded
         }
@@ -82,7 +82,7 @@ fn load(t: &TestStore, bytes: &[u8], via: Via) -> strata::Result<strata::transpo
             let feeder = std::thread::spawn(move || {
                 let _ = writer.write_all(&bytes);
             });
-            let loaded = load_archive(&t.store, ArchiveInput::Stream(Box::new(reader)));
+            let loaded = t.store.load(ArchiveInput::Stream(Box::new(reader)));
             feeder.join().expect("feeder");
             loaded
         }
@@ -931,7 +931,7 @@ fn oci_directory_with_hostile_contents() {
         .parse()
         .expect("location");
     let to: Location = "strata:localhost/ocidir:1".parse().expect("location");
-    let err = copy(&t.store, &from, &to).expect_err("refused");
+    let err = t.store.copy(&from, &to).expect_err("refused");
     assert!(err.to_string().contains(&img.id()), "{err}");
     assert_empty(&t);
 
@@ -948,7 +948,7 @@ fn oci_directory_with_hostile_contents() {
     let from: Location = format!("oci:{}", layout.display())
         .parse()
         .expect("location");
-    let err = copy(&t.store, &from, &to).expect_err("refused");
+    let err = t.store.copy(&from, &to).expect_err("refused");
     assert!(err.to_string().contains(&img.diff_ids()[1]), "{err}");
     assert_empty(&t);
 }

@@ -7,8 +7,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use strata::ArchiveInput;
 use strata::compression::{Compression, MemoryLimit, XZ_MEMORY_LIMIT, ZSTD_WINDOW_LOG_MAX};
-use strata::transport::{ArchiveInput, load_archive};
 use testkit::compressed::{xz_declaring_dictionary, zstd_with_window};
 use testkit::image_archive as ia;
 
@@ -138,7 +138,7 @@ fn manifest_with_ten_thousand_entries_loads() {
     let path = t.dir.path().join("many.tar");
     std::fs::write(&path, archive.to_tar()).expect("write archive");
     let file = std::fs::File::open(&path).expect("open");
-    let report = load_archive(&t.store, ArchiveInput::File(file)).expect("load");
+    let report = t.store.load(ArchiveInput::File(file)).expect("load");
 
     // One image per config, each with the names its entries gave it.
     assert_eq!(report.images.len(), 2);

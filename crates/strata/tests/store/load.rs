@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use strata::digest::Digest;
-use strata::transport::{ArchiveInput, Copied, LoadReport, Location, copy, load_archive};
+use strata::{ArchiveInput, Copied, LoadReport, Location};
 use testkit::TarBuilder;
 use testkit::image_archive::{self as ia, Member};
 
@@ -70,7 +70,7 @@ fn archive_file(t: &TestStore, bytes: &[u8]) -> PathBuf {
 /// Loads `bytes` from a file.
 fn load_file(t: &TestStore, bytes: &[u8]) -> strata::Result<LoadReport> {
     let file = std::fs::File::open(archive_file(t, bytes)).expect("open archive");
-    load_archive(&t.store, ArchiveInput::File(file))
+    t.store.load(ArchiveInput::File(file))
 }
 
 /// Loads `bytes` from a stream that cannot seek (a pipe, as standard input
@@ -81,7 +81,7 @@ fn load_pipe(t: &TestStore, bytes: Vec<u8>) -> strata::Result<LoadReport> {
         // The load may stop reading early on error: a broken pipe is fine.
         let _ = writer.write_all(&bytes);
     });
-    let loaded = load_archive(&t.store, ArchiveInput::Stream(Box::new(reader)));
+    let loaded = t.store.load(ArchiveInput::Stream(Box::new(reader)));
     feeder.join().expect("feeder");
     loaded
 }
@@ -109,7 +109,7 @@ fn assert_staging_empty(t: &TestStore) {
 
 /// The store has `want` as `got` says: id, names, layers (ChainIDs, each
 /// giving back its exact tar), config bytes.
-fn assert_image(t: &TestStore, got: &strata::store::Image, want: &ia::Image, names: &[&str]) {
+fn assert_image(t: &TestStore, got: &strata::Image, want: &ia::Image, names: &[&str]) {
     assert_eq!(got.id, want.id(), "image id is the config digest");
     let mut got_names = got.names.clone();
     got_names.sort();
@@ -311,7 +311,7 @@ fn oci_directory_via_copy() {
         .parse()
         .expect("location");
     let to: Location = "strata:localhost/app:v1".parse().expect("location");
-    let Copied::Loaded(report) = copy(&t.store, &from, &to).expect("copy") else {
+    let Copied::Loaded(report) = t.store.copy(&from, &to).expect("copy") else {
         panic!("a copy into the store loads");
     };
     assert_eq!((report.imported, report.reused), (2, 0));
@@ -420,11 +420,12 @@ fn compressed_stream_input() {
     );
 
     let t = TestStore::new();
-    let report = load_archive(
-        &t.store,
-        ArchiveInput::Stream(Box::new(std::io::Cursor::new(zstd(&tar)))),
-    )
-    .expect("load zstd from memory");
+    let report = t
+        .store
+        .load(ArchiveInput::Stream(Box::new(std::io::Cursor::new(zstd(
+            &tar,
+        )))))
+        .expect("load zstd from memory");
     assert_image(
         &t,
         &report.images[0],
@@ -443,7 +444,7 @@ fn file_that_is_a_pipe() {
         let _ = writer.write_all(&tar);
     });
     let file = std::fs::File::from(std::os::fd::OwnedFd::from(reader));
-    let loaded = load_archive(&t.store, ArchiveInput::File(file));
+    let loaded = t.store.load(ArchiveInput::File(file));
     feeder.join().expect("feeder");
     let report = loaded.expect("load a pipe given as a file");
     assert_image(&t, &report.images[0], &image, &["docker.io/library/fifo:1"]);
@@ -567,7 +568,7 @@ fn concurrent_loads_sharing_a_base() {
             std::thread::spawn(move || {
                 let file = std::fs::File::open(&path).expect("open");
                 barrier.wait();
-                load_archive(&store, ArchiveInput::File(file))
+                store.load(ArchiveInput::File(file))
             })
         })
         .collect();
@@ -607,7 +608,7 @@ fn file_not_at_its_start() {
     bytes.extend(ia::docker_modern(std::slice::from_ref(&image)).to_tar());
     let mut file = std::fs::File::open(archive_file(&t, &bytes)).expect("open");
     file.seek(SeekFrom::Start(4096)).expect("seek");
-    let report = load_archive(&t.store, ArchiveInput::File(file)).expect("load");
+    let report = t.store.load(ArchiveInput::File(file)).expect("load");
     assert_image(&t, &report.images[0], &image, &["docker.io/library/pos:1"]);
 }
 

@@ -7,6 +7,7 @@ mod conformance;
 mod containers;
 mod corpus;
 mod from_images;
+mod front_door;
 mod gc;
 mod hostile;
 mod hostile_archives;

@@ -10,9 +10,9 @@ use serde_json::Value;
 use strata::digest::Digest;
 use strata::image::reference::{self, Reference};
 use strata::image::{chain_ids, media};
-use strata::store::{Image, NewImage};
-use strata::transport::save::{SaveFormat, SaveItem, SaveReport, save_archive, save_oci_dir};
 use strata::{CreateOptions, Error, Store};
+use strata::{Image, NewImage};
+use strata::{SaveFormat, SaveItem, SaveReport};
 use testkit::TarBuilder;
 use testkit::peers::{Dockerd, Podman, skopeo_ok, umoci_ok};
 
@@ -94,7 +94,7 @@ fn item(image: &Image, name: Option<&str>) -> SaveItem {
 
 fn save(store: &Store, items: &[SaveItem], format: SaveFormat) -> (Vec<u8>, SaveReport) {
     let mut out = Vec::new();
-    let report = save_archive(store, items, format, &mut out).expect("save");
+    let report = store.save(items, format, &mut out).expect("save");
     assert_eq!(report.bytes, out.len() as u64, "report counts the bytes");
     (out, report)
 }
@@ -500,18 +500,18 @@ fn bad_requests_fail_before_writing() {
     ];
     for (items, format, message) in cases {
         let mut out = Vec::new();
-        let error = save_archive(&t.store, &items, format, &mut out).expect_err(message);
+        let error = t.store.save(&items, format, &mut out).expect_err(message);
         assert!(error.to_string().contains(message), "{error}");
         assert!(out.is_empty(), "{message}: nothing written");
     }
     let mut out = Vec::new();
-    save_archive(
-        &t.store,
-        &[item(&a, Some(&digest_only))],
-        SaveFormat::OciArchive,
-        &mut out,
-    )
-    .expect("an OCI ref name may be a digest reference");
+    t.store
+        .save(
+            &[item(&a, Some(&digest_only))],
+            SaveFormat::OciArchive,
+            &mut out,
+        )
+        .expect("an OCI ref name may be a digest reference");
 }
 
 /// Overwrites a file the layer's own tar holds, keeping or changing its length.
@@ -535,12 +535,17 @@ fn a_damaged_layer_fails_the_save_naming_it() {
         let top = image.top_layer.clone().expect("top");
         for format in [SaveFormat::DockerArchive, SaveFormat::OciArchive] {
             let mut out = Vec::new();
-            let error = save_archive(&t.store, &[item(&image, None)], format, &mut out)
+            let error = t
+                .store
+                .save(&[item(&image, None)], format, &mut out)
                 .expect_err("damaged layer");
             assert!(error.to_string().contains(&top), "names the layer: {error}");
         }
         let dir = t.dir.path().join("layout");
-        let error = save_oci_dir(&t.store, &[item(&image, None)], &dir).expect_err("damaged");
+        let error = t
+            .store
+            .save_layout(&[item(&image, None)], &dir)
+            .expect_err("damaged");
         assert!(error.to_string().contains(&top), "{error}");
         assert!(
             !dir.join("index.json").exists(),
@@ -583,8 +588,13 @@ fn oci_dir_merges_refs_and_reuses_blobs() {
     let a = make_image(&t.store, &[base_tar(), app_tar()], "a", vec![], &[]);
     let b = make_image(&t.store, &[base_tar(), other_tar()], "b", vec![], &[]);
     let dir = t.dir.path().join("out/layout");
-    let first = save_oci_dir(&t.store, &[item(&a, Some("x:1"))], &dir).expect("save a");
-    save_oci_dir(&t.store, &[item(&b, Some("y:1"))], &dir).expect("save b");
+    let first = t
+        .store
+        .save_layout(&[item(&a, Some("x:1"))], &dir)
+        .expect("save a");
+    t.store
+        .save_layout(&[item(&b, Some("y:1"))], &dir)
+        .expect("save b");
     let digest_of = |image: &Image| {
         let (archive, _) = save(&t.store, &[item(image, None)], SaveFormat::OciArchive);
         json(member(&read_members(&archive), "index.json"))["manifests"][0]["digest"]
@@ -600,7 +610,10 @@ fn oci_dir_merges_refs_and_reuses_blobs() {
     );
 
     // x:1 moves to b in place; y:1 stays; blobs already there are not rewritten.
-    let again = save_oci_dir(&t.store, &[item(&b, Some("x:1"))], &dir).expect("retag");
+    let again = t
+        .store
+        .save_layout(&[item(&b, Some("x:1"))], &dir)
+        .expect("retag");
     assert_eq!(
         index_refs(&dir),
         [(full("x:1"), mb.clone()), (full("y:1"), mb)]
@@ -614,7 +627,9 @@ fn oci_dir_merges_refs_and_reuses_blobs() {
     // A damaged blob is rewritten.
     let base = dir.join(blob_name(&Digest::of(&base_tar())));
     std::fs::write(&base, b"junk").expect("damage blob");
-    save_oci_dir(&t.store, &[item(&a, Some("z:1"))], &dir).expect("save a again");
+    t.store
+        .save_layout(&[item(&a, Some("z:1"))], &dir)
+        .expect("save a again");
     assert_eq!(std::fs::read(&base).expect("base"), base_tar());
     assert_eq!(
         std::fs::read(dir.join("oci-layout")).expect("layout"),

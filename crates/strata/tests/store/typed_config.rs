@@ -13,8 +13,7 @@ use std::path::Path;
 use serde_json::Value;
 use strata::digest::Digest;
 use strata::oci_spec::image::{Arch, ImageConfiguration, MediaType, Os};
-use strata::store::Image;
-use strata::transport::{ArchiveInput, Copied, Location, copy, load_archive};
+use strata::{ArchiveInput, Copied, Image, Location};
 use strata::{Error, HistoryStep};
 use testkit::TarBuilder;
 use testkit::image_archive::{self as ia};
@@ -51,7 +50,7 @@ fn arg(path: &Path) -> &str {
 /// Loads the archive at `path`; its one image.
 fn load_one(t: &TestStore, path: &Path) -> Image {
     let file = File::open(path).expect("open archive");
-    let report = load_archive(&t.store, ArchiveInput::File(file)).expect("load");
+    let report = t.store.load(ArchiveInput::File(file)).expect("load");
     assert_eq!(report.images.len(), 1, "{path:?}");
     report.images.into_iter().next().expect("an image")
 }
@@ -264,7 +263,7 @@ fn docker_schema2_manifests_read_typed() {
         .parse()
         .expect("location");
     let to: Location = "strata:localhost/v2s2:1".parse().expect("location");
-    let Copied::Loaded(report) = copy(&t.store, &from, &to).expect("copy") else {
+    let Copied::Loaded(report) = t.store.copy(&from, &to).expect("copy") else {
         panic!("a copy into the store loads");
     };
     let image = &report.images[0];

@@ -1,0 +1,143 @@
+//! The [`Store`] methods that move images in and out: load, save and copy.
+//! They are the public face of this module; the work is done by its
+//! private submodules.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use super::copy::{Copied, copy, saved_name};
+use super::load::{ArchiveInput, LoadReport, load_archive, load_layout};
+use super::location::Location;
+use super::save::{SaveFormat, SaveItem, SaveReport, save_archive, save_oci_dir};
+use crate::error::{IoContext, Result};
+use crate::fs::write_output;
+use crate::image::reference;
+use crate::store::{Image, Store};
+
+/// What [`Store::save`] and its siblings take: plain [`Image`]s, saved
+/// under all their names (untagged when they have none), or [`SaveItem`]s,
+/// which say which name to record.
+pub trait ToSaveItems {
+    /// The items that save `self`.
+    fn to_save_items(&self) -> Vec<SaveItem>;
+}
+
+impl ToSaveItems for Image {
+    fn to_save_items(&self) -> Vec<SaveItem> {
+        let named: Vec<SaveItem> = self
+            .names
+            .iter()
+            .filter_map(|name| reference::parse(name).ok())
+            .map(|name| SaveItem::named(self.clone(), name))
+            .collect();
+        if named.is_empty() {
+            vec![SaveItem::untagged(self.clone())]
+        } else {
+            named
+        }
+    }
+}
+
+impl ToSaveItems for SaveItem {
+    fn to_save_items(&self) -> Vec<SaveItem> {
+        vec![self.clone()]
+    }
+}
+
+impl<T: ToSaveItems + ?Sized> ToSaveItems for &T {
+    fn to_save_items(&self) -> Vec<SaveItem> {
+        (**self).to_save_items()
+    }
+}
+
+fn items_of<T: ToSaveItems>(images: &[T]) -> Vec<SaveItem> {
+    images.iter().flat_map(ToSaveItems::to_save_items).collect()
+}
+
+impl Store {
+    /// Loads every image of a docker-archive or oci-archive, all or
+    /// nothing: on any failure the store is left as it was.
+    pub fn load(&self, input: ArchiveInput) -> Result<LoadReport> {
+        load_archive(self, input)
+    }
+
+    /// Loads every image at `path`: a file is read as a docker-archive or
+    /// oci-archive (compressed or not), a directory as an OCI image
+    /// layout. All or nothing, as [`Store::load`].
+    pub fn load_path(&self, path: impl AsRef<Path>) -> Result<LoadReport> {
+        let path = path.as_ref();
+        let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
+        let is_dir = file
+            .metadata()
+            .context(|| format!("cannot inspect {}", path.display()))?
+            .is_dir();
+        if is_dir {
+            drop(file);
+            return load_layout(self, path, None, None);
+        }
+        load_archive(self, ArchiveInput::File(file))
+    }
+
+    /// The item that saves the image `asked` names (an id, id prefix or
+    /// name): under that name when it is one of the image's names,
+    /// untagged when it is an id (as `docker save` records them).
+    pub fn save_item(&self, asked: &str) -> Result<SaveItem> {
+        let image = self.image(asked)?;
+        Ok(match saved_name(&image, asked) {
+            Some(name) => SaveItem::named(image, name),
+            None => SaveItem::untagged(image),
+        })
+    }
+
+    /// Writes `images` to `out` as one archive in `format`.
+    ///
+    /// An image given several times (or with several names) is saved once
+    /// with all its names. Fails before writing anything if an image or
+    /// layer cannot be saved (missing, no recorded diff id, a name given to
+    /// two images, a docker-archive name without a tag), and part-way,
+    /// naming the layer, if a layer's rebuilt tar is not its recorded tar;
+    /// a failed save leaves a partial archive in `out`. The output is
+    /// byte-for-byte the same for the same images and names.
+    pub fn save<T: ToSaveItems>(
+        &self,
+        images: &[T],
+        format: SaveFormat,
+        out: &mut dyn Write,
+    ) -> Result<SaveReport> {
+        save_archive(self, &items_of(images), format, out)
+    }
+
+    /// Writes `images` as one archive in `format` to the file at `path`,
+    /// as [`Store::save`] does. A regular file appears complete or not at
+    /// all (it is written aside and named once complete); a FIFO or device
+    /// is written into; symlinks are followed.
+    pub fn save_path<T: ToSaveItems>(
+        &self,
+        images: &[T],
+        format: SaveFormat,
+        path: impl AsRef<Path>,
+    ) -> Result<SaveReport> {
+        let items = items_of(images);
+        write_output(path.as_ref(), |out| save_archive(self, &items, format, out))
+    }
+
+    /// Writes `images` into the OCI image layout directory `dir` (created
+    /// if missing). Blobs already there are kept; `index.json` is merged:
+    /// entries naming a saved name are replaced, others kept.
+    pub fn save_layout<T: ToSaveItems>(
+        &self,
+        images: &[T],
+        dir: impl AsRef<Path>,
+    ) -> Result<SaveReport> {
+        save_oci_dir(self, &items_of(images), dir.as_ref())
+    }
+
+    /// Copies an image from `from` to `to`, named as skopeo names places
+    /// (`docker-archive:PATH[:REF]`, `oci:DIR[:REF]`,
+    /// `oci-archive:PATH[:REF]`, and this store as `strata:REF` or
+    /// `containers-storage:REF`). One side must be this store.
+    pub fn copy(&self, from: &Location, to: &Location) -> Result<Copied> {
+        copy(self, from, to)
+    }
+}
