@@ -67,7 +67,7 @@ impl From<Digest> for String {
 }
 
 /// Counts and hashes the bytes read through it.
-pub struct DigestReader<R> {
+pub(crate) struct DigestReader<R> {
     inner: R,
     hasher: Sha256,
     count: u64,
@@ -99,7 +99,7 @@ impl<R: Read> Read for DigestReader<R> {
 }
 
 /// Counts and hashes the bytes written through it.
-pub struct DigestWriter<W> {
+pub(crate) struct DigestWriter<W> {
     inner: W,
     hasher: Sha256,
     count: u64,
@@ -140,7 +140,7 @@ const HASH_CHUNK: usize = 256 << 10;
 /// Writes through to the inner writer and hashes what passes on another
 /// thread, so hashing is off the writer's critical path (the copy it costs
 /// is cheap next to SHA-256).
-pub struct ParallelDigestWriter<W> {
+pub(crate) struct ParallelDigestWriter<W> {
     inner: W,
     pending: Vec<u8>,
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,

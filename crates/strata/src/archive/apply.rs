@@ -52,6 +52,7 @@ mod fsops;
 mod names;
 mod overlay;
 mod pending;
+#[cfg(test)]
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -77,8 +78,9 @@ use error::{io_error, lossy};
 use file::OpenFile;
 use fsops::os;
 use names::Target;
-pub use overlay::{KernelOverlayCalls, OPAQUE_XATTR, OverlayCalls, is_whiteout};
-pub use stream::apply_tar;
+pub use overlay::{KernelOverlayCalls, OverlayCalls};
+#[cfg(test)]
+pub(crate) use stream::apply_tar;
 
 use crate::idmap::IdMap;
 use crate::spill::PathSet;

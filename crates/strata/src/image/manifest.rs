@@ -39,7 +39,7 @@ pub struct Index {
 }
 
 /// Fails unless a JSON document of `len` bytes is small enough to read.
-pub fn check_json_size(what: &str, len: u64) -> Result<()> {
+pub(crate) fn check_json_size(what: &str, len: u64) -> Result<()> {
     if len > MAX_JSON {
         return Err(malformed(
             what,
@@ -50,13 +50,13 @@ pub fn check_json_size(what: &str, len: u64) -> Result<()> {
 }
 
 /// Parses JSON of type `T` from untrusted bytes, naming `what` on failure.
-pub fn parse_json<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
     check_json_size(what, bytes.len() as u64)?;
     serde_json::from_slice(bytes).map_err(|e| malformed(what, e.to_string()))
 }
 
 /// The error for malformed untrusted content.
-pub fn malformed(what: &str, reason: impl Into<String>) -> Error {
+pub(crate) fn malformed(what: &str, reason: impl Into<String>) -> Error {
     Error::Malformed {
         what: what.to_string(),
         reason: reason.into(),

@@ -112,7 +112,7 @@ pub enum ApplyError {
         /// The underlying error.
         source: io::Error,
     },
-    /// The [`super::Applier`] was driven out of order (data without a
+    /// The layer applier was driven out of order (data without a
     /// member, a member left open, a payload shorter than announced).
     #[error("layer applier misused: {0}")]
     Misuse(String),
