@@ -8,7 +8,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use strata::{Output, write_output};
-use tarsplit::inline::FromArchive;
 use tarsplit::io::{
     BackgroundEntries, DirSource, disassemble, finish_gzip_metadata, gzip_metadata, read_metadata,
 };
@@ -114,22 +113,13 @@ fn inline_duplicates(
     superseded: &[tarsplit::Superseded],
     input: Input,
 ) -> Result<File> {
-    let mut archive = input.rewind()?;
+    let archive = input.rewind()?;
     first.rewind()?;
     let second = tempfile::tempfile().context("cannot create a spool file")?;
-    let mut metadata = gzip_metadata(BufWriter::new(second));
-    let entries = read_metadata(first)?;
-    tarsplit::inline::inline_superseded(
-        entries,
-        superseded,
-        &mut FromArchive(&mut archive),
-        &mut metadata,
-    )
-    .context("cannot record the payloads of duplicated paths")?;
-    let second = finish_gzip_metadata(metadata)?
-        .into_inner()
-        .map_err(|e| e.into_error())?;
-    Ok(second)
+    let second =
+        tarsplit::io::inline_duplicates(archive, first, superseded, BufWriter::new(second))
+            .context("cannot record the payloads of duplicated paths")?;
+    Ok(second.into_inner().map_err(|e| e.into_error())?)
 }
 
 /// `tar-split asm`.

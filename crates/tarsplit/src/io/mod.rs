@@ -1,12 +1,13 @@
 //! Thin I/O wrappers around the sans-IO cores: disassembling from a reader,
-//! payloads from an extracted directory, gzip'd metadata files.
+//! payloads from an extracted directory, gzip'd metadata files, and the
+//! second pass that inlines the payloads of duplicated paths.
 
 mod background;
 
 pub use background::{BackgroundEntries, BackgroundWriter};
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read, Seek, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -16,8 +17,9 @@ use flate2::write::GzEncoder;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use crate::asm::PayloadSource;
-use crate::disasm::{DisasmSink, Disassembler, Summary};
+use crate::disasm::{DisasmSink, Disassembler, Summary, Superseded};
 use crate::error::{Error, Result, display_name};
+use crate::inline::FromArchive;
 use crate::metadata::{EntryRef, MetadataReader, MetadataWriter};
 
 /// Read size when disassembling from a reader; small enough to stay in the
@@ -83,6 +85,34 @@ pub fn read_metadata<R: Read + Send + 'static>(input: R) -> Result<BackgroundEnt
         Box::new(input)
     };
     Ok(BackgroundEntries::new(MetadataReader::new(reader)))
+}
+
+/// The second pass for an archive that repeats a path: extraction keeps
+/// only the last occurrence, so the payloads of the earlier ones
+/// (`superseded`, as the first pass's [`Summary`] lists them) must travel
+/// inside the metadata. Reads the first pass's metadata from `first`
+/// (gzip'd or plain), the payloads from `archive` at their offsets, and
+/// writes gzip'd metadata with those payloads inlined to `out`, which it
+/// returns. With nothing superseded the metadata is copied as it is.
+pub fn inline_duplicates<A, M, W>(
+    archive: A,
+    first: M,
+    superseded: &[Superseded],
+    out: W,
+) -> Result<W>
+where
+    A: Read + Seek,
+    M: Read + Send + 'static,
+    W: Write + Send + 'static,
+{
+    let mut metadata = gzip_metadata(out);
+    crate::inline::inline_superseded(
+        read_metadata(first)?,
+        superseded,
+        &mut FromArchive(archive),
+        &mut metadata,
+    )?;
+    finish_gzip_metadata(metadata)
 }
 
 /// Payloads from a directory holding the extracted archive. Names resolve
