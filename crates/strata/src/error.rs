@@ -71,6 +71,10 @@ pub enum Error {
     /// An operation in progress (a load, a copy) holds the layer.
     #[error("layer {0} is held by an operation in progress")]
     LayerHeld(String),
+    /// No lease has this id: it was released, or collected after it
+    /// expired. Take a new lease.
+    #[error("lease {0} not found")]
+    LeaseNotFound(String),
     /// The lease is past its expiry time: it holds nothing any more, and
     /// garbage collection releases it.
     #[error("lease {0} has expired")]

@@ -207,7 +207,7 @@ fn check_exists(conn: &Connection, lease: &str) -> Result<()> {
     match expires {
         Some(Some(at)) if at <= now_unix() => Err(Error::LeaseExpired(lease.to_string())),
         Some(_) => Ok(()),
-        None => Err(Error::Invalid(format!("lease {lease} does not exist"))),
+        None => Err(Error::LeaseNotFound(lease.to_string())),
     }
 }
 

@@ -224,6 +224,17 @@ fn an_expired_lease_is_released_by_gc_even_with_its_owner_alive() {
     assert_eq!(report.blobs.len(), 2, "{report:?}");
     assert!(blob_names(&t).is_empty());
     assert!(layer_ids(&t.store).is_empty());
+    // Collected, it is gone: the owner learns so in a variant of its own,
+    // and the layer it tried to make under it is not left behind.
+    let under_gone_lease = CreateOptions {
+        lease: Some(lease.id().to_string()),
+        ..CreateOptions::default()
+    };
+    assert!(matches!(
+        t.store.import_layer(&under_gone_lease, &mut &tar("late")[..], None),
+        Err(Error::LeaseNotFound(id)) if id == lease.id()
+    ));
+    assert!(layer_ids(&t.store).is_empty());
     // The owner's work directory stays until the owner releases the lease.
     assert_eq!(t.entries("staging").len(), 2, "{:?}", t.entries("staging"));
     t.store.release(lease).expect("release after expiry");
