@@ -35,7 +35,8 @@ pub use store::{FsckIssue, FsckReport, GcOptions, GcReport, Status};
 pub use store::{HistoryStep, Image, NewImage, Removed, normalize_name};
 pub use store::{Lease, LeaseOptions};
 pub use transport::{ArchiveInput, Copied, LoadReport, Location};
-pub use transport::{SaveFormat, SaveItem, SaveReport, ToSaveItems};
+pub use store::ToSaveItems;
+pub use transport::{SaveFormat, SaveItem, SaveReport};
 
 /// The OCI spec types strata's typed views use ([`Store::image_config`],
 /// [`Store::image_manifest`]), re-exported so callers name the same

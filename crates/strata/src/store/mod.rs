@@ -22,28 +22,45 @@
 //! name or lease reaches is garbage, which [`Store::gc`] collects and
 //! [`Store::fsck`] reports (module `gc`).
 
-mod blobs;
-mod commit;
-mod containers;
-mod db;
-mod delete;
-mod diff;
-mod fsck;
-mod gc;
+// The Store's methods, in the order rustdoc lists them (modules in
+// declaration order): what a caller does first comes first.
+mod open;
+// Moving images in and out.
+mod transfer;
+// Images.
+mod images;
+// Their configs, manifests and history.
 mod history;
 mod image_views;
-mod images;
+// Containers.
+mod containers;
+// Images from containers and from root file system tars.
+mod commit;
+// Making layers.
 mod import;
-mod layer;
-mod leases;
-mod mountinfo;
+// Reading them.
+mod diff;
+// Mounting them.
 mod mounts;
+// Deleting them.
+mod delete;
+// Leases.
+mod leases;
+// Upkeep.
+mod fsck;
+mod gc;
+
+// Internals.
+mod blobs;
+mod db;
+mod layer;
+mod mountinfo;
 mod options;
 mod records;
 mod recovery;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -60,10 +77,10 @@ pub use layer::{Layer, LayerState};
 pub use leases::{Lease, LeaseOptions};
 pub(crate) use options::ResolvedOptions;
 pub use options::StoreOptions;
+pub use transfer::ToSaveItems;
 
 use crate::driver::{self, Driver};
 use crate::error::{Error, Result};
-use crate::fs::durable::create_dir_all;
 use crate::fs::workdir;
 
 /// The drivers a new store tries, in order, when none is asked for.
@@ -79,43 +96,6 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store, then cleans up after processes
-    /// that died while changing it.
-    pub fn open(options: &StoreOptions) -> Result<Self> {
-        let resolved = options.resolve();
-        for dir in [&resolved.root, &resolved.runroot] {
-            create_dir_all(dir)?;
-        }
-        for sub in ["layers", "staging", "trash", "blobs/sha256"] {
-            create_dir_all(&resolved.root.join(sub))?;
-        }
-        let conn = db::open(&resolved.root.join("strata.db"))?;
-        let driver = settle_driver(&conn, &resolved)?;
-        let store = Self {
-            root: resolved.root,
-            runroot: resolved.runroot,
-            driver,
-            db: Mutex::new(conn),
-        };
-        store.recover_all()?;
-        Ok(store)
-    }
-
-    /// The store's persistent directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// The store's runtime directory.
-    pub fn runroot(&self) -> &Path {
-        &self.runroot
-    }
-
-    /// The driver's name.
-    pub fn driver_name(&self) -> &'static str {
-        self.driver.name()
-    }
-
     fn conn(&self) -> MutexGuard<'_, Connection> {
         self.db
             .lock()

@@ -1,14 +1,14 @@
 //! Moving images in and out of the store: `docker save` archives
 //! ("docker-archive"), OCI image layouts (directories) and OCI archives
 //! (tarred layouts), named as skopeo names them. Callers use the
-//! [`Store`](crate::Store) methods of `methods`; the rest is private.
+//! [`Store`](crate::Store) methods of `store::transfer`, which call the
+//! crate-private functions here.
 
 mod archive_in;
 mod copy;
 mod docker_archive;
 mod load;
 mod location;
-mod methods;
 mod oci_layout;
 mod plan;
 mod save;
@@ -17,5 +17,8 @@ mod source;
 pub use copy::Copied;
 pub use load::{ArchiveInput, LoadReport};
 pub use location::Location;
-pub use methods::ToSaveItems;
 pub use save::{SaveFormat, SaveItem, SaveReport};
+
+pub(crate) use copy::{copy, saved_name};
+pub(crate) use load::{load_archive, load_layout};
+pub(crate) use save::{save_archive, save_oci_dir};

@@ -1,19 +1,17 @@
 //! The [`Store`] methods that move images in and out: load, save and copy.
-//! They are the public face of this module; the work is done by its
-//! private submodules.
+//! They are the public face of the `transport` module, which does the work.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
-use super::copy::{Copied, copy, saved_name};
-use super::load::{ArchiveInput, LoadReport, load_archive, load_layout};
-use super::location::Location;
-use super::save::{SaveFormat, SaveItem, SaveReport, save_archive, save_oci_dir};
+use super::{Image, Store};
 use crate::error::{IoContext, Result};
 use crate::fs::write_output;
 use crate::image::reference;
-use crate::store::{Image, Store};
+use crate::transport::{ArchiveInput, Copied, LoadReport, Location};
+use crate::transport::{SaveFormat, SaveItem, SaveReport};
+use crate::transport::{copy, load_archive, load_layout, save_archive, save_oci_dir, saved_name};
 
 /// What [`Store::save`] and its siblings take: plain [`Image`]s, saved
 /// under all their names (untagged when they have none), or [`SaveItem`]s,

@@ -1,0 +1,53 @@
+//! Opening a store: the first of the [`Store`] methods, in a module of
+//! its own so rustdoc lists it first.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use super::{Store, StoreOptions, db, settle_driver};
+use crate::error::Result;
+use crate::fs::durable::create_dir_all;
+
+/// # Opening a store
+///
+/// Everything strata does is a method of an open [`Store`], listed here in
+/// the order a caller meets them: open, move images in and out, look at
+/// images, containers, layers, leases, and upkeep.
+impl Store {
+    /// Opens (creating if needed) the store, then cleans up after processes
+    /// that died while changing it.
+    pub fn open(options: &StoreOptions) -> Result<Self> {
+        let resolved = options.resolve();
+        for dir in [&resolved.root, &resolved.runroot] {
+            create_dir_all(dir)?;
+        }
+        for sub in ["layers", "staging", "trash", "blobs/sha256"] {
+            create_dir_all(&resolved.root.join(sub))?;
+        }
+        let conn = db::open(&resolved.root.join("strata.db"))?;
+        let driver = settle_driver(&conn, &resolved)?;
+        let store = Self {
+            root: resolved.root,
+            runroot: resolved.runroot,
+            driver,
+            db: Mutex::new(conn),
+        };
+        store.recover_all()?;
+        Ok(store)
+    }
+
+    /// The store's persistent directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The store's runtime directory.
+    pub fn runroot(&self) -> &Path {
+        &self.runroot
+    }
+
+    /// The driver's name.
+    pub fn driver_name(&self) -> &'static str {
+        self.driver.name()
+    }
+}
