@@ -1,9 +1,6 @@
-//! strata: a container image and layer store.
+#![doc = include_str!("../README.md")]
 //!
-//! The store keeps image layers on disk as copy-on-write layers, records each
-//! layer's tar stream with tar-split so the identical bytes can be handed
-//! back, and keeps names and metadata on top. This crate is the library;
-//! `strata-cli` is the command-line front end.
+//! # Where things are
 //!
 //! Everything a caller names is at the crate root: [`Store`] and its
 //! options, the records it hands out ([`Image`], [`Layer`], [`Container`],
@@ -28,6 +25,7 @@ mod transport;
 
 pub use error::{DatabaseError, Error, Result, TarSplitError};
 pub use fs::{Output, write_output};
+pub use store::ToSaveItems;
 pub use store::{CommitOptions, Container, ContainerOptions};
 pub use store::{CreateOptions, DiffFormat, DiffReport};
 pub use store::{DEFAULT_DRIVERS, Layer, LayerState, Store, StoreOptions};
@@ -35,7 +33,6 @@ pub use store::{FsckIssue, FsckReport, GcOptions, GcReport, Status};
 pub use store::{HistoryStep, Image, NewImage, Removed, normalize_name};
 pub use store::{Lease, LeaseOptions};
 pub use transport::{ArchiveInput, Copied, LoadReport, Location};
-pub use store::ToSaveItems;
 pub use transport::{SaveFormat, SaveItem, SaveReport};
 
 /// The OCI spec types strata's typed views use ([`Store::image_config`],
