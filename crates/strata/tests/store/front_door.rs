@@ -170,3 +170,15 @@ fn saving_no_images_fails() {
     assert!(matches!(error, Error::Invalid(_)), "{error}");
     assert!(out.is_empty());
 }
+
+/// docs/library.md tells callers to share one store between threads: the
+/// store and what it hands out must be `Send + Sync` (a compile-time check).
+#[test]
+fn the_store_and_its_records_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<strata::Store>();
+    shareable::<strata::Image>();
+    shareable::<strata::Container>();
+    shareable::<strata::Layer>();
+    shareable::<strata::Error>();
+}
