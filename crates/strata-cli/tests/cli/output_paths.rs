@@ -252,3 +252,40 @@ fn a_killed_save_leaves_nothing_beside_its_output() {
     }
     eprintln!("{complete} killed saves had finished, {untouched} left the output as it was");
 }
+
+/// A reader that stops early (`strata save | head -c 10`) ends strata
+/// quietly, through SIGPIPE, as it ends other tools: nothing on stderr, no
+/// panic, and the store as it was.
+#[test]
+fn a_reader_that_stops_early_ends_the_writer_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let (s, _out) = setup(3, 4);
+    for args in [&["save", NAME][..], &["image", "inspect", NAME]] {
+        let mut child = s
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn strata");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let mut first = [0u8; 1];
+        stdout.read_exact(&mut first).expect("the first byte");
+        drop(stdout);
+        let output = child.wait_with_output().expect("wait for strata");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.is_empty(), "{args:?} printed {stderr:?}");
+        if let Some(signal) = output.status.signal() {
+            assert_eq!(signal, libc_sigpipe(), "{args:?} died of signal {signal}");
+        } else {
+            // The whole output fitted in the pipe before the reader left.
+            assert!(output.status.success(), "{args:?}: {}", output.status);
+        }
+    }
+    s.ok(&["fsck"]);
+}
+
+/// SIGPIPE's number on Linux.
+fn libc_sigpipe() -> i32 {
+    13
+}
