@@ -40,6 +40,21 @@ pub struct Platform {
     pub variant: Option<String>,
 }
 
+impl Platform {
+    /// This host's CPU architecture as OCI platforms name it (Go's
+    /// `GOARCH`): `amd64` for x86_64, `arm64` for aarch64, and so on.
+    pub(crate) fn host_architecture() -> &'static str {
+        match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+            "powerpc64" => "ppc64",
+            other => other,
+        }
+    }
+}
+
 /// The annotation naming a reference in an OCI layout's `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The annotation Docker and containerd add with the full image name.

@@ -25,8 +25,7 @@
 //!    [`Store::commit_image`].
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
-use std::path::Path;
+use std::io::{self, BufWriter, Read, Seek, Write};
 
 use serde_json::{Map, Value, json};
 
@@ -38,8 +37,10 @@ use crate::archive::changeset::write_changeset;
 use crate::compression;
 use crate::digest::{Digest, DigestReader};
 use crate::error::{Error, IoContext, Result};
+use crate::fs::AsideFile;
 use crate::image::change::apply_changes;
-use crate::image::{Descriptor, Manifest, chain_ids, media};
+use crate::image::{Descriptor, Platform, chain_ids, media};
+use crate::transport::{LayerBlob, generate_manifest};
 
 /// How [`Store::commit`] makes the image.
 #[derive(Debug, Clone, Default)]
@@ -82,8 +83,7 @@ impl Store {
             let base = self.commit_base(lease, &container)?;
             let mut config = base.config;
             let inner = changed_config(&mut config, &options.changes)?;
-            let path = lease.dir().join(SPOOL);
-            let diff_id = self.write_file(&path, |out| {
+            let (mut tar, diff_id) = spool(lease, |out| {
                 let report = self.diff(&container.layer, None, DiffFormat::None, out)?;
                 Ok(report.digest)
             })?;
@@ -91,7 +91,7 @@ impl Store {
             let mut diff_ids = base_ids.clone();
             diff_ids.push(diff_id);
             let parent = chain_ids(&base_ids).last().map(|d| d.hex().to_string());
-            self.import_spooled(lease, &path, &diff_ids, parent)?;
+            self.import_spooled(lease, &mut tar, &diff_ids, parent)?;
             config.insert("config".into(), Value::Object(inner));
             finish_config(&mut config, &diff_ids, options, "strata commit");
             self.record_image(lease, config, &diff_ids, options)
@@ -113,8 +113,7 @@ impl Store {
         self.under_lease(|lease| {
             let mut config = fresh_config();
             let inner = changed_config(&mut config, &options.changes)?;
-            let path = lease.dir().join(SPOOL);
-            let diff_id = self.write_file(&path, |out| {
+            let (mut tar, diff_id) = spool(lease, |out| {
                 let (_, decoder) =
                     compression::decompress(input).context(|| "cannot read the tar".into())?;
                 let mut tar = DigestReader::new(decoder);
@@ -122,7 +121,7 @@ impl Store {
                 Ok(tar.finish().0)
             })?;
             let diff_ids = vec![diff_id];
-            self.import_spooled(lease, &path, &diff_ids, None)?;
+            self.import_spooled(lease, &mut tar, &diff_ids, None)?;
             config.insert("config".into(), Value::Object(inner));
             finish_config(&mut config, &diff_ids, options, "strata import");
             self.record_image(lease, config, &diff_ids, options)
@@ -148,16 +147,6 @@ impl Store {
         let released = self.release(lease);
         let value = made?;
         released?;
-        Ok(value)
-    }
-
-    /// Creates `path` and fills it with `f`; returns what `f` returns.
-    fn write_file<T>(&self, path: &Path, f: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
-        let file = File::create(path).context(|| format!("cannot create {}", path.display()))?;
-        let mut out = BufWriter::new(file);
-        let value = f(&mut out)?;
-        out.flush()
-            .context(|| format!("cannot write {}", path.display()))?;
         Ok(value)
     }
 
@@ -232,7 +221,8 @@ impl Store {
             let layer = self.layer(&id)?;
             if layer.diff_digest.is_none() {
                 return Err(Error::Invalid(format!(
-                    "layer {id} was not made from a tar (it has no diff digest),                      so no image can name it"
+                    "layer {id} was not made from a tar (it has no diff digest), \
+                     so no image can name it"
                 )));
             }
             next = layer.parent.clone();
@@ -245,27 +235,25 @@ impl Store {
             if self.hold_layer(lease, id.hex())? {
                 continue;
             }
-            let path = lease.dir().join(SPOOL);
-            self.write_file(&path, |out| {
+            let (mut tar, _) = spool(lease, |out| {
                 self.diff(&layer.id, None, DiffFormat::None, out)
-                    .map(|_| ())
             })?;
             let parent = at
                 .checked_sub(1)
                 .map(|below| chain[below].hex().to_string());
-            self.import_spooled(lease, &path, &diff_ids[..=at], parent)?;
+            self.import_spooled(lease, &mut tar, &diff_ids[..=at], parent)?;
         }
         Ok(diff_ids)
     }
 
-    /// Imports the tar at `path` as the top of `diff_ids` (its own diff id
-    /// last), on `parent`, under its ChainID and held by `lease` (a layer
-    /// with that ChainID in the store already is held instead); removes
-    /// the file.
+    /// Imports the tar `tar` (read from where it stands) as the top of
+    /// `diff_ids` (its own diff id last), on `parent`, under its ChainID and
+    /// held by `lease` (a layer with that ChainID in the store already is
+    /// held instead).
     fn import_spooled(
         &self,
         lease: &Lease,
-        path: &Path,
+        tar: &mut File,
         diff_ids: &[Digest],
         parent: Option<String>,
     ) -> Result<()> {
@@ -273,49 +261,47 @@ impl Store {
         let (Some(id), Some(diff_id)) = (chain.last(), diff_ids.last()) else {
             return Err(Error::Invalid("no layer to import".into()));
         };
-        if !self.hold_layer(lease, id.hex())? {
-            let options = CreateOptions {
-                id: Some(id.hex().to_string()),
-                parent,
-                lease: Some(lease.id().to_string()),
-                expect_diff_digest: Some(diff_id.clone()),
-                ..CreateOptions::default()
-            };
-            let mut file =
-                File::open(path).context(|| format!("cannot read {}", path.display()))?;
-            self.import_layer(&options, &mut file, None)?;
+        if self.hold_layer(lease, id.hex())? {
+            return Ok(());
         }
-        std::fs::remove_file(path).context(|| format!("cannot remove {}", path.display()))
+        let options = CreateOptions {
+            id: Some(id.hex().to_string()),
+            parent,
+            lease: Some(lease.id().to_string()),
+            expect_diff_digest: Some(diff_id.clone()),
+            ..CreateOptions::default()
+        };
+        self.import_layer(&options, tar, None).map(|_| ())
     }
 
     /// An OCI manifest of config `config` and the layers `diff_ids` name,
-    /// as uncompressed tars.
+    /// as uncompressed tars: the one `save` generates, so a save keeps it.
     fn commit_manifest(&self, config: &[u8], diff_ids: &[Digest]) -> Result<Vec<u8>> {
         let mut layers = Vec::with_capacity(diff_ids.len());
         for (diff_id, chain) in diff_ids.iter().zip(chain_ids(diff_ids)) {
             let layer = self.layer(chain.hex())?;
-            layers.push(Descriptor {
-                media_type: media::OCI_LAYER_TAR.to_string(),
-                digest: diff_id.clone(),
+            layers.push(LayerBlob {
                 size: layer.diff_size.unwrap_or(0),
-                urls: Vec::new(),
-                annotations: Default::default(),
-                platform: None,
+                id: layer.id,
+                diff_id: diff_id.clone(),
             });
         }
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(media::OCI_MANIFEST.to_string()),
-            config: Descriptor::of(media::OCI_CONFIG, config),
-            layers,
-        };
-        serde_json::to_vec(&manifest)
-            .map_err(|e| Error::Invalid(format!("cannot write the manifest: {e}")))
+        generate_manifest(&Descriptor::of(media::OCI_CONFIG, config), &layers)
     }
 }
 
-/// The file in a lease's directory a layer's tar is written to first.
-const SPOOL: &str = "layer.tar";
+/// A scratch file in `lease`'s directory (it never has a name, and goes
+/// with its handle) filled by `f` and rewound, with what `f` returned.
+fn spool<T>(lease: &Lease, f: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<(File, T)> {
+    let what = || format!("cannot write a scratch file in {}", lease.dir().display());
+    let mut file = AsideFile::scratch_in(lease.dir())?;
+    let mut out = BufWriter::new(&mut file);
+    let value = f(&mut out)?;
+    out.flush().context(what)?;
+    drop(out);
+    file.rewind().context(what)?;
+    Ok((file, value))
+}
 
 /// Takes the `config` object out of `config` and applies `changes` to it.
 fn changed_config(
@@ -332,15 +318,8 @@ fn changed_config(
 
 /// A config for an image made from no image: this host's platform.
 fn fresh_config() -> Map<String, Value> {
-    let architecture = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        other => other,
-    };
     let config = json!({
-        "architecture": architecture,
+        "architecture": Platform::host_architecture(),
         "os": "linux",
         "config": {},
         "rootfs": {"type": "layers", "diff_ids": []},

@@ -21,4 +21,4 @@ pub use save::{SaveFormat, SaveItem, SaveReport};
 
 pub(crate) use copy::{copy, saved_name};
 pub(crate) use load::{load_archive, load_layout};
-pub(crate) use save::{save_archive, save_oci_dir};
+pub(crate) use save::{LayerBlob, generate_manifest, save_archive, save_oci_dir};

@@ -13,7 +13,7 @@ use super::source::Source;
 use crate::error::Result;
 use crate::image::descriptor::{IMAGE_NAME, REF_NAME};
 use crate::image::manifest::{malformed, parse_json};
-use crate::image::{Descriptor, ImageConfig, Index, Manifest, media, reference};
+use crate::image::{Descriptor, ImageConfig, Index, Manifest, Platform, media, reference};
 
 /// How deep indexes may nest.
 const MAX_NESTING: usize = 4;
@@ -172,12 +172,7 @@ fn plan_of(source: &dyn Source, descriptor: &Descriptor, depth: usize) -> Result
 /// The entry of a multi-platform index for this host (linux and this
 /// CPU), or its only entry.
 fn for_this_platform(index: &Index) -> Option<&Descriptor> {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        other => other,
-    };
+    let arch = Platform::host_architecture();
     if let [only] = index.manifests.as_slice() {
         return Some(only);
     }

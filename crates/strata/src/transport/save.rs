@@ -61,6 +61,9 @@ mod metadata;
 mod oci_dir;
 mod plan;
 
+pub(crate) use manifest::generate as generate_manifest;
+pub(crate) use plan::LayerBlob;
+
 use std::io::Write;
 use std::path::Path;
 

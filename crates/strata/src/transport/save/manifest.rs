@@ -54,7 +54,7 @@ fn fits(bytes: &[u8], config: &Descriptor, layers: &[LayerBlob]) -> bool {
 /// A manifest as `docker save` generates one: compact JSON with keys
 /// `schemaVersion, mediaType, config, layers`, OCI media types, the layers
 /// as uncompressed tars named by their diff ids, no trailing newline.
-pub(super) fn generate(config: &Descriptor, layers: &[LayerBlob]) -> Result<Vec<u8>> {
+pub(crate) fn generate(config: &Descriptor, layers: &[LayerBlob]) -> Result<Vec<u8>> {
     let manifest = Manifest {
         schema_version: 2,
         media_type: Some(media::OCI_MANIFEST.to_string()),

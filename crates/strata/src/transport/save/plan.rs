@@ -50,7 +50,7 @@ pub(super) struct PlannedImage {
 
 /// One layer tar of a save.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct LayerBlob {
+pub(crate) struct LayerBlob {
     /// The store's layer id.
     pub id: String,
     /// The digest of its tar, which names its blob.
