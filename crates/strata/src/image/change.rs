@@ -100,20 +100,26 @@ fn apply(config: &mut Map<String, Value>, change: &str) -> std::result::Result<(
 /// A command: a JSON array of strings (exec form), or anything else as a
 /// shell command (`/bin/sh -c ...`).
 fn command(argument: &str) -> std::result::Result<Vec<String>, String> {
-    if argument.starts_with('[') {
-        return serde_json::from_str(argument)
-            .map_err(|e| format!("not a JSON array of strings: {e}"));
+    match json_strings(argument) {
+        Some(parsed) => parsed,
+        None => Ok(vec!["/bin/sh".into(), "-c".into(), argument.into()]),
     }
-    Ok(vec!["/bin/sh".into(), "-c".into(), argument.into()])
 }
 
 /// A JSON array of strings, or words separated by white space.
 fn list(argument: &str) -> std::result::Result<Vec<String>, String> {
-    if argument.starts_with('[') {
-        return serde_json::from_str(argument)
-            .map_err(|e| format!("not a JSON array of strings: {e}"));
+    match json_strings(argument) {
+        Some(parsed) => parsed,
+        None => Ok(argument.split_whitespace().map(str::to_string).collect()),
     }
-    Ok(argument.split_whitespace().map(str::to_string).collect())
+}
+
+/// `argument` parsed as a JSON array of strings when it starts like one
+/// (the exec form), else `None`.
+fn json_strings(argument: &str) -> Option<std::result::Result<Vec<String>, String>> {
+    argument.starts_with('[').then(|| {
+        serde_json::from_str(argument).map_err(|e| format!("not a JSON array of strings: {e}"))
+    })
 }
 
 /// `key=value` pairs separated by white space (a value may be quoted with
@@ -159,24 +165,22 @@ fn pairs(argument: &str) -> std::result::Result<Vec<(String, String)>, String> {
 /// Sets `key=value` in `Env`, replacing an earlier value of `key`.
 fn set_env(config: &mut Map<String, Value>, key: &str, value: &str) {
     let entry = json!(format!("{key}={value}"));
-    let env = config.entry("Env").or_insert_with(|| json!([]));
-    if !env.is_array() {
-        *env = json!([]);
-    }
-    if let Value::Array(items) = env {
-        let prefix = format!("{key}=");
-        match items
-            .iter_mut()
-            .find(|v| v.as_str().is_some_and(|s| s.starts_with(&prefix)))
-        {
-            Some(existing) => *existing = entry,
-            None => items.push(entry),
-        }
+    let items = array(config, "Env");
+    let prefix = format!("{key}=");
+    match items
+        .iter_mut()
+        .find(|v| v.as_str().is_some_and(|s| s.starts_with(&prefix)))
+    {
+        Some(existing) => *existing = entry,
+        None => items.push(entry),
     }
 }
 
 /// The object at `key`, made (or replaced, if it is not an object) first.
-fn object<'a>(config: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+pub(crate) fn object<'a>(
+    config: &'a mut Map<String, Value>,
+    key: &str,
+) -> &'a mut Map<String, Value> {
     let value = config.entry(key).or_insert_with(|| json!({}));
     if !value.is_object() {
         *value = json!({});
@@ -184,6 +188,18 @@ fn object<'a>(config: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<Stri
     match value {
         Value::Object(map) => map,
         _ => unreachable!("made an object just above"),
+    }
+}
+
+/// The array at `key`, made (or replaced, if it is not an array) first.
+pub(crate) fn array<'a>(config: &'a mut Map<String, Value>, key: &str) -> &'a mut Vec<Value> {
+    let value = config.entry(key).or_insert_with(|| json!([]));
+    if !value.is_array() {
+        *value = json!([]);
+    }
+    match value {
+        Value::Array(items) => items,
+        _ => unreachable!("made an array just above"),
     }
 }
 

@@ -38,7 +38,7 @@ use crate::compression;
 use crate::digest::{Digest, DigestReader};
 use crate::error::{Error, IoContext, Result};
 use crate::fs::AsideFile;
-use crate::image::change::apply_changes;
+use crate::image::change::{apply_changes, array, object};
 use crate::image::{Descriptor, Platform, chain_ids, media};
 use crate::transport::{LayerBlob, generate_manifest};
 
@@ -340,14 +340,9 @@ fn finish_config(
 ) {
     let created = now_rfc3339();
     let diff_ids: Vec<String> = diff_ids.iter().map(|d| d.to_string()).collect();
-    let rootfs = config.entry("rootfs").or_insert_with(|| json!({}));
-    if !rootfs.is_object() {
-        *rootfs = json!({});
-    }
-    if let Value::Object(rootfs) = rootfs {
-        rootfs.insert("type".into(), json!("layers"));
-        rootfs.insert("diff_ids".into(), json!(diff_ids));
-    }
+    let rootfs = object(config, "rootfs");
+    rootfs.insert("type".into(), json!("layers"));
+    rootfs.insert("diff_ids".into(), json!(diff_ids));
     config.insert("created".into(), json!(created));
     if let Some(author) = &options.author {
         config.insert("author".into(), json!(author));
@@ -362,11 +357,5 @@ fn finish_config(
     if let Some(message) = &options.message {
         entry.insert("comment".into(), json!(message));
     }
-    let history = config.entry("history").or_insert_with(|| json!([]));
-    if !history.is_array() {
-        *history = json!([]);
-    }
-    if let Value::Array(items) = history {
-        items.push(Value::Object(entry));
-    }
+    array(config, "history").push(Value::Object(entry));
 }
