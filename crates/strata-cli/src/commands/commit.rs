@@ -3,12 +3,13 @@
 //! a container's root file system as a tar. Commit and import print the
 //! new image's full id (64 hex digits), as podman does.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 
 use anyhow::{Context, Result, bail};
 use strata::write_output;
 use strata::{CommitOptions, Store};
 
+use super::output;
 use crate::cli::{CommitArgs, ExportArgs, ImageChangeArgs, ImageImportArgs};
 
 fn options(image: &Option<String>, change: &ImageChangeArgs) -> CommitOptions {
@@ -61,17 +62,12 @@ pub fn export(store: &Store, args: &ExportArgs) -> Result<()> {
             write_output(path, |out| store.export_container(&container, out))
                 .with_context(|| format!("cannot export to {}", path.display()))?;
         }
-        None => {
-            let stdout = std::io::stdout();
-            if stdout.is_terminal() {
-                bail!("refusing to write a tar to a terminal; use -o FILE or redirect");
-            }
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+        None => output::stream_to_stdout("a tar", |out| {
             store
-                .export_container(&container, &mut out)
+                .export_container(&container, out)
                 .with_context(|| format!("cannot export container {}", args.container))?;
-            out.flush().context("cannot write to stdout")?;
-        }
+            Ok(())
+        })?,
     }
     Ok(())
 }

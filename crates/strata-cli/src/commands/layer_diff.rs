@@ -1,9 +1,8 @@
 //! `strata layer diff`, `changes` and `diff-size`.
 
-use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use strata::write_output;
 use strata::{DiffFormat, Store};
 
@@ -25,21 +24,13 @@ pub fn diff(store: &Store, args: &DiffArgs) -> Result<()> {
     let from = args.from.from.as_deref();
     match &args.output {
         Some(path) => diff_to_file(store, &layer.id, from, format, path, bar),
-        None => {
-            let stdout = std::io::stdout();
-            if stdout.is_terminal() {
-                bail!("refusing to write a tar to a terminal: use -o FILE or redirect stdout");
-            }
-            let mut out = progress::Counting {
-                inner: std::io::BufWriter::with_capacity(256 << 10, stdout.lock()),
-                bar,
-            };
+        None => output::stream_to_stdout("a tar", |out| {
+            let mut out = progress::Counting { inner: out, bar };
             store
                 .diff(&layer.id, from, format, &mut out)
                 .context("cannot write the diff")?;
-            out.flush()?;
             Ok(())
-        }
+        }),
     }
 }
 

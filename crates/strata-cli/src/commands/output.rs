@@ -1,9 +1,24 @@
 //! Printing: JSON for machines, aligned columns for people.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use serde::Serialize;
+
+/// Streams what `write` writes (`what`: "an archive", "a tar") to stdout,
+/// buffered and flushed at the end; refused when stdout is a terminal.
+pub fn stream_to_stdout(
+    what: &str,
+    write: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    let stdout = std::io::stdout();
+    if stdout.is_terminal() {
+        bail!("refusing to write {what} to a terminal; use -o FILE or redirect");
+    }
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    write(&mut out)?;
+    out.flush().context("cannot write to stdout")
+}
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {

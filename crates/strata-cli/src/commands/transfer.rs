@@ -1,11 +1,12 @@
 //! `strata save`, `strata load` and `strata copy`: images out of and into
 //! the store as docker-archive, OCI layout and OCI archive.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use anyhow::{Context, Result, bail};
 use strata::{ArchiveInput, Copied, LoadReport, Location, SaveFormat, Store};
 
+use super::output;
 use crate::cli::{CopyArgs, LoadArgs, SaveArgs, SaveFormatArg};
 
 /// `strata save`.
@@ -27,17 +28,10 @@ pub fn save(store: &Store, args: &SaveArgs) -> Result<()> {
                 .save_path(&items, format, path)
                 .with_context(|| format!("cannot save to {}", path.display()))?;
         }
-        None => {
-            let stdout = std::io::stdout();
-            if stdout.is_terminal() {
-                bail!("refusing to write an archive to a terminal; use -o FILE or redirect");
-            }
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-            store
-                .save(&items, format, &mut out)
-                .context("cannot save")?;
-            out.flush().context("cannot write to stdout")?;
-        }
+        None => output::stream_to_stdout("an archive", |out| {
+            store.save(&items, format, out).context("cannot save")?;
+            Ok(())
+        })?,
     }
     Ok(())
 }

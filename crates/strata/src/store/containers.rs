@@ -1,15 +1,14 @@
 //! Containers: a read-write layer on top of a base layer (an image's top
 //! layer, or any layer), plus a record with the container's own id, names,
 //! the image it was made from, creation time and the caller's metadata
-//! string. A container can be
-//! mounted (its read-write layer, writable), unmounted, deleted (with its
-//! read-write layer) and committed: its changes become a new read-only
-//! layer on the same base.
+//! string. A container can be mounted (its read-write layer, writable),
+//! unmounted, deleted (with its read-write layer) and committed: its
+//! changes become a new read-only layer on the same base.
 //!
 //! Records live in table `containers` (id, `layer_id` = the read-write
-//! layer, `base_layer`, `image_id`, created, metadata, state, `work_dir`) with names in
-//! `container_names` (unique among containers; a name in use is an error,
-//! never taken from its holder). Lookups accept a full id, a name or a
+//! layer, `base_layer`, `image_id`, created, metadata, state, `work_dir`)
+//! with names in `container_names` (unique among containers; a name in use
+//! is an error, never taken from its holder). Lookups accept a full id, a name or a
 //! unique id prefix and only see `ready` containers.
 //!
 //! # Crash safety
