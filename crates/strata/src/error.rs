@@ -250,9 +250,10 @@ pub enum Error {
     },
 }
 
-/// A failure of the store's metadata database (SQLite). Opaque: the
-/// message says what failed, and [`std::error::Error::source`] gives the
-/// underlying error; its type is not part of strata's API.
+/// A failure of the store's metadata database (SQLite). Opaque, and
+/// transparent like [`TarSplitError`]: the message is the database's, and
+/// [`std::error::Error::source`] gives what caused it; the database's
+/// error type is not part of strata's API.
 #[derive(Debug)]
 pub struct DatabaseError(rusqlite::Error);
 
@@ -264,14 +265,14 @@ impl fmt::Display for DatabaseError {
 
 impl std::error::Error for DatabaseError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        self.0.source()
     }
 }
 
 /// A tar stream, or tar-split metadata, that cannot be read or parsed.
-/// Opaque: the message says what is wrong, and
-/// [`std::error::Error::source`] gives the underlying error; its type is
-/// not part of strata's API.
+/// Opaque and transparent: the message says what is wrong, and
+/// [`std::error::Error::source`] gives what caused it; tar-split's error
+/// type is not part of strata's API.
 #[derive(Debug)]
 pub struct TarSplitError(tarsplit::Error);
 
