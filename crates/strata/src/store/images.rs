@@ -228,20 +228,16 @@ impl Store {
             });
         }
         let mut removed = Removed::default();
-        let users = self.write(|conn| {
-            containers::users_of_image(conn, &image.id, image.top_layer.as_deref())
-        })?;
-        if !users.is_empty() && !force {
-            return Err(Error::ImageInUse {
-                image: image.id.clone(),
-                containers: users,
-            });
-        }
-        for container in users {
-            self.delete_container(&container, true)?;
-            removed.containers.push(container);
+        if force {
+            let users =
+                containers::users_of_image(&self.conn(), &image.id, image.top_layer.as_deref())?;
+            for container in users {
+                self.delete_container(&container, true)?;
+                removed.containers.push(container);
+            }
         }
         removed.untagged = image.names.clone();
+        // Refuses, naming them, while containers use the image.
         self.forget_image(&image.id)?;
         removed.image = Some(image.id.clone());
         if let Some(top) = &image.top_layer {
