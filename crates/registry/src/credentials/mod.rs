@@ -1,0 +1,1 @@
+//! Credentials (placeholder for the module under construction).
