@@ -309,6 +309,14 @@ impl Registry {
             .then(|| self.dir.path().join("pki/client.key"))
     }
 
+    /// The client certificate followed by its key, one PEM bundle (what
+    /// e.g. `reqwest::Identity::from_pem` takes). With TLS only.
+    pub fn client_identity_pem(&self) -> Option<Vec<u8>> {
+        let mut pem = fs::read(self.client_cert()?).expect("read client.crt");
+        pem.extend(fs::read(self.client_key()?).expect("read client.key"));
+        Some(pem)
+    }
+
     /// A `certs.d` root as podman and skopeo read it: one directory
     /// `HOST:PORT` (see [`Registry::cert_dir`]). With TLS only.
     pub fn certs_d(&self) -> Option<PathBuf> {

@@ -214,6 +214,9 @@ fn client_certificates_can_be_required() {
         &v2,
     ];
     assert_eq!(curl_status(&with_cert), "200");
+    let identity = reg.client_identity_pem().expect("identity");
+    let identity = String::from_utf8(identity).expect("PEM");
+    assert!(identity.contains("BEGIN CERTIFICATE") && identity.contains("BEGIN PRIVATE KEY"));
 
     // skopeo sends client.cert/client.key from the cert dir ...
     reg.target().push(&image.path, "sample/app:1");
@@ -230,6 +233,15 @@ fn client_certificates_can_be_required() {
         reg.credentials().map(|(u, p)| (u.to_owned(), p.to_owned())),
     );
     assert!(!no_cert.try_inspect_raw("sample/app:1").status.success());
+
+    // The access log still reads (its sync request carries the cert).
+    let requests = reg.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.ends_with("/manifests/1") && r.status == 201),
+        "{requests:?}"
+    );
 }
 
 /// The claims of a JWT (unverified).
@@ -630,4 +642,32 @@ fn dropping_a_proxy_closes_its_port() {
     assert_eq!(status, 200);
     drop(proxy);
     assert!(TcpStream::connect(&host).is_err());
+}
+
+#[test]
+fn proxy_passes_credentials_through_to_a_plain_basic_auth_registry() {
+    let (_dir, image) = sample();
+    let reg = Registry::start(Options {
+        basic_auth: true,
+        ..Options::default()
+    });
+    let proxy = FaultProxy::for_registry(&reg);
+    let target = proxy.target();
+    assert!(
+        !target
+            .anonymous()
+            .try_push(&image.path, "sample/app:1")
+            .status
+            .success()
+    );
+    target.push(&image.path, "sample/app:1");
+    target.inspect_raw("sample/app:1");
+    let statuses: Vec<u16> = proxy.requests().iter().map(|r| r.status).collect();
+    assert!(
+        statuses.contains(&401) && statuses.contains(&201),
+        "{statuses:?}"
+    );
+    // Everything the registry answered went through the proxy.
+    let logged = reg.requests().len();
+    assert_eq!(logged, proxy.requests().len());
 }
