@@ -9,6 +9,7 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::Credentials;
 use super::env::AuthPath;
@@ -31,13 +32,10 @@ pub(crate) struct Entry {
 }
 
 /// The parts of an auth file credential lookup uses.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub(crate) struct AuthFile {
-    #[serde(default)]
     auths: Option<BTreeMap<String, Entry>>,
-    #[serde(default, rename = "credHelpers")]
     cred_helpers: Option<BTreeMap<String, String>>,
-    #[serde(default, rename = "credsStore")]
     creds_store: Option<String>,
 }
 
@@ -67,22 +65,45 @@ impl AuthFile {
         }
     }
 
-    /// Parses the contents of `path`.
+    /// Parses the contents of `path`. Shapes are checked as strictly as
+    /// Go's JSON decoding does: objects where objects belong, strings where
+    /// strings do; unknown fields are ignored.
     pub(crate) fn parse(path: &AuthPath, bytes: &[u8]) -> Result<AuthFile> {
         let malformed = |source| Error::Malformed {
             path: path.path.clone(),
             source,
         };
+        let value: Value = serde_json::from_slice(bytes).map_err(malformed)?;
+        let Value::Object(top) = value else {
+            return Err(malformed(shape_error(
+                "the file is not a JSON object".into(),
+            )));
+        };
         if path.legacy {
-            let auths: BTreeMap<String, Entry> =
-                serde_json::from_slice(bytes).map_err(malformed)?;
-            Ok(AuthFile {
-                auths: Some(auths),
+            return Ok(AuthFile {
+                auths: Some(entries(&top).map_err(malformed)?),
                 ..AuthFile::default()
-            })
-        } else {
-            serde_json::from_slice(bytes).map_err(malformed)
+            });
         }
+        let auths = match top.get("auths") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(map)) => Some(entries(map).map_err(malformed)?),
+            Some(_) => return Err(malformed(shape_error("\"auths\" is not an object".into()))),
+        };
+        let field = |name| top.get(name).filter(|v| !v.is_null());
+        let cred_helpers = field("credHelpers")
+            .map(BTreeMap::<String, String>::deserialize)
+            .transpose()
+            .map_err(malformed)?;
+        let creds_store = field("credsStore")
+            .map(String::deserialize)
+            .transpose()
+            .map_err(malformed)?;
+        Ok(AuthFile {
+            auths,
+            cred_helpers,
+            creds_store,
+        })
     }
 
     /// Looks up `key` (`registry[/namespace…]`) on `registry`, the way
@@ -156,6 +177,20 @@ impl AuthFile {
         }
         Ok(None)
     }
+}
+
+/// The entries of an `auths` object (or a legacy file), each an object.
+fn entries(map: &Map<String, Value>) -> serde_json::Result<BTreeMap<String, Entry>> {
+    map.iter()
+        .map(|(key, value)| match value {
+            Value::Object(_) => Entry::deserialize(value).map(|entry| (key.clone(), entry)),
+            _ => Err(shape_error(format!("the entry {key:?} is not an object"))),
+        })
+        .collect()
+}
+
+fn shape_error(message: String) -> serde_json::Error {
+    <serde_json::Error as serde::de::Error>::custom(message)
 }
 
 /// The contents of the file at `path`, `None` when there is none.
