@@ -16,4 +16,5 @@ mod limits;
 mod load;
 mod rw_layers;
 mod save;
+mod save_v1;
 mod typed_config;
