@@ -54,6 +54,7 @@
 //! save, so removing the images meanwhile cannot pull them away.
 
 mod archive;
+mod foreign;
 mod go_json;
 mod index_merge;
 mod layer;
@@ -64,6 +65,8 @@ mod oci_dir;
 mod plan;
 mod v1_image;
 
+pub(crate) use foreign::{Destination, ForeignImage, write as write_foreign};
+pub(crate) use layer::LayerTars;
 pub(crate) use manifest::generate as generate_manifest;
 pub(crate) use plan::LayerBlob;
 

@@ -5,6 +5,7 @@ mod common;
 mod concurrency;
 mod conformance;
 mod containers;
+mod copy_direct;
 mod corpus;
 mod from_images;
 mod front_door;

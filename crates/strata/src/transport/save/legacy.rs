@@ -31,16 +31,16 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use super::SaveReport;
+use super::layer::LayerTars;
 use super::manifest::to_json;
 use super::metadata::familiar_tag;
 use super::plan::{LayerBlob, Plan};
 use super::v1_image::v1_layers;
-use super::{SaveReport, layer};
 use crate::archive::tarwrite::TarWriter;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::image::ImageConfig;
-use crate::store::Store;
 
 /// What a v1 directory's `layer.tar` is.
 enum LayerTar {
@@ -78,7 +78,11 @@ struct ManifestItem {
 /// Writes `plan` to `out` as a legacy docker archive. Everything but the
 /// layer tars is worked out first, so an image the layout cannot hold
 /// fails before a byte is written.
-pub(super) fn write(store: &Store, plan: &Plan, out: &mut dyn Write) -> Result<SaveReport> {
+pub(super) fn write(
+    layers: &dyn LayerTars,
+    plan: &Plan,
+    out: &mut dyn Write,
+) -> Result<SaveReport> {
     let entries = entries(plan)?;
     let mut tar = TarWriter::legacy(out);
     for (name, entry) in &entries {
@@ -91,7 +95,7 @@ pub(super) fn write(store: &Store, plan: &Plan, out: &mut dyn Write) -> Result<S
                 let path = format!("{name}/layer.tar");
                 match &dir.layer {
                     LayerTar::Tar(blob) => {
-                        tar.file_with(&path, blob.size, |out| layer::stream(store, blob, out))?
+                        tar.file_with(&path, blob.size, |out| layers.write_layer(blob, out))?
                     }
                     LayerTar::Link(target) => tar.symlink(&path, target)?,
                 }
