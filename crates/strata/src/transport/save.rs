@@ -3,7 +3,9 @@
 //! directories ("oci").
 //!
 //! A docker-archive is the layout `docker save` writes since Docker 25: an
-//! OCI image layout plus docker's `manifest.json` and `repositories`. An
+//! OCI image layout plus docker's `manifest.json` and `repositories` (the
+//! legacy layout of Docker 1.10 to 24, `<v1id>/layer.tar`, is
+//! [`SaveFormat::DockerArchiveV1`]; see the `legacy` module). An
 //! oci-archive is the same layout without those two files:
 //!
 //! ```text
