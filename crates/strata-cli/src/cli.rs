@@ -449,6 +449,9 @@ pub enum SaveFormatArg {
     DockerArchive,
     /// A tarred OCI image layout.
     OciArchive,
+    /// The legacy `docker save` layout of Docker 1.10 to 24 (`<v1id>/layer.tar`).
+    #[value(name = "docker-archive-v1")]
+    DockerArchiveV1,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ pub fn save(store: &Store, args: &SaveArgs) -> Result<()> {
     let format = match args.format {
         SaveFormatArg::DockerArchive => SaveFormat::DockerArchive,
         SaveFormatArg::OciArchive => SaveFormat::OciArchive,
+        SaveFormatArg::DockerArchiveV1 => SaveFormat::DockerArchiveV1,
     };
     match &args.output {
         Some(path) => {

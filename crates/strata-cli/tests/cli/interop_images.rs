@@ -8,6 +8,7 @@
 //! in `interop_images/`; here are the shared helpers and strata's own
 //! save → load round trips.
 
+mod direct_copy;
 mod docker;
 mod oci_tools;
 mod podman;

@@ -134,7 +134,11 @@ impl Store {
     /// Copies an image from `from` to `to`, named as skopeo names places
     /// (`docker-archive:PATH[:REF]`, `oci:DIR[:REF]`,
     /// `oci-archive:PATH[:REF]`, and this store as `strata:REF` or
-    /// `containers-storage:REF`). One side must be this store.
+    /// `containers-storage:REF`). When neither side is this store, the
+    /// image goes directly from one to the other without entering the
+    /// store: configs and manifests kept byte for byte where the
+    /// destination format allows, layers decompressed only for a docker
+    /// archive; a failed copy leaves no output behind.
     pub fn copy(&self, from: &Location, to: &Location) -> Result<Copied> {
         copy(self, from, to)
     }

@@ -1,4 +1,5 @@
-//! Copying images between the store and archives or layouts.
+//! Copying images between the store and archives or layouts, and between
+//! archives and layouts directly.
 
 use std::fs::File;
 
@@ -22,7 +23,8 @@ pub enum Copied {
     },
 }
 
-/// Copies an image from `from` to `to`; one side must be the store.
+/// Copies an image from `from` to `to`: into or out of the store, or
+/// directly between two places outside it (see `direct`).
 pub(crate) fn copy(store: &Store, from: &Location, to: &Location) -> Result<Copied> {
     match (from, to) {
         (Location::Strata { reference }, destination) => {
@@ -55,10 +57,9 @@ pub(crate) fn copy(store: &Store, from: &Location, to: &Location) -> Result<Copi
             };
             Ok(Copied::Loaded(report))
         }
-        _ => Err(Error::Invalid(format!(
-            "cannot copy {from} to {to}: one side must be the store (strata:REF); \
-             load into the store first"
-        ))),
+        _ => Ok(Copied::Saved {
+            image: super::direct::copy(store, from, to)?,
+        }),
     }
 }
 

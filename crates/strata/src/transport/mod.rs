@@ -6,6 +6,7 @@
 
 mod archive_in;
 mod copy;
+mod direct;
 mod docker_archive;
 mod load;
 mod location;

@@ -3,7 +3,9 @@
 //! directories ("oci").
 //!
 //! A docker-archive is the layout `docker save` writes since Docker 25: an
-//! OCI image layout plus docker's `manifest.json` and `repositories`. An
+//! OCI image layout plus docker's `manifest.json` and `repositories` (the
+//! legacy layout of Docker 1.10 to 24, `<v1id>/layer.tar`, is
+//! [`SaveFormat::DockerArchiveV1`]; see the `legacy` module). An
 //! oci-archive is the same layout without those two files:
 //!
 //! ```text
@@ -54,13 +56,19 @@
 //! save, so removing the images meanwhile cannot pull them away.
 
 mod archive;
+mod foreign;
+mod go_json;
 mod index_merge;
 mod layer;
+mod legacy;
 mod manifest;
 mod metadata;
 mod oci_dir;
 mod plan;
+mod v1_image;
 
+pub(crate) use foreign::{Destination, ForeignImage, write as write_foreign};
+pub(crate) use layer::LayerTars;
 pub(crate) use manifest::generate as generate_manifest;
 pub(crate) use plan::LayerBlob;
 
@@ -80,6 +88,12 @@ pub enum SaveFormat {
     DockerArchive,
     /// A tarred OCI image layout, as podman's `oci-archive:` writes it.
     OciArchive,
+    /// What `docker save` wrote from Docker 1.10 to 24: per layer a
+    /// `<v1id>/` directory with `VERSION`, `json` and `layer.tar`, the
+    /// configs as `<hex>.json`, `manifest.json` and `repositories`, with
+    /// the v1 ids and member headers Docker writes (see the `legacy`
+    /// module). Every image needs a layer; names need a tag.
+    DockerArchiveV1,
 }
 
 /// One image to save, and the name to record for it.
@@ -141,11 +155,12 @@ pub(crate) fn save_archive(
     out: &mut dyn Write,
 ) -> Result<SaveReport> {
     let naming = match format {
-        SaveFormat::DockerArchive => plan::Naming::Docker,
+        SaveFormat::DockerArchive | SaveFormat::DockerArchiveV1 => plan::Naming::Docker,
         SaveFormat::OciArchive => plan::Naming::Oci,
     };
-    plan::with_plan(store, items, naming, |plan| {
-        archive::write(store, plan, format, out)
+    plan::with_plan(store, items, naming, |plan| match format {
+        SaveFormat::DockerArchiveV1 => legacy::write(store, plan, out),
+        _ => archive::write(store, plan, format, out),
     })
 }
 

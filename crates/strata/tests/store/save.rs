@@ -18,21 +18,21 @@ use testkit::peers::{Dockerd, Podman, skopeo_ok, umoci_ok};
 
 use crate::common::TestStore;
 
-fn base_tar() -> Vec<u8> {
+pub(crate) fn base_tar() -> Vec<u8> {
     TarBuilder::default()
         .dir("etc")
         .file("etc/os-release", b"ID=strata\n")
         .finish()
 }
 
-fn app_tar() -> Vec<u8> {
+pub(crate) fn app_tar() -> Vec<u8> {
     TarBuilder::default()
         .dir("app")
         .file("app/run", &[b'x'; 1000])
         .finish()
 }
 
-fn other_tar() -> Vec<u8> {
+pub(crate) fn other_tar() -> Vec<u8> {
     TarBuilder::default().file("other", b"other layer").finish()
 }
 
@@ -50,7 +50,7 @@ fn config_for(diff_ids: &[Digest], label: &str) -> Vec<u8> {
 
 /// Imports `layers` (reusing those already there) and commits an image of
 /// them with `manifests` and `names`.
-fn make_image(
+pub(crate) fn make_image(
     store: &Store,
     layers: &[Vec<u8>],
     label: &str,
@@ -84,7 +84,7 @@ fn make_image(
     image
 }
 
-fn item(image: &Image, name: Option<&str>) -> SaveItem {
+pub(crate) fn item(image: &Image, name: Option<&str>) -> SaveItem {
     SaveItem {
         image: image.clone(),
         name: name.map(|n| reference::parse(n).expect("name")),
@@ -92,7 +92,7 @@ fn item(image: &Image, name: Option<&str>) -> SaveItem {
     }
 }
 
-fn save(store: &Store, items: &[SaveItem], format: SaveFormat) -> (Vec<u8>, SaveReport) {
+pub(crate) fn save(store: &Store, items: &[SaveItem], format: SaveFormat) -> (Vec<u8>, SaveReport) {
     let mut out = Vec::new();
     let report = store.save(items, format, &mut out).expect("save");
     assert_eq!(report.bytes, out.len() as u64, "report counts the bytes");
@@ -146,7 +146,7 @@ fn text(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).expect("utf-8")
 }
 
-fn json(bytes: &[u8]) -> Value {
+pub(crate) fn json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("json")
 }
 

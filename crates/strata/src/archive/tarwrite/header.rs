@@ -5,7 +5,8 @@
 //! (`Format = PAX`, whole-second times), except where noted; the two that
 //! differ between strata's archives are [`Conventions`]:
 //!
-//! - USTAR headers: magic `ustar\0`, version `00`; empty uname and gname.
+//! - USTAR headers: magic `ustar\0`, version `00`; empty uname and gname
+//!   (or `root`, per [`Conventions::owner_name`]).
 //! - Numeric fields in zero-padded octal, NUL-terminated, filling the field
 //!   (`0000644\0`, `00000000005\0`); the checksum as six octal digits, NUL,
 //!   space. A value that does not fit is written as zeros and carried by a
@@ -48,6 +49,8 @@ const CHKSUM: std::ops::Range<usize> = 148..156;
 const TYPEFLAG: usize = 156;
 const LINKNAME: std::ops::Range<usize> = 157..257;
 const MAGIC: std::ops::Range<usize> = 257..265;
+const UNAME: std::ops::Range<usize> = 265..297;
+const GNAME: std::ops::Range<usize> = 297..329;
 const DEVMAJOR: std::ops::Range<usize> = 329..337;
 const DEVMINOR: std::ops::Range<usize> = 337..345;
 const PREFIX: std::ops::Range<usize> = 345..500;
@@ -70,6 +73,9 @@ pub(crate) struct Conventions {
     pub(crate) device_fields_always: bool,
     /// Mode of PAX `x` header members.
     pub(crate) pax_mode: u32,
+    /// The uname and gname of members (PAX `x` members get none, as Go
+    /// writes them); empty for none.
+    pub(crate) owner_name: &'static [u8],
 }
 
 impl Conventions {
@@ -78,12 +84,22 @@ impl Conventions {
     pub(crate) const CHANGESET: Self = Self {
         device_fields_always: false,
         pax_mode: 0,
+        owner_name: b"",
     };
     /// Saved image archives: device fields zeros on every member, PAX
     /// headers with mode 0644.
     pub(crate) const SAVE: Self = Self {
         device_fields_always: true,
         pax_mode: 0o644,
+        owner_name: b"",
+    };
+    /// Legacy `docker save` archives (Docker 1.10 to 24), which Docker
+    /// tars from a temporary directory: as [`Conventions::SAVE`], and
+    /// members owned by `root` by name too (Go looks the names up).
+    pub(crate) const LEGACY_SAVE: Self = Self {
+        device_fields_always: true,
+        pax_mode: 0o644,
+        owner_name: b"root",
     };
 }
 
@@ -323,6 +339,8 @@ fn main_block(
         put_octal(&mut block[DEVMAJOR], u64::from(major));
         put_octal(&mut block[DEVMINOR], u64::from(minor));
     }
+    put_string(&mut block[UNAME], conventions.owner_name);
+    put_string(&mut block[GNAME], conventions.owner_name);
     finish_block(&mut block);
     block
 }

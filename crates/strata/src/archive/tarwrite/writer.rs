@@ -17,9 +17,18 @@ const DIR_MODE: u32 = 0o755;
 /// Mode of files.
 const FILE_MODE: u32 = 0o644;
 
+/// File type bits Go's `archive.Tar` keeps in the mode of legacy archives.
+const TYPE_DIR: u32 = 0o040000;
+const TYPE_FILE: u32 = 0o100000;
+const TYPE_LINK: u32 = 0o120000;
+
 /// Writes the members of a saved archive to an output, counting the bytes.
 pub(crate) struct TarWriter<'a> {
     tar: TarStream<&'a mut dyn Write>,
+    /// Whether modes carry file type bits (legacy archives).
+    typed_modes: bool,
+    /// The mtime of the members written next.
+    mtime: i64,
 }
 
 impl<'a> TarWriter<'a> {
@@ -27,7 +36,31 @@ impl<'a> TarWriter<'a> {
     pub(crate) fn new(out: &'a mut dyn Write) -> Self {
         Self {
             tar: TarStream::new(out, Conventions::SAVE),
+            typed_modes: false,
+            mtime: 0,
         }
+    }
+
+    /// A writer of a legacy `docker save` archive (Docker 1.10 to 24),
+    /// as Docker's `archive.Tar` writes a temporary directory: modes with
+    /// file type bits (`0040755`, `0100644`, `0120777`), members owned by
+    /// `root` by name, mtimes as set by [`TarWriter::set_mtime`].
+    pub(crate) fn legacy(out: &'a mut dyn Write) -> Self {
+        Self {
+            tar: TarStream::new(out, Conventions::LEGACY_SAVE),
+            typed_modes: true,
+            mtime: 0,
+        }
+    }
+
+    /// Sets the mtime (whole seconds) of the members written next.
+    pub(crate) fn set_mtime(&mut self, mtime: i64) {
+        self.mtime = mtime;
+    }
+
+    /// A symlink member `name` pointing to `target`.
+    pub(crate) fn symlink(&mut self, name: &str, target: &str) -> Result<()> {
+        self.header_with(name, target, b'2', 0o777, 0)
     }
 
     /// A directory member; `name` ends with `/`.
@@ -73,17 +106,35 @@ impl<'a> TarWriter<'a> {
         Ok(written)
     }
 
-    /// The header blocks of a member owned by root, mtime 0.
+    /// The header blocks of a member owned by root.
     fn header(&mut self, name: &str, kind: u8, mode: u32, size: u64) -> Result<()> {
+        self.header_with(name, "", kind, mode, size)
+    }
+
+    /// The header blocks of a member owned by root, with a link target.
+    fn header_with(
+        &mut self,
+        name: &str,
+        link: &str,
+        kind: u8,
+        mode: u32,
+        size: u64,
+    ) -> Result<()> {
+        let type_bits = match (self.typed_modes, kind) {
+            (false, _) => 0,
+            (true, b'5') => TYPE_DIR,
+            (true, b'2') => TYPE_LINK,
+            (true, _) => TYPE_FILE,
+        };
         let header = Header {
             name: name.as_bytes(),
-            link: b"",
+            link: link.as_bytes(),
             kind,
-            mode,
+            mode: mode | type_bits,
             uid: 0,
             gid: 0,
             size,
-            mtime: 0,
+            mtime: self.mtime,
             device: None,
             xattrs: &[],
         };

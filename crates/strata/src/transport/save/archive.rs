@@ -4,16 +4,16 @@
 
 use std::io::Write;
 
+use super::layer::LayerTars;
 use super::metadata::{self, BLOB_DIR};
 use super::plan::Plan;
-use super::{SaveFormat, SaveReport, layer};
+use super::{SaveFormat, SaveReport};
 use crate::archive::tarwrite::TarWriter;
 use crate::error::Result;
-use crate::store::Store;
 
 /// Writes `plan` to `out` as a `format` archive.
 pub(super) fn write(
-    store: &Store,
+    layers: &dyn LayerTars,
     plan: &Plan,
     format: SaveFormat,
     out: &mut dyn Write,
@@ -35,7 +35,7 @@ pub(super) fn write(
     }
     for blob in &plan.layers {
         let name = metadata::blob_path(blob.diff_id.hex());
-        tar.file_with(&name, blob.size, |out| layer::stream(store, blob, out))?;
+        tar.file_with(&name, blob.size, |out| layers.write_layer(blob, out))?;
     }
     let bytes = tar.finish()?;
     Ok(SaveReport {

@@ -8,6 +8,20 @@ use super::plan::LayerBlob;
 use crate::error::{Error, Result};
 use crate::store::{DiffFormat, Store};
 
+/// Where the layer tars of a save come from: the store, or (when copying
+/// between archives and layouts) another archive or layout.
+pub(crate) trait LayerTars {
+    /// Writes layer `layer`'s blob to `out`: exactly `layer.size` bytes
+    /// hashing to `layer.diff_id`, or an error naming the layer.
+    fn write_layer(&self, layer: &LayerBlob, out: &mut dyn Write) -> Result<()>;
+}
+
+impl LayerTars for Store {
+    fn write_layer(&self, layer: &LayerBlob, out: &mut dyn Write) -> Result<()> {
+        stream(self, layer, out)
+    }
+}
+
 /// Writes layer `layer`'s tar to `out`: exactly `layer.size` bytes hashing
 /// to `layer.diff_id`, or an error naming the layer.
 pub(super) fn stream(store: &Store, layer: &LayerBlob, out: &mut dyn Write) -> Result<()> {

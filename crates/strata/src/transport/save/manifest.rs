@@ -28,7 +28,7 @@ pub(super) fn choose(
 
 /// Whether manifest `bytes` is an OCI manifest of config `config` and of
 /// exactly `layers` as uncompressed tars, so it can be saved as it is.
-fn fits(bytes: &[u8], config: &Descriptor, layers: &[LayerBlob]) -> bool {
+pub(super) fn fits(bytes: &[u8], config: &Descriptor, layers: &[LayerBlob]) -> bool {
     let Ok(manifest) = Manifest::parse("a stored manifest", bytes) else {
         return false;
     };

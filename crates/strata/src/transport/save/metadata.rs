@@ -133,7 +133,7 @@ pub(super) fn docker_manifest(plan: &Plan) -> crate::Result<Vec<u8>> {
 
 /// `name:tag` as docker shows it (`alpine:3`); names without a tag never
 /// get here (the plan refuses them for docker archives).
-fn familiar_tag(name: &Reference) -> String {
+pub(super) fn familiar_tag(name: &Reference) -> String {
     format!(
         "{}:{}",
         name.familiar_repository(),

@@ -11,18 +11,18 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
+use super::layer::LayerTars;
 use super::metadata::{self, BLOB_DIR};
 use super::plan::Plan;
-use super::{SaveReport, index_merge, layer};
+use super::{SaveReport, index_merge};
 use crate::archive::tarwrite::Counting;
 use crate::digest::{Digest, DigestReader};
 use crate::error::{Error, IoContext, Result};
 use crate::fs::durable::{self, StagedFile};
 use crate::image::media;
-use crate::store::Store;
 
 /// Writes `plan` into the layout at `dir`, creating it if missing.
-pub(super) fn write(store: &Store, plan: &Plan, dir: &Path) -> Result<SaveReport> {
+pub(super) fn write(layers: &dyn LayerTars, plan: &Plan, dir: &Path) -> Result<SaveReport> {
     durable::create_dir_all(&dir.join(BLOB_DIR))?;
     let layout_present = check_layout(dir)?;
     let mut bytes = 0;
@@ -33,7 +33,7 @@ pub(super) fn write(store: &Store, plan: &Plan, dir: &Path) -> Result<SaveReport
         })?;
     }
     for blob in &plan.layers {
-        bytes += put_blob(dir, &blob.diff_id, |out| layer::stream(store, blob, out))?;
+        bytes += put_blob(dir, &blob.diff_id, |out| layers.write_layer(blob, out))?;
     }
     durable::syncfs(dir)?;
     if !layout_present {

@@ -53,9 +53,11 @@ pub(super) struct PlannedImage {
 pub(crate) struct LayerBlob {
     /// The store's layer id.
     pub id: String,
-    /// The digest of its tar, which names its blob.
+    /// The digest of its tar, which names its blob. (A compressed layer
+    /// copied as it is between OCI layouts is named by the digest of its
+    /// compressed blob instead.)
     pub diff_id: Digest,
-    /// The length of its tar.
+    /// The length of its tar (or blob).
     pub size: u64,
 }
 

@@ -1,0 +1,278 @@
+//! Copying an image between two places outside the store (docker-archive,
+//! OCI layout, OCI archive), directly: the source is read in place (an
+//! uncompressed archive file is not unpacked; a compressed one or a pipe
+//! is decompressed into the store's staging area first, as a load does),
+//! and the destination is written by the save writers, the layers
+//! streaming from the source's files. Nothing enters the store.
+//!
+//! What is kept and what is re-packed:
+//! - the config is copied byte for byte, so the image id is kept;
+//! - into an OCI layout or OCI archive, a source that comes with a
+//!   manifest (an OCI layout, a Docker 25+ archive) keeps it byte for
+//!   byte, and its layer blobs as they are (compressed or not): the
+//!   manifest digest is kept. A source without one (a legacy or podman
+//!   docker archive) gets one generated as a save generates it, over the
+//!   layers as uncompressed tars;
+//! - into a docker archive, layers are uncompressed tars named by diff id
+//!   (what `docker load` reads): a compressed layer is decompressed; the
+//!   source manifest is kept only if it already describes exactly that.
+//!
+//! Checks: every config, manifest and blob is checked against the digest
+//! naming it as the source is read (as a load checks them); a layer that
+//! is decompressed is hashed first and must match its diff id before a
+//! byte is written, and an uncompressed one must hash to its diff id as
+//! it streams. A failed copy leaves no archive behind (it is written aside
+//! and named once complete) and no layout directory it created; in an
+//! existing layout it leaves at most unreferenced blobs.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+
+use super::archive_in::{ArchiveIn, Input};
+use super::location::Location;
+use super::plan::Plan;
+use super::save::{Destination, ForeignImage, LayerBlob, LayerTars, SaveFormat, write_foreign};
+use super::source::{DirSource, Source};
+use super::{docker_archive, oci_layout};
+use crate::compression::{self, Compression};
+use crate::digest::{Digest, DigestReader};
+use crate::error::{Error, IoContext, Result};
+use crate::fs::write_output;
+use crate::image::manifest::malformed;
+use crate::image::{Manifest, reference};
+use crate::store::Store;
+
+/// Copies the image `from` names to `to`, neither being the store;
+/// returns the image's id (its config digest, hex).
+pub(crate) fn copy(store: &Store, from: &Location, to: &Location) -> Result<String> {
+    let lease = store.lease()?;
+    let copied = (|| match from {
+        Location::DockerArchive { path, reference } | Location::OciArchive { path, reference } => {
+            let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
+            let archive = ArchiveIn::open(Input::File(file), lease.dir())?;
+            let plans = docker_archive::plans(&archive, Some(selected(reference)))?;
+            copy_plan(&archive, plans, to)
+        }
+        Location::Oci { dir, reference } => {
+            let source = DirSource::new(dir)?;
+            let plans = oci_layout::plans(&source, Some(selected(reference)))?;
+            copy_plan(&source, plans, to)
+        }
+        Location::Strata { .. } => Err(Error::Invalid("a direct copy has no store side".into())),
+    })();
+    let released = store.release(lease);
+    let id = copied?;
+    released?;
+    Ok(id)
+}
+
+/// The image a source reference selects: the first when none is given.
+fn selected(reference: &Option<String>) -> &str {
+    reference.as_deref().unwrap_or("@0")
+}
+
+fn copy_plan(source: &dyn Source, plans: Vec<Plan>, to: &Location) -> Result<String> {
+    let plan = plans
+        .into_iter()
+        .next()
+        .ok_or_else(|| malformed("the source", "it holds no image"))?;
+    let unpack = matches!(to, Location::DockerArchive { .. });
+    let (layers, manifest, tars) = layers_of(source, &plan, unpack)?;
+    let id = Digest::of(&plan.config).hex().to_string();
+    let (name, ref_name) = naming(&plan, to)?;
+    let image = ForeignImage {
+        config: plan.config,
+        manifest,
+        layers,
+        name,
+        ref_name,
+    };
+    match to {
+        Location::DockerArchive { path, .. } => write_output(path, |out| {
+            write_foreign(
+                image,
+                &tars,
+                Destination::Archive(SaveFormat::DockerArchive, out),
+            )
+        })
+        .map(|_| ()),
+        Location::OciArchive { path, .. } => write_output(path, |out| {
+            write_foreign(
+                image,
+                &tars,
+                Destination::Archive(SaveFormat::OciArchive, out),
+            )
+        })
+        .map(|_| ()),
+        Location::Oci { dir, .. } => {
+            let created = !dir.exists();
+            let written = write_foreign(image, &tars, Destination::Dir(dir));
+            if written.is_err() && created {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            written.map(|_| ())
+        }
+        Location::Strata { .. } => Err(Error::Invalid("a direct copy has no store side".into())),
+    }?;
+    Ok(id)
+}
+
+/// The name and OCI ref name the copy records, as a save from the store
+/// records them: the destination's reference, else the source's name.
+fn naming(plan: &Plan, to: &Location) -> Result<(Option<reference::Reference>, Option<String>)> {
+    let own = plan.names.first().and_then(|n| reference::parse(n).ok());
+    match to {
+        Location::DockerArchive {
+            reference: Some(given),
+            ..
+        } => Ok((Some(reference::parse(given)?), None)),
+        Location::Oci {
+            reference: Some(given),
+            ..
+        }
+        | Location::OciArchive {
+            reference: Some(given),
+            ..
+        } => Ok((
+            own.or_else(|| reference::parse(given).ok()),
+            Some(given.clone()),
+        )),
+        _ => Ok((own, None)),
+    }
+}
+
+/// How one layer's blob is written.
+#[derive(Debug, Clone)]
+enum Copying {
+    /// The file as it is; it must hash to the digest.
+    AsIs(Digest),
+    /// The file decompressed; the tar must hash to the diff id.
+    Unpacked(Digest),
+}
+
+/// The layers a copy writes, the manifest it keeps, and how each layer's
+/// blob is made from the source.
+fn layers_of<'a>(
+    source: &'a dyn Source,
+    plan: &Plan,
+    unpack: bool,
+) -> Result<(Vec<LayerBlob>, Option<Vec<u8>>, SourceLayers<'a>)> {
+    let mut tars = SourceLayers {
+        source,
+        how: HashMap::new(),
+    };
+    if !unpack && let Some(kept) = as_is(source, plan)? {
+        for blob in &kept {
+            let digest = blob.diff_id.clone();
+            tars.how.insert(blob.id.clone(), Copying::AsIs(digest));
+        }
+        return Ok((kept, plan.manifest.clone(), tars));
+    }
+    let mut blobs = Vec::new();
+    for (file, diff_id) in plan.layers.iter().zip(&plan.diff_ids) {
+        let format = {
+            let (format, _) = compression::decompress(source.open(&file.path)?)
+                .context(|| format!("cannot read layer {}", file.path))?;
+            format
+        };
+        let (size, how) = if format == Compression::None {
+            (source.size(&file.path)?, Copying::AsIs(diff_id.clone()))
+        } else {
+            (
+                measure(source, &file.path, diff_id)?,
+                Copying::Unpacked(diff_id.clone()),
+            )
+        };
+        tars.how.insert(file.path.clone(), how);
+        blobs.push(LayerBlob {
+            id: file.path.clone(),
+            diff_id: diff_id.clone(),
+            size,
+        });
+    }
+    Ok((blobs, plan.manifest.clone(), tars))
+}
+
+/// The layers of `plan` as its manifest names them, when it has one and
+/// each layer's file is the blob its descriptor names.
+fn as_is(source: &dyn Source, plan: &Plan) -> Result<Option<Vec<LayerBlob>>> {
+    let Some(bytes) = &plan.manifest else {
+        return Ok(None);
+    };
+    let manifest = Manifest::parse("the source manifest", bytes)?;
+    let mut blobs = Vec::new();
+    for (descriptor, file) in manifest.layers.iter().zip(&plan.layers) {
+        if file.digest.as_ref() != Some(&descriptor.digest)
+            || source.size(&file.path)? != descriptor.size
+        {
+            return Ok(None);
+        }
+        blobs.push(LayerBlob {
+            id: file.path.clone(),
+            diff_id: descriptor.digest.clone(),
+            size: descriptor.size,
+        });
+    }
+    Ok(Some(blobs))
+}
+
+/// Decompresses layer `path` to learn its tar's length, checking that the
+/// tar hashes to `diff_id`.
+fn measure(source: &dyn Source, path: &str, diff_id: &Digest) -> Result<u64> {
+    let (_, tar) = compression::decompress(source.open(path)?)
+        .context(|| format!("cannot read layer {path}"))?;
+    let mut hashing = DigestReader::new(tar);
+    io::copy(&mut hashing, &mut io::sink())
+        .context(|| format!("cannot decompress layer {path}"))?;
+    let (actual, size) = hashing.finish();
+    check(path, diff_id, &actual)?;
+    Ok(size)
+}
+
+fn check(path: &str, expected: &Digest, actual: &Digest) -> Result<()> {
+    if actual != expected {
+        return Err(Error::ContentMismatch {
+            what: format!("layer {path}"),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Layer blobs made from the source's files.
+struct SourceLayers<'a> {
+    source: &'a dyn Source,
+    /// How each file (by path) is copied.
+    how: HashMap<String, Copying>,
+}
+
+impl LayerTars for SourceLayers<'_> {
+    fn write_layer(&self, layer: &LayerBlob, out: &mut dyn Write) -> Result<()> {
+        let path = &layer.id;
+        let how = self
+            .how
+            .get(path)
+            .ok_or_else(|| Error::Invalid(format!("layer {path} was not planned")))?;
+        let file = self.source.open(path)?;
+        let (reader, expected): (Box<dyn Read + Send + '_>, &Digest) = match how {
+            Copying::AsIs(digest) => (file, digest),
+            Copying::Unpacked(diff_id) => {
+                let (_, tar) = compression::decompress(file)
+                    .context(|| format!("cannot read layer {path}"))?;
+                (tar, diff_id)
+            }
+        };
+        let mut hashing = DigestReader::new(reader.take(layer.size.saturating_add(1)));
+        io::copy(&mut hashing, out).context(|| format!("cannot copy layer {path}"))?;
+        let (actual, size) = hashing.finish();
+        if size != layer.size {
+            return Err(malformed(
+                &format!("layer {path}"),
+                format!("it is not the {} bytes expected", layer.size),
+            ));
+        }
+        check(path, expected, &actual)
+    }
+}
