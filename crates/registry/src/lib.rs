@@ -6,7 +6,28 @@
 //!
 //! The store side (what a pull writes, what a push reads) is strata's;
 //! this crate knows nothing of it.
+//!
+//! Every call blocks; a `Client` may be shared by threads, and each
+//! thread's transfers proceed at once.
 
 #![deny(missing_docs)]
 
+mod auth;
+mod blob;
+mod challenge;
+mod client;
 pub mod credentials;
+mod error;
+mod manifest;
+mod names;
+mod options;
+mod retry;
+mod upload;
+
+pub use blob::BlobReader;
+pub use client::Client;
+pub use error::{Error, Result};
+pub use manifest::{MANIFEST_TYPES, MAX_MANIFEST_SIZE, Manifest};
+pub use names::check_repository;
+pub use options::{ClientOptions, Login};
+pub use upload::Pushed;

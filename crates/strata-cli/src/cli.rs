@@ -60,6 +60,8 @@ pub enum Command {
     Load(LoadArgs),
     /// Copy an image from one place to another.
     Copy(CopyArgs),
+    /// Pull an image from a registry into the store.
+    Pull(PullArgs),
     /// Check the store; with --repair, fix what can be fixed.
     Fsck(FsckArgs),
     /// Remove what nothing uses: layers no image, container, name or lease
@@ -490,6 +492,47 @@ pub struct CopyArgs {
     pub source: String,
     /// Where it goes (same forms as the source).
     pub destination: String,
+}
+
+/// How to reach a registry (podman's flags).
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Require HTTPS and verify certificates (`--tls-verify=false` allows
+    /// plain HTTP and any certificate; `localhost` may use HTTP anyway).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub tls_verify: bool,
+    /// Directory of `*.crt` CA certificates and `*.cert`/`*.key` client
+    /// certificates (default `/etc/containers/certs.d/HOST`).
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Auth file to read credentials from (default: podman's and docker's).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Credentials `USER[:PASSWORD]` instead of the auth file's.
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    pub creds: Option<String>,
+    /// Blobs transferred at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub max_parallel: usize,
+    /// Fail a transfer that receives nothing for this many seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub stall_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The image (`alpine`, `docker.io/library/alpine:3.20`,
+    /// `localhost:5000/x@sha256:...`).
+    pub reference: String,
+    /// The platform of a multi-platform image, `os/arch[/variant]`
+    /// (default: this host).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Print nothing but the image id.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -234,6 +234,9 @@ pub enum Error {
     /// The tar stream or its tar-split metadata is malformed.
     #[error(transparent)]
     TarSplit(TarSplitError),
+    /// Talking to a registry failed.
+    #[error(transparent)]
+    Registry(#[from] strata_registry::Error),
     /// A compressed stream needs more memory to decode than strata allows.
     #[error(transparent)]
     MemoryLimit(#[from] crate::compression::MemoryLimit),

@@ -29,11 +29,16 @@ pub use store::ToSaveItems;
 pub use store::{CommitOptions, Container, ContainerOptions};
 pub use store::{CreateOptions, DiffFormat, DiffReport};
 pub use store::{DEFAULT_DRIVERS, Layer, LayerState, Store, StoreOptions};
+pub use store::{DOWNLOAD_EXPIRY, Downloads, Lease, LeaseOptions};
 pub use store::{FsckIssue, FsckReport, GcOptions, GcReport, Status};
 pub use store::{HistoryStep, Image, NewImage, Removed, normalize_name};
-pub use store::{Lease, LeaseOptions};
+/// The registry client strata pulls and pushes with (its errors and
+/// [`Login`](registry::Login) appear in strata's API).
+pub use strata_registry as registry;
 pub use transport::{ArchiveInput, Copied, LoadReport, Location};
+pub use transport::{PlatformSpec, PullOptions, Pulled, RegistryOptions};
 pub use transport::{SaveFormat, SaveItem, SaveReport};
+pub use transport::{TransferEvent, TransferProgress};
 
 /// The OCI spec types strata's typed views use ([`Store::image_config`],
 /// [`Store::image_manifest`]), re-exported so callers name the same

@@ -10,6 +10,7 @@ mod layer_make;
 mod layer_show;
 mod output;
 mod progress;
+mod registry;
 mod store;
 mod tar_split;
 mod transfer;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Save(args) => transfer::save(&open(&cli.store)?, &args),
         Command::Load(args) => transfer::load(&open(&cli.store)?, &args),
         Command::Copy(args) => transfer::copy(&open(&cli.store)?, &args),
+        Command::Pull(args) => registry::pull(&open(&cli.store)?, &args),
         Command::Fsck(args) => store::fsck(&open(&cli.store)?, &args),
         Command::Gc(args) | Command::System(SystemCommand::Prune(args)) => {
             store::gc(&open(&cli.store)?, &args)

@@ -47,3 +47,70 @@ impl<W: Write> Write for Counting<W> {
         self.inner.flush()
     }
 }
+
+/// One bar per blob of a registry transfer, like podman's "Copying blob"
+/// lines; only when stderr is a terminal.
+pub struct Transfers {
+    bars: indicatif::MultiProgress,
+    by_digest: std::sync::Mutex<std::collections::HashMap<String, ProgressBar>>,
+}
+
+impl Transfers {
+    /// Bars, or none when stderr is not a terminal.
+    pub fn new() -> Option<Self> {
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        Some(Self {
+            bars: indicatif::MultiProgress::new(),
+            by_digest: std::sync::Mutex::default(),
+        })
+    }
+
+    /// The callback that moves the bars.
+    pub fn callback(&self) -> impl Fn(&strata::TransferEvent) + Sync + '_ {
+        move |event| self.update(event)
+    }
+
+    fn update(&self, event: &strata::TransferEvent) {
+        use strata::TransferEvent as E;
+        let Ok(mut bars) = self.by_digest.lock() else {
+            return;
+        };
+        let short = |digest: &strata::digest::Digest| {
+            format!(
+                "Copying blob {}",
+                &digest.hex()[..12.min(digest.hex().len())]
+            )
+        };
+        match event {
+            E::Started {
+                digest,
+                size,
+                resumed_at,
+            } => {
+                let bar = self
+                    .bars
+                    .add(bar(&short(digest), Some(*size)).unwrap_or_else(ProgressBar::hidden));
+                bar.set_position(*resumed_at);
+                bars.insert(digest.to_string(), bar);
+            }
+            E::Progress { digest, done, .. } => {
+                if let Some(bar) = bars.get(digest.as_str()) {
+                    bar.set_position(*done);
+                }
+            }
+            E::Skipped { digest, .. } => {
+                let _ = self
+                    .bars
+                    .println(format!("{} skipped: already exists", short(digest)));
+            }
+            E::Done { digest, .. } => {
+                if let Some(bar) = bars.remove(digest.as_str()) {
+                    bar.finish_with_message(format!("{} done", short(digest)));
+                }
+            }
+            _ => {}
+        }
+    }
+}

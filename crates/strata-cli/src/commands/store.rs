@@ -46,7 +46,7 @@ pub fn gc(store: &Store, args: &GcArgs) -> Result<()> {
     }
     let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     println!(
-        "{} {}, {}, {}, {}; {} {}",
+        "{} {}, {}, {}, {}, {}; {} {}",
         if report.dry_run {
             "would remove"
         } else {
@@ -56,6 +56,7 @@ pub fn gc(store: &Store, args: &GcArgs) -> Result<()> {
         count(report.blobs.len(), "blob"),
         count(report.dirs.len(), "leftover"),
         count(report.leases.len(), "expired lease"),
+        count(report.downloads.len(), "stale download"),
         output::size(report.bytes_freed),
         if report.dry_run { "to free" } else { "freed" },
     );
@@ -79,5 +80,10 @@ pub fn status(store: &Store, args: &JsonArg) -> Result<()> {
     );
     println!("containers: {}", status.containers);
     println!("images:     {}", status.images);
+    println!(
+        "downloads:  {} partial ({})",
+        status.downloads.count,
+        output::size(status.downloads.bytes)
+    );
     Ok(())
 }

@@ -160,6 +160,8 @@ pub struct Status {
     pub containers: usize,
     /// Number of images.
     pub images: usize,
+    /// Partial downloads a later pull may resume.
+    pub downloads: super::Downloads,
 }
 
 impl Store {
@@ -177,6 +179,7 @@ impl Store {
             layers_diff_size: layers.iter().filter_map(|l| l.diff_size).sum(),
             containers: self.containers()?.len(),
             images: self.images()?.len(),
+            downloads: self.downloads()?,
         })
     }
 }

@@ -56,6 +56,9 @@ pub struct GcReport {
     pub dry_run: bool,
     /// Expired leases released.
     pub leases: Vec<String>,
+    /// Partial downloads removed: untouched for a day and not in use
+    /// (see [`DOWNLOAD_EXPIRY`](super::DOWNLOAD_EXPIRY)).
+    pub downloads: Vec<String>,
     /// Layers deleted, children before parents.
     pub layers: Vec<String>,
     /// Blobs removed (`sha256:<hex>`).
@@ -142,6 +145,7 @@ impl Store {
             report.layers.extend(recovered.lease_layers);
             report.dirs.extend(recovered.work_dirs);
             report.leases = self.release_expired()?;
+            report.downloads = self.expire_downloads(super::DOWNLOAD_EXPIRY)?;
         }
         for garbage in self.survey()? {
             let freed = match options.dry_run {

@@ -5,6 +5,7 @@
 //! <root>/strata.db                    records and state transitions (WAL)
 //! <root>/layers/<id>/tar-split.json.gz
 //! <root>/blobs/sha256/<hex>            configs and manifests of images
+//! <root>/downloads/<hex>              compressed blobs a pull is fetching (resumable)
 //! <root>/staging/<random>/            a layer being made; <random>.lock held by its owner
 //! <root>/trash/<random>/              a layer being deleted; <random>.lock held by its owner
 //! <root>/vfs/<id>/                    the vfs driver's data
@@ -47,6 +48,7 @@ mod delete;
 // Leases.
 mod leases;
 // Upkeep.
+mod downloads;
 mod fsck;
 mod gc;
 
@@ -68,6 +70,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use commit::CommitOptions;
 pub use containers::{Container, ContainerOptions};
 pub use diff::{DiffFormat, DiffReport};
+pub use downloads::{DOWNLOAD_EXPIRY, Downloads};
 pub use fsck::{FsckIssue, FsckReport, Status};
 pub use gc::{GcOptions, GcReport};
 pub use history::HistoryStep;

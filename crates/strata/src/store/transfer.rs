@@ -9,7 +9,7 @@ use super::{Image, Store};
 use crate::error::{IoContext, Result};
 use crate::fs::write_output;
 use crate::image::reference;
-use crate::transport::{ArchiveInput, Copied, LoadReport, Location};
+use crate::transport::{ArchiveInput, Copied, LoadReport, Location, PullOptions, Pulled};
 use crate::transport::{SaveFormat, SaveItem, SaveReport};
 use crate::transport::{copy, load_archive, load_layout, save_archive, save_oci_dir, saved_name};
 
@@ -141,5 +141,16 @@ impl Store {
     /// archive; a failed copy leaves no output behind.
     pub fn copy(&self, from: &Location, to: &Location) -> Result<Copied> {
         copy(self, from, to)
+    }
+
+    /// Pulls `reference` (`alpine`, `docker.io/library/alpine:3.20`,
+    /// `localhost:5000/x@sha256:…`) from its registry, as `podman pull`
+    /// does: the image for this host's platform (or the one asked for),
+    /// its layers streamed into the store while they download, several
+    /// at once. Layers the store has are not fetched; a blob whose
+    /// download broke off is resumed, in this call or a later one (even
+    /// in another process), from where it stopped.
+    pub fn pull(&self, reference: &str, options: &PullOptions<'_>) -> Result<Pulled> {
+        crate::transport::pull(self, reference, options)
     }
 }

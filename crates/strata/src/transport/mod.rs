@@ -12,14 +12,19 @@ mod load;
 mod location;
 mod oci_layout;
 mod plan;
+mod registry;
 mod save;
 mod source;
 
 pub use copy::Copied;
 pub use load::{ArchiveInput, LoadReport};
 pub use location::Location;
+pub use registry::{
+    PlatformSpec, PullOptions, Pulled, RegistryOptions, TransferEvent, TransferProgress,
+};
 pub use save::{SaveFormat, SaveItem, SaveReport};
 
 pub(crate) use copy::{copy, saved_name};
 pub(crate) use load::{load_archive, load_layout};
+pub(crate) use registry::pull;
 pub(crate) use save::{LayerBlob, generate_manifest, save_archive, save_oci_dir};

@@ -1,0 +1,155 @@
+//! Partial downloads: compressed blobs being fetched from a registry, kept
+//! in `<root>/downloads/<hex>` as they arrive so that a pull that fails or
+//! is killed leaves them for the next pull to resume instead of starting
+//! over. A process downloading a blob holds an exclusive `flock` on its
+//! file (a second process wanting the same blob waits for it). A file
+//! nobody holds and nobody touched for [`DOWNLOAD_EXPIRY`] is collected
+//! by `gc`; one whose layer made it into the store is removed at once.
+//!
+//! The files are not made durable: after a machine crash one may end in
+//! garbage, which the digest check at the end of the download catches
+//! (the file is then started over).
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::Store;
+use crate::digest::Digest;
+use crate::error::{IoContext, Result};
+
+/// How long an untouched partial download is kept.
+pub const DOWNLOAD_EXPIRY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A partial download this process holds.
+#[derive(Debug)]
+pub(crate) struct Download {
+    /// The file, opened read-write and locked.
+    pub file: File,
+    /// Bytes already in it.
+    pub have: u64,
+    path: PathBuf,
+}
+
+impl Download {
+    /// Throws away what the file holds (it did not hash right).
+    pub fn restart(&mut self) -> Result<()> {
+        self.file
+            .set_len(0)
+            .context(|| format!("cannot truncate {}", self.path.display()))?;
+        self.have = 0;
+        Ok(())
+    }
+}
+
+/// Partial downloads in a store, for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Downloads {
+    /// How many.
+    pub count: usize,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+impl Store {
+    fn downloads_dir(&self) -> PathBuf {
+        self.root.join("downloads")
+    }
+
+    /// Opens (or starts) the partial download of `digest`, waiting while
+    /// another process holds it.
+    pub(crate) fn start_download(&self, digest: &Digest) -> Result<Download> {
+        let dir = self.downloads_dir();
+        std::fs::create_dir_all(&dir).context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(digest.hex());
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .context(|| format!("cannot open {}", path.display()))?;
+        file.lock()
+            .context(|| format!("cannot lock {}", path.display()))?;
+        let have = file
+            .metadata()
+            .context(|| format!("cannot stat {}", path.display()))?
+            .len();
+        Ok(Download { file, have, path })
+    }
+
+    /// Removes the partial download of `digest`: its layer is in.
+    pub(crate) fn finish_download(&self, digest: &Digest) -> Result<()> {
+        let path = self.downloads_dir().join(digest.hex());
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(e).context(|| format!("cannot remove {}", path.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The partial downloads in the store.
+    pub fn downloads(&self) -> Result<Downloads> {
+        let mut found = Downloads::default();
+        for (_, size, _) in self.download_files()? {
+            found.count += 1;
+            found.bytes += size;
+        }
+        Ok(found)
+    }
+
+    /// Removes partial downloads nobody holds and nobody touched for
+    /// `expiry`; returns their digests.
+    pub(crate) fn expire_downloads(&self, expiry: Duration) -> Result<Vec<String>> {
+        let now = SystemTime::now();
+        let mut removed = Vec::new();
+        for (path, _, modified) in self.download_files()? {
+            let old = now.duration_since(modified).is_ok_and(|age| age >= expiry);
+            if !old {
+                continue;
+            }
+            let Ok(file) = File::open(&path) else {
+                continue;
+            };
+            if file.try_lock().is_err() {
+                continue;
+            }
+            std::fs::remove_file(&path).context(|| format!("cannot remove {}", path.display()))?;
+            if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                removed.push(format!("sha256:{name}"));
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Every regular file of `downloads/` with a digest's name: path,
+    /// size and modification time.
+    fn download_files(&self) -> Result<Vec<(PathBuf, u64, SystemTime)>> {
+        let dir = self.downloads_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).context(|| format!("cannot read {}", dir.display())),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.context(|| format!("cannot read {}", dir.display()))?;
+            let name = entry.file_name();
+            let is_digest = name
+                .to_str()
+                .is_some_and(|n| Digest::parse(&format!("sha256:{n}")).is_ok());
+            let Ok(meta) = entry.metadata() else { continue };
+            if !is_digest || !meta.is_file() {
+                continue;
+            }
+            let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            files.push((entry.path(), meta.len(), modified));
+        }
+        files.sort();
+        Ok(files)
+    }
+}
