@@ -72,6 +72,9 @@ pub enum Error {
     /// Bad client configuration: certificates, options.
     #[error("{0}")]
     Config(String),
+    /// Credentials could not be read or written.
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::Error),
 }
 
 fn detail(code: &Option<String>, message: &Option<String>) -> String {

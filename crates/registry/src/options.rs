@@ -19,6 +19,25 @@ pub struct Login {
     pub identity_token: Option<String>,
 }
 
+impl Login {
+    /// The login credentials from an auth file or helper give.
+    pub fn from_credentials(credentials: &crate::credentials::Credentials) -> Login {
+        use crate::credentials::Credentials;
+        match credentials {
+            Credentials::Basic { username, password } => Login {
+                username: username.clone(),
+                password: password.clone(),
+                identity_token: None,
+            },
+            Credentials::IdentityToken { username, token } => Login {
+                username: username.clone().unwrap_or_default(),
+                password: String::new(),
+                identity_token: Some(token.clone()),
+            },
+        }
+    }
+}
+
 impl std::fmt::Debug for Login {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Login")

@@ -15,6 +15,7 @@ mod hostile_archives;
 mod layers;
 mod limits;
 mod load;
+mod pull;
 mod rw_layers;
 mod save;
 mod save_v1;

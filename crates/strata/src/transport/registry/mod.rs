@@ -135,6 +135,13 @@ fn find_login(
     reference: &Reference,
     options: &RegistryOptions,
 ) -> Result<Option<strata_registry::Login>> {
-    let _ = (reference, options);
-    Ok(None)
+    let env = strata_registry::credentials::Environment::from_process();
+    let found = strata_registry::credentials::find(
+        &env,
+        options.auth_file.as_deref(),
+        reference.domain(),
+        reference.path(),
+    )
+    .map_err(strata_registry::Error::from)?;
+    Ok(found.as_ref().map(strata_registry::Login::from_credentials))
 }
