@@ -51,7 +51,7 @@ pub fn pull(store: &Store, args: &PullArgs) -> Result<()> {
         platform,
         progress: progress.as_ref().map(|p| p as &(dyn Fn(&_) + Sync)),
     };
-    if !args.quiet {
+    if transfers.is_some() {
         eprintln!("Trying to pull {}...", args.reference);
     }
     let pulled = store

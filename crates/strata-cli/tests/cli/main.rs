@@ -9,6 +9,7 @@ mod image_crash;
 mod images;
 mod interop_images;
 mod output_paths;
+mod pull;
 mod store_commands;
 mod store_containers;
 mod store_crash;
