@@ -62,6 +62,10 @@ pub enum Command {
     Copy(CopyArgs),
     /// Pull an image from a registry into the store.
     Pull(PullArgs),
+    /// Check credentials for a registry and record them (podman's auth file).
+    Login(LoginArgs),
+    /// Forget the credentials recorded for a registry.
+    Logout(LogoutArgs),
     /// Check the store; with --repair, fix what can be fixed.
     Fsck(FsckArgs),
     /// Remove what nothing uses: layers no image, container, name or lease
@@ -533,6 +537,45 @@ pub struct PullArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The registry (`host[:port]`; default `docker.io`).
+    #[arg(default_value = "docker.io")]
+    pub registry: String,
+    /// User name.
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password (visible to other users of this machine; prefer
+    /// --password-stdin).
+    #[arg(short, long, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+    /// Read the password from stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Auth file to write (default `${XDG_RUNTIME_DIR}/containers/auth.json`).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Require HTTPS and verify certificates.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub tls_verify: bool,
+    /// Directory of `*.crt`, `*.cert` and `*.key` files.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The registry (default `docker.io`).
+    #[arg(default_value = "docker.io")]
+    pub registry: String,
+    /// Forget the credentials of every registry.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Auth file to edit.
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

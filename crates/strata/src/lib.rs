@@ -39,6 +39,7 @@ pub use transport::{ArchiveInput, Copied, LoadReport, Location};
 pub use transport::{PlatformSpec, PullOptions, Pulled, RegistryOptions};
 pub use transport::{SaveFormat, SaveItem, SaveReport};
 pub use transport::{TransferEvent, TransferProgress};
+pub use transport::{login, logout, logout_all};
 
 /// The OCI spec types strata's typed views use ([`Store::image_config`],
 /// [`Store::image_manifest`]), re-exported so callers name the same

@@ -8,7 +8,7 @@ use strata::registry::Login;
 use strata::{PlatformSpec, PullOptions, RegistryOptions, Store};
 
 use super::progress::Transfers;
-use crate::cli::{PullArgs, RegistryArgs};
+use crate::cli::{LoginArgs, LogoutArgs, PullArgs, RegistryArgs};
 
 /// The library's registry options from the command line's.
 pub fn registry_options(args: &RegistryArgs) -> Result<RegistryOptions> {
@@ -58,5 +58,56 @@ pub fn pull(store: &Store, args: &PullArgs) -> Result<()> {
         .pull(&args.reference, &options)
         .with_context(|| format!("cannot pull {}", args.reference))?;
     println!("{}", pulled.image.id);
+    Ok(())
+}
+
+/// `strata login [REGISTRY] -u USER --password-stdin`.
+pub fn login(args: &LoginArgs) -> Result<()> {
+    let username = match &args.username {
+        Some(name) => name.clone(),
+        None => anyhow::bail!("login: give the user name with -u USER"),
+    };
+    let password = match (&args.password, args.password_stdin) {
+        (Some(password), _) => password.clone(),
+        (None, true) => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("cannot read the password from stdin")?;
+            text.trim_end_matches(['\n', '\r']).to_string()
+        }
+        (None, false) => anyhow::bail!("login: give the password with --password-stdin or -p"),
+    };
+    let options = RegistryOptions {
+        tls_verify: args.tls_verify,
+        cert_dir: args.cert_dir.clone(),
+        auth_file: args.authfile.clone(),
+        ..RegistryOptions::default()
+    };
+    let login = Login {
+        username,
+        password,
+        identity_token: None,
+    };
+    strata::login(&args.registry, &login, &options)
+        .with_context(|| format!("cannot log in to {}", args.registry))?;
+    println!("Login Succeeded!");
+    Ok(())
+}
+
+/// `strata logout [REGISTRY] | --all`.
+pub fn logout(args: &LogoutArgs) -> Result<()> {
+    let options = RegistryOptions {
+        auth_file: args.authfile.clone(),
+        ..RegistryOptions::default()
+    };
+    if args.all {
+        strata::logout_all(&options).context("cannot log out")?;
+        println!("Removed login credentials for all registries");
+        return Ok(());
+    }
+    let removed = strata::logout(&args.registry, &options)
+        .with_context(|| format!("cannot log out of {}", args.registry))?;
+    anyhow::ensure!(removed, "not logged into {}", args.registry);
+    println!("Removed login credentials for {}", args.registry);
     Ok(())
 }

@@ -114,3 +114,97 @@ fn pull_errors_are_one_line() {
     let error = s.fails(&["pull", "Bad/Name"]);
     assert!(error.contains("invalid image reference"), "{error}");
 }
+
+#[test]
+fn login_records_what_pull_then_uses_and_logout_forgets_it() {
+    use std::io::Write;
+    use testkit::registry::{PASSWORD, USER};
+    let s = CliStore::new();
+    let image = sample_image(&s.dir.path().join("sample.tar"), &["--layers", "1"]);
+    let registry = Registry::tls_basic();
+    registry.target().push(&image.path, "sample/app:1");
+    let cert_dir = registry.cert_dir().expect("cert dir");
+    let cert_dir = cert_dir.to_str().expect("utf-8");
+    let auth_file = s.dir.path().join("auth.json");
+    let auth = auth_file.to_str().expect("utf-8");
+    let host = registry.host();
+    let login = |password: &str| {
+        let mut child = s
+            .command(&[
+                "login",
+                &host,
+                "-u",
+                USER,
+                "--password-stdin",
+                "--authfile",
+                auth,
+                "--cert-dir",
+                cert_dir,
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn login");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes())
+            .expect("password");
+        child.wait_with_output().expect("login")
+    };
+
+    let refused = login("wrong");
+    assert!(!refused.status.success());
+    let error = String::from_utf8_lossy(&refused.stderr).to_string();
+    assert_eq!(error.trim_end().lines().count(), 1, "{error}");
+    assert!(error.contains("authentication"), "{error}");
+    assert!(!auth_file.exists(), "a refused login writes nothing");
+
+    let accepted = login(PASSWORD);
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&accepted.stdout).trim(),
+        "Login Succeeded!"
+    );
+    let recorded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&auth_file).expect("auth file")).expect("json");
+    assert!(recorded["auths"][&host]["auth"].is_string(), "{recorded:#}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&auth_file)
+        .expect("stat")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let reference = format!("{host}/sample/app:1");
+    let pulled = s.ok(&[
+        "pull",
+        "-q",
+        "--authfile",
+        auth,
+        "--cert-dir",
+        cert_dir,
+        &reference,
+    ]);
+    assert_eq!(pulled.trim(), image.image_id);
+
+    s.ok(&["logout", &host, "--authfile", auth]);
+    let error = s.fails(&["logout", &host, "--authfile", auth]);
+    assert!(error.contains("not logged into"), "{error}");
+    let error = s.fails(&[
+        "pull",
+        "-q",
+        "--authfile",
+        auth,
+        "--cert-dir",
+        cert_dir,
+        &reference,
+    ]);
+    assert!(error.contains("authentication"), "{error}");
+}

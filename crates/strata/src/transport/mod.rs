@@ -27,4 +27,5 @@ pub use save::{SaveFormat, SaveItem, SaveReport};
 pub(crate) use copy::{copy, saved_name};
 pub(crate) use load::{load_archive, load_layout};
 pub(crate) use registry::pull;
+pub use registry::{login, logout, logout_all};
 pub(crate) use save::{LayerBlob, generate_manifest, save_archive, save_oci_dir};

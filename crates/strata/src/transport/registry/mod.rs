@@ -6,12 +6,14 @@
 
 mod fetch;
 mod growing;
+mod login;
 mod platform;
 mod pull;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use login::{login, logout, logout_all};
 pub use platform::PlatformSpec;
 pub(crate) use pull::pull;
 pub use pull::{PullOptions, Pulled};
