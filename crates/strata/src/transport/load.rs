@@ -211,7 +211,8 @@ fn import_layers(
             expect_diff_digest: Some(diff_id.clone()),
             ..CreateOptions::default()
         };
-        match import_or_hold(store, lease, source, file, &options)? {
+        let mut open = || source.open(&file.path);
+        match import_or_hold(store, lease, file, &mut open, &options)? {
             true => report.imported += 1,
             false => report.reused += 1,
         }
@@ -225,14 +226,14 @@ fn import_layers(
 const WAIT_FOR_OTHER: Duration = Duration::from_secs(600);
 
 /// Holds the layer `options.id` if the store has it, else imports it from
-/// `file`; returns whether it imported. When another process is making the
-/// same layer at that moment, waits for it to finish (or give up, and then
-/// imports it after all).
-fn import_or_hold(
+/// what `open` gives (the bytes of `file`); returns whether it imported.
+/// When another process is making the same layer at that moment, waits for
+/// it to finish (or give up, and then imports it after all).
+pub(crate) fn import_or_hold<'a>(
     store: &Store,
     lease: &Lease,
-    source: &dyn Source,
     file: &LayerFile,
+    open: &mut dyn FnMut() -> Result<Box<dyn Read + Send + 'a>>,
     options: &CreateOptions,
 ) -> Result<bool> {
     let id = options.id.clone().unwrap_or_default();
@@ -242,7 +243,7 @@ fn import_or_hold(
             check_parent(&store.layer(&id)?, options.parent.as_deref())?;
             return Ok(false);
         }
-        let mut reader = source.open(&file.path)?;
+        let mut reader = open()?;
         match store.import_layer(options, &mut reader, None) {
             Ok(layer) => {
                 check_blob_digest(file, &layer)?;

@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use strata_registry::Client;
@@ -27,12 +26,11 @@ use crate::image::manifest::{Index, MAX_JSON, Manifest, malformed};
 use crate::image::media;
 use crate::image::reference::Reference;
 use crate::store::{CreateOptions, Image, Lease, NewImage, Store};
-use crate::transport::plan::check_layer_count;
+use crate::transport::load::import_or_hold;
+use crate::transport::plan::{LayerFile, check_layer_count};
 
 /// How deep indexes may nest.
 const MAX_NESTING: usize = 4;
-/// How long a pull waits for another process making the same layer.
-const WAIT_FOR_OTHER: Duration = Duration::from_secs(600);
 
 /// Options of a pull.
 #[derive(Clone, Default)]
@@ -352,50 +350,26 @@ fn import_one(
     options: &PullOptions<'_>,
 ) -> Result<()> {
     let blob = &resolved.layers[layer];
-    let id = chain[layer].hex().to_string();
     let create = CreateOptions {
-        id: Some(id.clone()),
+        id: Some(chain[layer].hex().to_string()),
         parent,
         lease: Some(lease.id().to_string()),
         expect_diff_digest: Some(resolved.diff_ids[layer].clone()),
         ..CreateOptions::default()
     };
-    let start = Instant::now();
-    loop {
-        if store.hold_layer(lease, &id)? {
-            break;
+    let file = LayerFile {
+        path: blob.digest.to_string(),
+        digest: Some(blob.digest.clone()),
+    };
+    let mut open = || Ok(Box::new(growing.reader()) as Box<dyn Read + Send>);
+    if let Err(e) = import_or_hold(store, lease, &file, &mut open, &create) {
+        if is_content_mismatch(&e) {
+            // The blob is whole and hashed right (the download checks it)
+            // yet is not what the manifest or config says: resuming it
+            // would fail the same way.
+            store.finish_download(&blob.digest)?;
         }
-        let mut reader = growing.reader();
-        match store.import_layer(&create, &mut reader, None) {
-            Ok(made) => {
-                if made.compressed_digest.as_ref() != Some(&blob.digest) {
-                    store.finish_download(&blob.digest)?;
-                    return Err(Error::ContentMismatch {
-                        what: format!("layer blob {}", blob.digest),
-                        expected: blob.digest.to_string(),
-                        actual: made
-                            .compressed_digest
-                            .map(|d| d.to_string())
-                            .unwrap_or_default(),
-                    });
-                }
-                break;
-            }
-            Err(Error::LayerExists(_)) if start.elapsed() < WAIT_FOR_OTHER => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => {
-                if matches!(e, Error::ContentMismatch { .. }) {
-                    // The blob is whole and right but is not the layer the
-                    // config says: resuming it would fail the same way.
-                    store.finish_download(&blob.digest)?;
-                }
-                return Err(Error::Layer {
-                    file: blob.digest.to_string(),
-                    source: Box::new(e),
-                });
-            }
-        }
+        return Err(e);
     }
     store.finish_download(&blob.digest)?;
     if let Some(progress) = options.progress {
@@ -405,4 +379,13 @@ fn import_one(
         });
     }
     Ok(())
+}
+
+/// Whether an import failed on content that is not what was promised.
+fn is_content_mismatch(error: &Error) -> bool {
+    match error {
+        Error::ContentMismatch { .. } => true,
+        Error::Layer { source, .. } => matches!(**source, Error::ContentMismatch { .. }),
+        _ => false,
+    }
 }
