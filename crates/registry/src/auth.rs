@@ -15,8 +15,9 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
 use crate::challenge::Challenge;
-use crate::error::{Error, Result, describe};
+use crate::error::{Error, Result};
 use crate::options::Login;
+use crate::timed::send_within;
 
 /// How long a token without `expires_in` lives (the distribution spec's
 /// default).
@@ -245,7 +246,7 @@ async fn get_token(
     if let Some(login) = login {
         request = request.header(AUTHORIZATION, basic(login)?);
     }
-    send(request, timeout, what).await
+    send_within(request, timeout, what).await
 }
 
 async fn post_token(
@@ -287,23 +288,5 @@ async fn post_token(
             "application/x-www-form-urlencoded",
         )
         .body(body);
-    send(request, timeout, what).await
-}
-
-async fn send(
-    request: reqwest::RequestBuilder,
-    timeout: Duration,
-    what: &str,
-) -> Result<reqwest::Response> {
-    match tokio::time::timeout(timeout, request.send()).await {
-        Err(_) => Err(Error::Stalled {
-            what: what.to_string(),
-            seconds: timeout.as_secs(),
-        }),
-        Ok(Err(e)) => Err(Error::Transport {
-            what: what.to_string(),
-            reason: describe(&e),
-        }),
-        Ok(Ok(response)) => Ok(response),
-    }
+    send_within(request, timeout, what).await
 }

@@ -12,6 +12,7 @@ use reqwest::{Method, StatusCode};
 use crate::client::{Client, Payload, Request};
 use crate::error::{Error, Result};
 use crate::retry;
+use crate::timed::chunk_within;
 
 impl Client {
     /// Opens blob `digest` of `repository`, from byte `offset` on. `size`
@@ -148,17 +149,8 @@ impl BlobReader<'_> {
             return Ok(None);
         };
         let timeout = self.client.options().stall_timeout;
-        let what = &self.what;
-        self.client.block_on(async {
-            match tokio::time::timeout(timeout, response.chunk()).await {
-                Err(_) => Err(Error::Stalled {
-                    what: what.clone(),
-                    seconds: timeout.as_secs(),
-                }),
-                Ok(Err(e)) => Err(Error::transport(what, &e)),
-                Ok(Ok(chunk)) => Ok(chunk),
-            }
-        })
+        self.client
+            .block_on(chunk_within(response, timeout, &self.what))
     }
 
     /// Fills `pending`; `Ok(false)` at the end of the blob.

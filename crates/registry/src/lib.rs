@@ -22,6 +22,7 @@ mod manifest;
 mod names;
 mod options;
 mod retry;
+mod timed;
 mod upload;
 
 pub use blob::BlobReader;

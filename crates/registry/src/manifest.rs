@@ -12,6 +12,7 @@ use crate::blob::check_digest;
 use crate::client::{Client, Payload, Request};
 use crate::error::{Error, Result};
 use crate::names::check_repository;
+use crate::timed::chunk_within;
 
 /// The largest manifest strata accepts, as the distribution spec allows
 /// registries to refuse larger ones.
@@ -151,13 +152,7 @@ impl Client {
         self.block_on(async {
             let mut bytes = Vec::new();
             loop {
-                let chunk = tokio::time::timeout(timeout, response.chunk())
-                    .await
-                    .map_err(|_| Error::Stalled {
-                        what: what.to_string(),
-                        seconds: timeout.as_secs(),
-                    })?
-                    .map_err(|e| Error::transport(what, &e))?;
+                let chunk = chunk_within(&mut response, timeout, what).await?;
                 let Some(chunk) = chunk else {
                     return Ok(bytes);
                 };

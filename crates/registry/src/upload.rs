@@ -14,9 +14,13 @@ use sha2::{Digest as _, Sha256};
 
 use crate::blob::check_digest;
 use crate::client::{Client, Payload, Request};
-use crate::error::{Error, Result, describe};
+use crate::error::{Error, Result};
 use crate::names::check_repository;
 use crate::retry;
+use crate::timed::send_within;
+
+/// The least time a streamed upload waits for the answer to its body.
+const UPLOAD_ANSWER: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Size of the pieces a streamed upload sends.
 const PIECE: usize = 256 << 10;
@@ -258,22 +262,8 @@ impl Client {
                 if let Some(value) = authorization {
                     request = request.header(reqwest::header::AUTHORIZATION, value);
                 }
-                match tokio::time::timeout(
-                    timeout.max(std::time::Duration::from_secs(600)),
-                    request.send(),
-                )
-                .await
-                {
-                    Err(_) => Err(Error::Stalled {
-                        what: what.to_string(),
-                        seconds: timeout.as_secs(),
-                    }),
-                    Ok(Err(e)) => Err(Error::Transport {
-                        what: what.to_string(),
-                        reason: describe(&e),
-                    }),
-                    Ok(Ok(response)) => Ok(response),
-                }
+                // The registry answers once it has read the whole body.
+                send_within(request, timeout.max(UPLOAD_ANSWER), what).await
             });
             let produced = producer
                 .join()
