@@ -29,12 +29,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
-use serde::Serialize;
-
 use super::SaveReport;
 use super::layer::LayerTars;
 use super::manifest::to_json;
-use super::metadata::familiar_tag;
+use super::metadata::{ManifestItem, familiar_tag};
 use super::plan::{LayerBlob, Plan};
 use super::v1_image::v1_layers;
 use crate::archive::tarwrite::TarWriter;
@@ -62,17 +60,6 @@ enum Entry {
     Dir(V1Dir),
     Config { bytes: Vec<u8>, mtime: i64 },
     Metadata(Vec<u8>),
-}
-
-/// One image in docker's `manifest.json`, Docker 1.10 to 24.
-#[derive(Serialize)]
-struct ManifestItem {
-    #[serde(rename = "Config")]
-    config: String,
-    #[serde(rename = "RepoTags")]
-    repo_tags: Option<Vec<String>>,
-    #[serde(rename = "Layers")]
-    layers: Vec<String>,
 }
 
 /// Writes `plan` to `out` as a legacy docker archive. Everything but the
@@ -169,6 +156,8 @@ fn entries(plan: &Plan) -> Result<BTreeMap<String, Entry>> {
             repo_tags: (!image.names.is_empty())
                 .then(|| image.names.iter().map(familiar_tag).collect()),
             layers: v1.iter().map(|l| format!("{}/layer.tar", l.id)).collect(),
+            // Docker 1.10 to 24 write no LayerSources.
+            layer_sources: BTreeMap::new(),
         });
         entries.insert(
             format!("{config_hex}.json"),

@@ -77,22 +77,23 @@ pub(super) fn index_json(entries: Vec<Descriptor>) -> crate::Result<Vec<u8>> {
     to_json("index.json", &index)
 }
 
-/// One image in docker's `manifest.json` (Go's `manifestItem`).
+/// One image in docker's `manifest.json` (Go's `manifestItem`); the
+/// legacy layout writes it without `LayerSources`.
 #[derive(Serialize)]
-struct ManifestItem {
+pub(super) struct ManifestItem {
     #[serde(rename = "Config")]
-    config: String,
+    pub config: String,
     #[serde(rename = "RepoTags")]
-    repo_tags: Option<Vec<String>>,
+    pub repo_tags: Option<Vec<String>>,
     #[serde(rename = "Layers")]
-    layers: Vec<String>,
+    pub layers: Vec<String>,
     #[serde(rename = "LayerSources", skip_serializing_if = "BTreeMap::is_empty")]
-    layer_sources: BTreeMap<String, LayerSource>,
+    pub layer_sources: BTreeMap<String, LayerSource>,
 }
 
 /// A docker/distribution descriptor: key order mediaType, size, digest.
 #[derive(Serialize)]
-struct LayerSource {
+pub(super) struct LayerSource {
     #[serde(rename = "mediaType")]
     media_type: &'static str,
     size: u64,
