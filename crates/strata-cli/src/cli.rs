@@ -62,6 +62,8 @@ pub enum Command {
     Copy(CopyArgs),
     /// Pull an image from a registry into the store.
     Pull(PullArgs),
+    /// Push an image to a registry.
+    Push(PushArgs),
     /// Check credentials for a registry and record them (podman's auth file).
     Login(LoginArgs),
     /// Forget the credentials recorded for a registry.
@@ -533,6 +535,31 @@ pub struct PullArgs {
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
     /// Print nothing but the image id.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The image: id, id prefix or name.
+    pub image: String,
+    /// Where to push it (`localhost:5000/app:1`, or `docker://...`);
+    /// default: the name the image was given by, else its first name.
+    pub destination: Option<String>,
+    /// How to compress layers the registry does not have: gzip or zstd.
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "gzip",
+        alias = "compression-format"
+    )]
+    pub compression: String,
+    /// Write the digest of the pushed manifest to this file.
+    #[arg(long, value_name = "FILE")]
+    pub digestfile: Option<std::path::PathBuf>,
+    /// Print nothing (no progress).
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]

@@ -36,7 +36,7 @@ pub use store::{HistoryStep, Image, NewImage, Removed, normalize_name};
 /// [`Login`](registry::Login) appear in strata's API).
 pub use strata_registry as registry;
 pub use transport::{ArchiveInput, Copied, LoadReport, Location};
-pub use transport::{PlatformSpec, PullOptions, Pulled, RegistryOptions};
+pub use transport::{PlatformSpec, PullOptions, Pulled, PushOptions, PushReport, RegistryOptions};
 pub use transport::{SaveFormat, SaveItem, SaveReport};
 pub use transport::{TransferEvent, TransferProgress};
 pub use transport::{login, logout, logout_all};

@@ -42,6 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Load(args) => transfer::load(&open(&cli.store)?, &args),
         Command::Copy(args) => transfer::copy(&open(&cli.store)?, &args),
         Command::Pull(args) => registry::pull(&open(&cli.store)?, &args),
+        Command::Push(args) => registry::push(&open(&cli.store)?, &args),
         Command::Login(args) => registry::login(&args),
         Command::Logout(args) => registry::logout(&args),
         Command::Fsck(args) => store::fsck(&open(&cli.store)?, &args),

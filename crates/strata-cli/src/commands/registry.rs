@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use strata::compression::Compression;
 use strata::registry::Login;
-use strata::{PlatformSpec, PullOptions, RegistryOptions, Store};
+use strata::{PlatformSpec, PullOptions, PushOptions, RegistryOptions, Store};
 
 use super::progress::Transfers;
-use crate::cli::{LoginArgs, LogoutArgs, PullArgs, RegistryArgs};
+use crate::cli::{LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryArgs};
 
 /// The library's registry options from the command line's.
 pub fn registry_options(args: &RegistryArgs) -> Result<RegistryOptions> {
@@ -58,6 +59,46 @@ pub fn pull(store: &Store, args: &PullArgs) -> Result<()> {
         .pull(&args.reference, &options)
         .with_context(|| format!("cannot pull {}", args.reference))?;
     println!("{}", pulled.image.id);
+    Ok(())
+}
+
+/// `strata push IMAGE [DEST]`: progress on a terminal, then nothing on
+/// stdout, as podman; `--digestfile` gets the manifest digest.
+pub fn push(store: &Store, args: &PushArgs) -> Result<()> {
+    let compression = match args.compression.as_str() {
+        "gzip" => Compression::Gzip,
+        "zstd" => Compression::Zstd,
+        other => anyhow::bail!("--compression: unknown format {other:?} (use gzip or zstd)"),
+    };
+    let destination = args
+        .destination
+        .as_deref()
+        .map(|d| d.strip_prefix("docker://").unwrap_or(d));
+    let transfers = (!args.quiet).then(Transfers::new).flatten();
+    let progress = transfers.as_ref().map(|t| t.callback());
+    let options = PushOptions {
+        registry: registry_options(&args.registry)?,
+        compression,
+        progress: progress.as_ref().map(|p| p as &(dyn Fn(&_) + Sync)),
+    };
+    let shown = destination.unwrap_or(&args.image);
+    let pushed = store
+        .push(&args.image, destination, &options)
+        .with_context(|| format!("cannot push {shown}"))?;
+    if transfers.is_some() {
+        eprintln!(
+            "Pushed {}@{} ({} uploaded, {} already there, {} mounted)",
+            pushed.destination,
+            pushed.manifest_digest,
+            pushed.uploaded,
+            pushed.existing,
+            pushed.mounted
+        );
+    }
+    if let Some(path) = &args.digestfile {
+        std::fs::write(path, pushed.manifest_digest.to_string())
+            .with_context(|| format!("cannot write the digest to {}", path.display()))?;
+    }
     Ok(())
 }
 

@@ -101,6 +101,19 @@ const MIGRATIONS: &[&str] = &[
     // on a bare layer, and for containers of older stores).
     "ALTER TABLE containers ADD COLUMN image_id TEXT;
      CREATE INDEX containers_by_image ON containers(image_id);",
+    // 6: where compressed forms of layers were seen in registries, so a
+    // push can reuse or mount them instead of uploading (see the
+    // `blob_sources` module).
+    "CREATE TABLE blob_sources (
+        diff_id TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        media_type TEXT NOT NULL,
+        host TEXT NOT NULL,
+        repository TEXT NOT NULL,
+        seen INTEGER NOT NULL,
+        PRIMARY KEY (diff_id, digest, host, repository)
+     );",
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema

@@ -162,6 +162,9 @@ impl Store {
                 Garbage::Temp(name) => report.dirs.push(name),
             }
         }
+        if !options.dry_run {
+            self.write(super::blob_sources::forget_orphans)?;
+        }
         Ok(report)
     }
 

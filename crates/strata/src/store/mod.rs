@@ -53,6 +53,7 @@ mod fsck;
 mod gc;
 
 // Internals.
+mod blob_sources;
 mod blobs;
 mod db;
 mod layer;
@@ -67,6 +68,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, TransactionBehavior};
 
+pub(crate) use blob_sources::BlobSource;
 pub use commit::CommitOptions;
 pub use containers::{Container, ContainerOptions};
 pub use diff::{DiffFormat, DiffReport};

@@ -9,7 +9,9 @@ use super::{Image, Store};
 use crate::error::{IoContext, Result};
 use crate::fs::write_output;
 use crate::image::reference;
-use crate::transport::{ArchiveInput, Copied, LoadReport, Location, PullOptions, Pulled};
+use crate::transport::{
+    ArchiveInput, Copied, LoadReport, Location, PullOptions, Pulled, PushOptions, PushReport,
+};
 use crate::transport::{SaveFormat, SaveItem, SaveReport};
 use crate::transport::{copy, load_archive, load_layout, save_archive, save_oci_dir, saved_name};
 
@@ -152,5 +154,23 @@ impl Store {
     /// in another process), from where it stopped.
     pub fn pull(&self, reference: &str, options: &PullOptions<'_>) -> Result<Pulled> {
         crate::transport::pull(self, reference, options)
+    }
+
+    /// Pushes `image` (an id, id prefix or name) to `destination`
+    /// (`localhost:5000/app:1`; the name `image` was asked by, else its
+    /// first name, when absent), as `podman push` does. Layers go out as
+    /// blobs the registry has already wherever one is known — the ones
+    /// the image was pulled as, or ones seen in another repository of the
+    /// same registry, mounted from there — and are compressed and
+    /// uploaded otherwise, several at once. The manifest the image came
+    /// with is pushed as it is when it names exactly the blobs that went
+    /// out, so an image pushed back unchanged keeps its digest.
+    pub fn push(
+        &self,
+        image: &str,
+        destination: Option<&str>,
+        options: &PushOptions<'_>,
+    ) -> Result<PushReport> {
+        crate::transport::push(self, image, destination, options)
     }
 }

@@ -20,12 +20,13 @@ pub use copy::Copied;
 pub use load::{ArchiveInput, LoadReport};
 pub use location::Location;
 pub use registry::{
-    PlatformSpec, PullOptions, Pulled, RegistryOptions, TransferEvent, TransferProgress,
+    PlatformSpec, PullOptions, Pulled, PushOptions, PushReport, RegistryOptions, TransferEvent,
+    TransferProgress,
 };
 pub use save::{SaveFormat, SaveItem, SaveReport};
 
 pub(crate) use copy::{copy, saved_name};
 pub(crate) use load::{load_archive, load_layout};
-pub(crate) use registry::pull;
 pub use registry::{login, logout, logout_all};
+pub(crate) use registry::{pull, push};
 pub(crate) use save::{LayerBlob, generate_manifest, save_archive, save_oci_dir};

@@ -16,6 +16,7 @@ mod layers;
 mod limits;
 mod load;
 mod pull;
+mod push;
 mod rw_layers;
 mod save;
 mod save_v1;

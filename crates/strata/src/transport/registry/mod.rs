@@ -8,7 +8,11 @@ mod fetch;
 mod growing;
 mod login;
 mod platform;
+mod produced;
 mod pull;
+mod push;
+mod push_layer;
+mod push_manifest;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +21,8 @@ pub use login::{login, logout, logout_all};
 pub use platform::PlatformSpec;
 pub(crate) use pull::pull;
 pub use pull::{PullOptions, Pulled};
+pub(crate) use push::push;
+pub use push::{PushOptions, PushReport};
 
 use crate::digest::Digest;
 use crate::error::Result;

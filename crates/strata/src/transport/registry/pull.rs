@@ -25,7 +25,7 @@ use crate::image::descriptor::Descriptor;
 use crate::image::manifest::{Index, MAX_JSON, Manifest, malformed};
 use crate::image::media;
 use crate::image::reference::Reference;
-use crate::store::{CreateOptions, Image, Lease, NewImage, Store};
+use crate::store::{BlobSource, CreateOptions, Image, Lease, NewImage, Store};
 use crate::transport::load::import_or_hold;
 use crate::transport::plan::{LayerFile, check_layer_count};
 
@@ -152,7 +152,9 @@ fn kind_of(what: &str, content_type: &str, bytes: &[u8]) -> Result<String> {
     }
     let head: Head = serde_json::from_slice(bytes)
         .map_err(|e| malformed(what, format!("it is not JSON: {e}")))?;
-    if head.schema_version == 1 || content_type.contains("manifest.v1+") {
+    if head.schema_version == 1
+        || content_type.starts_with("application/vnd.docker.distribution.manifest.v1+")
+    {
         return Err(malformed(
             what,
             "it is a Docker schema 1 manifest, which strata does not pull \
@@ -262,12 +264,30 @@ fn bring_in(
             names,
         },
     )?;
+    store.remember_blob_sources(&sources_of(client, repository, resolved))?;
     Ok(Pulled {
         image,
         manifest_digest: resolved.manifest_digest.clone(),
         fetched: missing.len(),
         reused: have,
     })
+}
+
+/// Where each layer of `resolved` is in the registry, for later pushes.
+fn sources_of(client: &Client, repository: &str, resolved: &Resolved) -> Vec<BlobSource> {
+    resolved
+        .layers
+        .iter()
+        .zip(&resolved.diff_ids)
+        .map(|(blob, diff_id)| BlobSource {
+            diff_id: diff_id.clone(),
+            digest: blob.digest.clone(),
+            size: blob.size,
+            media_type: blob.media_type.clone(),
+            host: client.host().to_string(),
+            repository: repository.to_string(),
+        })
+        .collect()
 }
 
 /// Downloads the `missing` layers, `max_parallel` at a time in order,

@@ -77,7 +77,7 @@ pub(super) fn layer_descriptor(layer: &LayerBlob) -> Descriptor {
 }
 
 /// Compact JSON of `value`.
-pub(super) fn to_json(what: &str, value: &impl Serialize) -> Result<Vec<u8>> {
+pub(crate) fn to_json(what: &str, value: &impl Serialize) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| Error::Invalid(format!("cannot write {what}: {e}")))
 }
 

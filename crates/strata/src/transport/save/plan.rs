@@ -195,7 +195,7 @@ fn plan_image(
 }
 
 /// Layer `id`, which must have `diff_id` and a recorded tar size.
-fn layer_blob(store: &Store, id: &str, diff_id: &Digest) -> Result<LayerBlob> {
+pub(crate) fn layer_blob(store: &Store, id: &str, diff_id: &Digest) -> Result<LayerBlob> {
     let layer = store.layer(id)?;
     let (Some(digest), Some(size)) = (&layer.diff_digest, layer.diff_size) else {
         return Err(Error::Damaged {
