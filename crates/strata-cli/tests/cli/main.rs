@@ -10,6 +10,7 @@ mod images;
 mod interop_images;
 mod output_paths;
 mod pull;
+mod push;
 mod store_commands;
 mod store_containers;
 mod store_crash;
