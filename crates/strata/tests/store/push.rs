@@ -261,6 +261,19 @@ fn a_pulled_image_pushed_to_its_registry_is_mounted_and_keeps_its_digest() {
     let other = TestStore::new();
     let pulled = other.store.pull(&far, &pull_options()).expect("pull");
     assert_eq!(pulled.image.id, image.image_id);
+
+    // Compression is deterministic: a third registry gets the same blobs.
+    let third = Registry::plain();
+    let again = t
+        .store
+        .push(
+            &source,
+            Some(&format!("{}/far/app:1", third.host())),
+            &push_options(Compression::Gzip),
+        )
+        .expect("push to a third registry");
+    assert_eq!(again.uploaded, 3);
+    assert_eq!(again.manifest_digest, moved.manifest_digest);
 }
 
 #[test]
