@@ -392,3 +392,76 @@ fn destinations_are_checked() {
         .expect_err("no such image");
     assert!(missing.to_string().contains("nosuchimage"), "{missing}");
 }
+
+#[test]
+fn token_auth_with_a_password_posts_then_falls_back_to_get() {
+    use testkit::registry::{Options, TokenOptions};
+    let t = TestStore::new();
+    let image = sample(&t, "1");
+    t.store.load_path(&image.path).expect("load");
+    let login = Login {
+        username: USER.to_string(),
+        password: PASSWORD.to_string(),
+        identity_token: None,
+    };
+    for oauth_post in [true, false] {
+        let registry = Registry::start(Options {
+            token: Some(TokenOptions {
+                anonymous_pull: false,
+                oauth_post,
+                ..TokenOptions::default()
+            }),
+            ..Options::default()
+        });
+        let destination = format!("{}/tokens/app:1", registry.host());
+        let with = |login: Option<Login>| PushOptions {
+            registry: RegistryOptions {
+                auth_file: Some(t.dir.path().join("no-auth.json")),
+                login,
+                ..quick()
+            },
+            ..push_options(Compression::Gzip)
+        };
+        let refused = t
+            .store
+            .push(&image.name, Some(&destination), &with(None))
+            .expect_err("anonymous tokens are refused");
+        assert!(
+            refused.to_string().contains("authentication failed"),
+            "{refused}"
+        );
+        t.store
+            .push(&image.name, Some(&destination), &with(Some(login.clone())))
+            .expect("push with a password");
+        let server = registry.token_server().expect("token server");
+        let granted: Vec<(String, String)> = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.status == 200)
+            .map(|r| (r.method, r.auth))
+            .collect();
+        let expected = match oauth_post {
+            true => ("POST".to_string(), format!("password:{USER}")),
+            false => ("GET".to_string(), format!("basic:{USER}")),
+        };
+        assert!(!granted.is_empty(), "no token was granted");
+        assert!(
+            granted.iter().all(|g| *g == expected),
+            "oauth_post {oauth_post}: {granted:?}"
+        );
+        let pulled = TestStore::new()
+            .store
+            .pull(
+                &destination,
+                &PullOptions {
+                    registry: RegistryOptions {
+                        login: Some(login.clone()),
+                        ..quick()
+                    },
+                    ..PullOptions::default()
+                },
+            )
+            .expect("pull with a password");
+        assert_eq!(pulled.image.id, image.image_id);
+    }
+}
