@@ -1,6 +1,7 @@
 //! Pulls from a registry that sends bad content: blobs that do not hash
 //! to their digest or are not their size, oversized manifests, indexes
-//! that lead back to themselves or nest too deep, schema 1 manifests, configs that disagree with their
+//! that lead back to themselves or nest too deep, schema 1 manifests,
+//! an index served as an image manifest, configs that disagree with their
 //! layers, manifests that are not what they were asked by, redirects to
 //! other hosts and schemes. Each pull fails naming what was wrong and
 //! leaves the store as it was (a cut-short blob stays for resuming; a
@@ -398,6 +399,26 @@ fn a_schema_1_manifest_is_refused_by_name() {
             "{error}"
         );
     }
+    assert_untouched(&t);
+}
+
+#[test]
+fn an_index_served_as_an_image_manifest_is_refused() {
+    let t = TestStore::new();
+    let registry = HostileRegistry::start();
+    let image = two_layers("content-type", 4);
+    let manifest = serve(&registry, "1", &image);
+    // An index said to be an image manifest.
+    let index = index_of(&[(&manifest, media::MANIFEST)]);
+    registry.put_manifest(REPO, "index", media::MANIFEST, &index);
+    let error = pull_fails(&t, &registry, "index");
+    assert!(
+        error.contains(&format!(
+            "manifest {} is malformed: missing field `config`",
+            digest(&index)
+        )),
+        "{error}"
+    );
     assert_untouched(&t);
 }
 
