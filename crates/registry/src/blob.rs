@@ -186,16 +186,29 @@ impl BlobReader<'_> {
                     return Ok(true);
                 }
                 Ok(None) if self.size.is_none() => return Ok(false),
-                Ok(None) => {
-                    let reason = format!(
-                        "the body ended after {} of {} bytes",
-                        self.offset,
-                        self.size.unwrap_or_default()
-                    );
-                    self.retry(Error::protocol(&self.what, reason))?;
+                Ok(None) => self.retry(self.ended_short(None))?,
+                Err(Error::Transport { reason, .. }) if self.size.is_some() => {
+                    self.retry(self.ended_short(Some(reason)))?
                 }
                 Err(e) => self.retry(e)?,
             }
+        }
+    }
+
+    /// The error for a body that ended before the blob's size: the kind
+    /// of break a later attempt resumes from.
+    fn ended_short(&self, cause: Option<String>) -> Error {
+        let mut reason = format!(
+            "the body ended after {} of {} bytes",
+            self.offset,
+            self.size.unwrap_or_default()
+        );
+        if let Some(cause) = cause {
+            reason.push_str(&format!(" ({cause})"));
+        }
+        Error::Transport {
+            what: self.what.clone(),
+            reason,
         }
     }
 

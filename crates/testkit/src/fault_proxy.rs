@@ -38,7 +38,7 @@
 //! let total = proxy.bytes_served("/blobs/");
 //! ```
 
-mod http;
+pub(crate) mod http;
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};

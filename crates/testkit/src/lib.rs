@@ -2,13 +2,16 @@
 //! `crates/tarsplit/tests/corpus/generate.py` (once per test process),
 //! small helpers, the real tools strata is compared with ([`peers`]), and a
 //! real registry ([`registry`]) with a fault-injecting proxy
-//! ([`fault_proxy`]) for registry client tests. Not part of strata's API.
+//! ([`fault_proxy`]) for registry client tests, and a scripted registry
+//! for content the real one cannot serve ([`hostile_registry`]). Not part
+//! of strata's API.
 
 #![allow(clippy::unwrap_used)]
 #![deny(missing_docs)]
 
 pub mod compressed;
 pub mod fault_proxy;
+pub mod hostile_registry;
 pub mod image_archive;
 pub mod peers;
 pub mod registry;

@@ -48,7 +48,7 @@
 //! assert!(seen.iter().any(|r| r.method == "POST"));
 //! ```
 
-mod certs;
+pub(crate) mod certs;
 mod skopeo;
 mod token;
 

@@ -12,6 +12,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -65,20 +66,31 @@ impl Store {
         let dir = self.downloads_dir();
         std::fs::create_dir_all(&dir).context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join(digest.hex());
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .context(|| format!("cannot open {}", path.display()))?;
-        file.lock()
-            .context(|| format!("cannot lock {}", path.display()))?;
-        let have = file
-            .metadata()
-            .context(|| format!("cannot stat {}", path.display()))?
-            .len();
-        Ok(Download { file, have, path })
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .context(|| format!("cannot open {}", path.display()))?;
+            file.lock()
+                .context(|| format!("cannot lock {}", path.display()))?;
+            let meta = file
+                .metadata()
+                .context(|| format!("cannot stat {}", path.display()))?;
+            // The holder we waited for may have removed the file (its
+            // layer is in, or its bytes were wrong): open the path again.
+            match std::fs::metadata(&path) {
+                Ok(now) if now.ino() == meta.ino() && now.dev() == meta.dev() => {
+                    let have = meta.len();
+                    return Ok(Download { file, have, path });
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).context(|| format!("cannot stat {}", path.display())),
+            }
+        }
     }
 
     /// Removes the partial download of `digest`: its layer is in.
@@ -151,5 +163,46 @@ impl Store {
         }
         files.sort();
         Ok(files)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::StoreOptions;
+
+    /// A process waiting for a download removed by its holder (the bytes
+    /// were wrong) starts a new file rather than fill the removed one.
+    #[test]
+    fn a_waiter_gets_a_new_file_when_the_holder_removed_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&StoreOptions {
+            root: Some(dir.path().join("root")),
+            runroot: Some(dir.path().join("run")),
+            driver: Some("vfs".into()),
+        })
+        .expect("open");
+        let digest = Digest::parse(&format!("sha256:{}", "ab".repeat(32))).expect("digest");
+        let mut held = store.start_download(&digest).expect("start");
+        held.file.write_all(b"wrong bytes").expect("write");
+        let (tx, rx) = mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut waiter = store.start_download(&digest).expect("start again");
+                waiter.file.write_all(b"new").expect("write");
+                tx.send(waiter.have).expect("send");
+            });
+            // The waiter is blocked on the lock whether or not it opened
+            // the old file yet; either way it must end on a new one.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            store.finish_download(&digest).expect("remove");
+            drop(held);
+        });
+        assert_eq!(rx.recv().expect("have"), 0);
+        let path = store.downloads_dir().join(digest.hex());
+        assert_eq!(std::fs::read(path).expect("read"), b"new");
     }
 }

@@ -179,7 +179,7 @@ impl Store {
             && expected != actual
         {
             return Err(Error::ContentMismatch {
-                what: format!("layer {id}"),
+                what: format!("the diff id of layer {id}"),
                 expected: expected.to_string(),
                 actual: actual.to_string(),
             });
@@ -356,8 +356,10 @@ fn send_chunks(
 ) -> Result<()> {
     loop {
         let mut chunk = vec![0u8; CHUNK];
-        let n = read_full(tar, &mut chunk)
-            .context(|| format!("cannot read the {} layer stream", compression.name()))?;
+        let n = read_full(tar, &mut chunk).context(|| match compression {
+            Compression::None => "cannot read the layer stream".to_string(),
+            other => format!("cannot read the {} layer stream", other.name()),
+        })?;
         if n == 0 {
             return Ok(());
         }

@@ -72,6 +72,7 @@ pub(crate) use blob_sources::BlobSource;
 pub use commit::CommitOptions;
 pub use containers::{Container, ContainerOptions};
 pub use diff::{DiffFormat, DiffReport};
+pub(crate) use downloads::Download;
 pub use downloads::{DOWNLOAD_EXPIRY, Downloads};
 pub use fsck::{FsckIssue, FsckReport, Status};
 pub use gc::{GcOptions, GcReport};

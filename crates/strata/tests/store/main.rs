@@ -16,6 +16,7 @@ mod layers;
 mod limits;
 mod load;
 mod pull;
+mod pull_hostile;
 mod push;
 mod rw_layers;
 mod save;

@@ -1,8 +1,9 @@
 //! Downloading one layer blob into its partial-download file: resuming
 //! from what the file already holds (hashed again first), appending what
 //! the registry sends, telling the reader behind it, and checking the
-//! digest at the end. A blob that does not hash right is discarded so
-//! that no later pull resumes it.
+//! digest at the end. A blob that does not hash right, or that the
+//! registry sends longer than its descriptor says, is discarded so that
+//! no later pull resumes it.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
@@ -16,7 +17,7 @@ use super::TransferEvent;
 use super::growing::Growing;
 use crate::error::{Error, IoContext, Result};
 use crate::image::descriptor::Descriptor;
-use crate::store::Store;
+use crate::store::{Download, Store};
 
 /// Size of the pieces read from the network and appended.
 const PIECE: usize = 256 << 10;
@@ -39,6 +40,40 @@ pub(crate) fn fetch(context: &FetchContext<'_>, blob: &Descriptor, growing: &Gro
 
 fn fetch_inner(context: &FetchContext<'_>, blob: &Descriptor, growing: &Growing) -> Result<()> {
     let mut download = context.store.start_download(&blob.digest)?;
+    let outcome = transfer(context, blob, growing, &mut download);
+    if let Err(e) = &outcome {
+        // Bytes proven wrong are not kept for a later pull to resume, nor
+        // an empty file. The reader behind the download keeps its handle.
+        // Should the removal fail, the next pull hashes the file again:
+        // the error that matters is the download's.
+        let empty = download.file.metadata().map(|m| m.len() == 0);
+        if proves_wrong(e) || empty.unwrap_or(false) {
+            let _ = context.store.finish_download(&blob.digest);
+        }
+    }
+    outcome
+}
+
+/// Whether a failed download proved the registry's bytes wrong: not
+/// what the digest names, or not the size the descriptor gives.
+fn proves_wrong(error: &Error) -> bool {
+    use strata_registry::Error as Registry;
+    match error {
+        Error::ContentMismatch { .. } => true,
+        Error::Registry(e) => matches!(
+            e,
+            Registry::DigestMismatch { .. } | Registry::Protocol { .. }
+        ),
+        _ => false,
+    }
+}
+
+fn transfer(
+    context: &FetchContext<'_>,
+    blob: &Descriptor,
+    growing: &Growing,
+    download: &mut Download,
+) -> Result<()> {
     if download.have > blob.size {
         download.restart()?;
     }
@@ -101,7 +136,6 @@ fn fetch_inner(context: &FetchContext<'_>, blob: &Descriptor, growing: &Growing)
     }
     let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
     if done != blob.size || actual != blob.digest.as_str() {
-        download.restart()?;
         return Err(Error::ContentMismatch {
             what: format!("layer blob {}", blob.digest),
             expected: format!("{} ({} bytes)", blob.digest, blob.size),
