@@ -20,7 +20,11 @@
 //!   (what `docker load` reads): a compressed layer is decompressed; the
 //!   source manifest is kept only if it already describes exactly that;
 //! - a registry source is a source with a manifest (the registry's bytes)
-//!   whose layers are the blobs it names, compressed or not.
+//!   whose layers are the blobs it names, compressed or not. Into an OCI
+//!   layout or archive a Docker schema 2 manifest is converted to an OCI
+//!   one over the same config and blobs, as skopeo converts it (OCI
+//!   layout readers skip other manifest types); the config bytes are
+//!   kept, unlike skopeo, so the image id is.
 //!
 //! Checks: every config, manifest and blob is checked against the digest
 //! naming it as the source is read (as a load checks them); a layer that
@@ -47,7 +51,7 @@ use crate::digest::{Digest, DigestReader};
 use crate::error::{Error, IoContext, Result};
 use crate::fs::write_output;
 use crate::image::manifest::malformed;
-use crate::image::{Manifest, reference};
+use crate::image::{Descriptor, Manifest, media, reference};
 use crate::store::Store;
 
 /// Copies the image `from` names to `to`, neither being the store nor
@@ -112,6 +116,10 @@ fn copy_plan(
         return super::direct_push::push(source, &plan, reference, options, &scratch);
     }
     let unpack = matches!(to, Location::DockerArchive { .. });
+    let mut plan = plan;
+    if !unpack && let Some(bytes) = &plan.manifest {
+        plan.manifest = Some(oci_form(bytes)?);
+    }
     let (layers, manifest, tars) = layers_of(source, &plan, unpack)?;
     let id = Digest::of(&plan.config).hex().to_string();
     let (name, ref_name) = naming(&plan, to)?;
@@ -153,6 +161,47 @@ fn copy_plan(
     }?;
     Ok(Copied::Saved { image: id })
 }
+
+/// A manifest as an OCI layout keeps it: an OCI manifest as it is; a
+/// Docker schema 2 one (as a registry serves it) with the same config
+/// and blobs under their OCI media types, as skopeo converts it (OCI
+/// layout readers, skopeo's among them, skip entries of other types).
+/// Unlike skopeo, the config's bytes are kept, and so the image id.
+fn oci_form(bytes: &[u8]) -> Result<Vec<u8>> {
+    let manifest = Manifest::parse("the source manifest", bytes)?;
+    if manifest.media_type.as_deref() != Some(media::DOCKER_MANIFEST) {
+        return Ok(bytes.to_vec());
+    }
+    let layer_type = |docker: &str| match docker {
+        media::DOCKER_LAYER_GZIP => media::OCI_LAYER_GZIP.to_string(),
+        media::DOCKER_LAYER_FOREIGN => NONDISTRIBUTABLE_GZIP.to_string(),
+        DOCKER_LAYER_TAR => media::OCI_LAYER_TAR.to_string(),
+        other => other.to_string(),
+    };
+    let converted = Manifest {
+        schema_version: 2,
+        media_type: Some(media::OCI_MANIFEST.to_string()),
+        config: Descriptor {
+            media_type: media::OCI_CONFIG.to_string(),
+            ..manifest.config
+        },
+        layers: manifest
+            .layers
+            .into_iter()
+            .map(|layer| Descriptor {
+                media_type: layer_type(&layer.media_type),
+                ..layer
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&converted)
+        .map_err(|e| Error::Invalid(format!("cannot write the manifest: {e}")))
+}
+
+/// Docker's media type for an uncompressed layer.
+const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
+/// OCI's media type for a gzip layer that may not be redistributed.
+const NONDISTRIBUTABLE_GZIP: &str = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
 
 /// The name and OCI ref name the copy records, as a save from the store
 /// records them: the destination's reference, else the source's name.
