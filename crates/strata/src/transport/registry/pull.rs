@@ -84,6 +84,10 @@ pub(crate) fn pull_named(
     let repository = reference.path().to_string();
     let platform = options.platform.clone().unwrap_or_else(PlatformSpec::host);
     let resolved = resolve(&client, &reference, &platform)?;
+    let names = names.unwrap_or_else(|| match (reference.tag(), reference.digest()) {
+        (Some(_), _) | (None, None) => vec![reference.to_string()],
+        (None, Some(_)) => Vec::new(),
+    });
     let lease = store.lease()?;
     let pulled = bring_in(
         store,
@@ -91,7 +95,6 @@ pub(crate) fn pull_named(
         &repository,
         &lease,
         &resolved,
-        &reference,
         names,
         options,
     );
@@ -255,8 +258,7 @@ fn bring_in(
     repository: &str,
     lease: &Lease,
     resolved: &Resolved,
-    reference: &Reference,
-    names: Option<Vec<String>>,
+    names: Vec<String>,
     options: &PullOptions<'_>,
 ) -> Result<Pulled> {
     let chain = chain_ids(&resolved.diff_ids);
@@ -280,10 +282,6 @@ fn bring_in(
     fetch_and_import(
         store, client, repository, lease, resolved, &chain, &missing, options,
     )?;
-    let names = names.unwrap_or_else(|| match (reference.tag(), reference.digest()) {
-        (Some(_), _) | (None, None) => vec![reference.to_string()],
-        (None, Some(_)) => Vec::new(),
-    });
     let image = store.commit_image(
         lease,
         &NewImage {
