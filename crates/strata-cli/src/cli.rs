@@ -534,6 +534,10 @@ pub struct CopyArgs {
     /// (default: this host).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
+    /// From a registry to a registry, copy a multi-platform index whole
+    /// (every image it lists), keeping its digest.
+    #[arg(short, long)]
+    pub all: bool,
     /// Blobs transferred at once.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub max_parallel: usize,

@@ -101,6 +101,7 @@ pub fn copy(store: &Store, args: &CopyArgs) -> Result<()> {
             &args.dest_creds,
         )?,
         platform,
+        all: args.all,
         progress: progress.as_ref().map(|p| p as &(dyn Fn(&_) + Sync)),
     };
     match store

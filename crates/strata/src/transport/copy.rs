@@ -6,7 +6,7 @@ use std::fs::File;
 use super::load::{ArchiveInput, LoadReport, load_archive_selected, load_layout};
 use super::location::Location;
 use super::registry::{
-    PlatformSpec, PullOptions, Pulled, RegistryOptions, TransferProgress, mirror, pull_named,
+    Ends, PlatformSpec, PullOptions, Pulled, RegistryOptions, TransferProgress, mirror, pull_named,
 };
 use super::save::{SaveFormat, SaveItem, save_archive, save_oci_dir};
 use crate::digest::Digest;
@@ -29,8 +29,9 @@ pub enum Copied {
     Pulled(Pulled),
     /// An image sent to a registry.
     Pushed {
-        /// The image (its config digest, hex).
-        image: String,
+        /// The image (its config digest, hex); none when an index was
+        /// copied whole.
+        image: Option<String>,
         /// The digest of the manifest the registry now has.
         manifest_digest: Digest,
     },
@@ -46,6 +47,10 @@ pub struct CopyOptions<'a> {
     /// The platform to pick from a multi-platform source image; this
     /// host's when absent.
     pub platform: Option<PlatformSpec>,
+    /// From a registry to a registry, copy a multi-platform index whole
+    /// (every manifest it lists, then the index, digests kept), as
+    /// skopeo's `--all`. Other copies take one image.
+    pub all: bool,
     /// Called as blobs move to or from a registry.
     pub progress: Option<TransferProgress<'a>>,
 }
@@ -56,6 +61,7 @@ impl std::fmt::Debug for CopyOptions<'_> {
             .field("source", &self.source)
             .field("destination", &self.destination)
             .field("platform", &self.platform)
+            .field("all", &self.all)
             .finish_non_exhaustive()
     }
 }
@@ -76,14 +82,14 @@ pub(crate) fn copy(
             "pushing from the store: use `strata push`".into(),
         )),
         (Location::Docker { reference: a }, Location::Docker { reference: b }) => {
-            let mirrored = mirror(
-                a,
-                b,
-                &options.source,
-                &options.destination,
-                options.platform.as_ref(),
-                options.progress,
-            )?;
+            let ends = Ends {
+                source: &options.source,
+                destination: &options.destination,
+                platform: options.platform.as_ref(),
+                all: options.all,
+                progress: options.progress,
+            };
+            let mirrored = mirror(a, b, &ends)?;
             Ok(Copied::Pushed {
                 image: mirrored.image,
                 manifest_digest: mirrored.manifest_digest,

@@ -61,7 +61,7 @@ pub(super) fn push(
         options.progress,
     )?;
     Ok(Copied::Pushed {
-        image: Digest::of(&plan.config).hex().to_string(),
+        image: Some(Digest::of(&plan.config).hex().to_string()),
         manifest_digest,
     })
 }
@@ -89,10 +89,9 @@ fn kept(source: &dyn Source, plan: &Plan, blobs: &mut FileBlobs<'_>) -> Result<O
             .insert(layer.diff_id.clone(), Place::Source(layer.id.clone()));
     }
     Ok(Some(Outgoing {
-        config: plan.config.clone(),
         manifest: bytes.clone(),
         media_type,
-        layers: layers.into_iter().map(|l| (l.diff_id, l.size)).collect(),
+        blobs: blobs.with_config(plan, layers.into_iter().map(|l| (l.diff_id, l.size))),
     }))
 }
 
@@ -138,10 +137,9 @@ fn generated(
     let bytes = serde_json::to_vec(&manifest)
         .map_err(|e| Error::Invalid(format!("cannot write the manifest: {e}")))?;
     Ok(Outgoing {
-        config: plan.config.clone(),
         manifest: bytes,
         media_type: media::DOCKER_MANIFEST.to_string(),
-        layers: layers.into_iter().map(|d| (d.digest, d.size)).collect(),
+        blobs: blobs.with_config(plan, layers.into_iter().map(|d| (d.digest, d.size))),
     })
 }
 
@@ -185,17 +183,36 @@ enum Place {
     Source(String),
     /// A file the copy compressed.
     Scratch(PathBuf),
+    /// These bytes (the config).
+    Memory(Vec<u8>),
 }
 
-/// Layer blobs from the source's files and the scratch directory.
+/// Blobs from the source's files, the scratch directory and memory.
 struct FileBlobs<'a> {
     source: &'a dyn Source,
     at: HashMap<Digest, Place>,
 }
 
+impl FileBlobs<'_> {
+    /// The blobs of an image: its config (kept here), then `layers`.
+    fn with_config(
+        &mut self,
+        plan: &Plan,
+        layers: impl Iterator<Item = (Digest, u64)>,
+    ) -> Vec<(Digest, u64)> {
+        let config = Digest::of(&plan.config);
+        self.at
+            .insert(config.clone(), Place::Memory(plan.config.clone()));
+        std::iter::once((config, plan.config.len() as u64))
+            .chain(layers)
+            .collect()
+    }
+}
+
 impl Blobs for FileBlobs<'_> {
     fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>> {
         match self.at.get(digest) {
+            Some(Place::Memory(bytes)) => Ok(Box::new(bytes.as_slice())),
             Some(Place::Source(path)) => self.source.open(path),
             Some(Place::Scratch(path)) => Ok(Box::new(
                 File::open(path).context(|| format!("cannot open {}", path.display()))?,

@@ -306,7 +306,7 @@ fn archives_and_layouts_pushed_read_back_with_skopeo() {
             image: id,
             manifest_digest,
         } => {
-            assert_eq!(*id, image.image_id);
+            assert_eq!(id.as_deref(), Some(image.image_id.as_str()));
             assert_eq!(manifest_digest.to_string(), image.manifest);
         }
         other => panic!("{other:?}"),
@@ -574,5 +574,151 @@ fn a_bad_blob_fails_the_copy_leaving_nothing_behind() {
         .expect_err("a damaged layer");
     assert!(error.to_string().contains(hex), "{error}");
     assert!(!target.try_inspect_raw("pushed/bad:1").status.success());
+    assert_store_untouched(&t);
+}
+
+/// Puts an index of `entries` (manifest digest, size, architecture) into
+/// layout `dir` under ref name `name`.
+fn add_index(dir: &Path, entries: &[(String, u64, &str)], name: &str) {
+    let manifests: Vec<Value> = entries
+        .iter()
+        .map(|(digest, size, arch)| {
+            serde_json::json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": digest,
+                "size": size,
+                "platform": {"architecture": arch, "os": "linux"},
+            })
+        })
+        .collect();
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    }))
+    .expect("index json");
+    let digest = digest_of(&index);
+    std::fs::write(
+        dir.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+        &index,
+    )
+    .expect("write index");
+    let path = dir.join("index.json");
+    let mut top = json(&std::fs::read(&path).expect("index.json"));
+    top["manifests"]
+        .as_array_mut()
+        .expect("entries")
+        .push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": digest,
+            "size": index.len(),
+            "annotations": {"org.opencontainers.image.ref.name": name},
+        }));
+    std::fs::write(&path, serde_json::to_vec(&top).expect("json")).expect("write");
+}
+
+/// The digest and size of the entry of layout `dir` named `name`.
+fn entry(dir: &Path, name: &str) -> (String, u64) {
+    let top = json(&std::fs::read(dir.join("index.json")).expect("index.json"));
+    let found = top["manifests"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["annotations"]["org.opencontainers.image.ref.name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {top}"))
+        .clone();
+    (
+        found["digest"].as_str().expect("digest").to_string(),
+        found["size"].as_u64().expect("size"),
+    )
+}
+
+#[test]
+fn an_index_is_copied_whole_with_all_and_one_platform_without() {
+    let t = TestStore::new();
+    let amd = sample(&t);
+    let arm = sample_image(
+        &t.dir.path().join("other.tar"),
+        &["--layers", "2", "--size-mib", "1"],
+    );
+    let first = Registry::plain();
+    let second = Registry::plain();
+    let layout = t.dir.path().join("layout");
+    for (archive, name) in [(&amd.path, "amd"), (&arm.path, "arm")] {
+        copy(
+            &t.store,
+            &format!("docker-archive:{}", archive.display()),
+            &format!("oci:{}:{name}", layout.display()),
+        );
+    }
+    let (amd_digest, amd_size) = entry(&layout, "amd");
+    let (arm_digest, arm_size) = entry(&layout, "arm");
+    add_index(
+        &layout,
+        &[
+            (amd_digest, amd_size, "amd64"),
+            (arm_digest, arm_size, "arm64"),
+        ],
+        "multi",
+    );
+    let mut args: Vec<std::ffi::OsString> = vec!["copy".into(), "--all".into()];
+    args.extend(first.target().dest_flags());
+    args.push(format!("oci:{}:multi", layout.display()).into());
+    args.push(first.target().docker_ref("multi/app:1").into());
+    skopeo_ok(args);
+    let raw = first.target().inspect_raw("multi/app:1");
+    let index = json(&raw);
+
+    let all = CopyOptions {
+        all: true,
+        ..options()
+    };
+    let copied = t
+        .store
+        .copy_with(
+            &at(&format!("docker://{}/multi/app:1", first.host())),
+            &at(&format!("docker://{}/multi/app:1", second.host())),
+            &all,
+        )
+        .expect("copy --all");
+    assert!(
+        matches!(&copied, Copied::Pushed { image: None, manifest_digest }
+            if manifest_digest.to_string() == digest_of(&raw)),
+        "{copied:?}"
+    );
+    assert_eq!(second.target().inspect_raw("multi/app:1"), raw);
+    let mut arm64 = None;
+    for child in index["manifests"].as_array().expect("manifests") {
+        let reference = format!("multi/app@{}", child["digest"].as_str().expect("digest"));
+        let bytes = second.target().inspect_raw(&reference);
+        assert_eq!(bytes, first.target().inspect_raw(&reference));
+        if child["platform"]["architecture"] == "arm64" {
+            arm64 = Some(bytes);
+        }
+    }
+
+    // Without --all: the platform's image only, its manifest kept.
+    let one = CopyOptions {
+        platform: Some("linux/arm64".parse().expect("platform")),
+        ..options()
+    };
+    let copied = t
+        .store
+        .copy_with(
+            &at(&format!("docker://{}/multi/app:1", first.host())),
+            &at(&format!("docker://{}/single/app:1", second.host())),
+            &one,
+        )
+        .expect("copy one platform");
+    assert!(
+        matches!(&copied, Copied::Pushed { image: Some(id), .. } if *id == arm.image_id),
+        "{copied:?}"
+    );
+    assert_eq!(
+        Some(second.target().inspect_raw("single/app:1")),
+        arm64,
+        "the arm64 manifest's bytes"
+    );
     assert_store_untouched(&t);
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 pub(crate) use image_in::fetch_image;
 pub use login::{login, logout, logout_all};
-pub(crate) use mirror::mirror;
+pub(crate) use mirror::{Ends, mirror};
 pub use platform::PlatformSpec;
 pub use pull::{PullOptions, Pulled};
 pub(crate) use pull::{pull, pull_named};

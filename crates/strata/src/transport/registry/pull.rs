@@ -168,7 +168,7 @@ pub(crate) fn resolve(
 
 /// The media type of a fetched manifest: the registry's word, else the
 /// document's own; schema 1 is refused by name.
-fn kind_of(what: &str, content_type: &str, bytes: &[u8]) -> Result<String> {
+pub(crate) fn kind_of(what: &str, content_type: &str, bytes: &[u8]) -> Result<String> {
     #[derive(serde::Deserialize)]
     struct Head {
         #[serde(rename = "schemaVersion", default)]

@@ -27,17 +27,15 @@ const PIECE: usize = 256 << 10;
 
 /// An image to send.
 pub(crate) struct Outgoing {
-    /// The config's bytes.
-    pub config: Vec<u8>,
     /// The manifest's bytes, sent as they are.
     pub manifest: Vec<u8>,
     /// The manifest's media type.
     pub media_type: String,
-    /// The layer blobs (digest and size), base first.
-    pub layers: Vec<(Digest, u64)>,
+    /// The blobs it names (digest and size), config first.
+    pub blobs: Vec<(Digest, u64)>,
 }
 
-/// Where the layer blobs of an [`Outgoing`] image are read from.
+/// Where the blobs of an [`Outgoing`] image are read from.
 pub(crate) trait Blobs: Sync {
     /// Opens blob `digest` from its start.
     fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>>;
@@ -59,47 +57,71 @@ pub(crate) fn send(
     blobs: &dyn Blobs,
     progress: Option<TransferProgress<'_>>,
 ) -> Result<Digest> {
-    let manifest_digest = Digest::of(&image.manifest);
-    let target = match (reference.digest(), reference.tag()) {
-        (Some(digest), _) if *digest != manifest_digest => {
-            return Err(Error::Invalid(format!(
-                "cannot push to {reference}: the manifest's digest is {manifest_digest}"
-            )));
-        }
-        (Some(digest), _) => digest.to_string(),
-        (None, Some(tag)) => tag.to_string(),
-        (None, None) => "latest".to_string(),
-    };
+    let target = target(reference, &image.manifest)?;
     let client = client_for(reference, options)?;
-    let config = Digest::of(&image.config);
-    let mut all = vec![(config, image.config.len() as u64)];
-    for layer in &image.layers {
-        if !all.iter().any(|(d, _)| *d == layer.0) {
-            all.push(layer.clone());
+    let to = Destination {
+        client: &client,
+        repository: reference.path(),
+        max_parallel: options.max_parallel,
+    };
+    send_to(&to, &target, image, blobs, progress)
+}
+
+/// What a manifest sent to `reference` is named by: its tag, or its
+/// digest, which must be that of `manifest`.
+pub(crate) fn target(reference: &Reference, manifest: &[u8]) -> Result<String> {
+    let manifest_digest = Digest::of(manifest);
+    match (reference.digest(), reference.tag()) {
+        (Some(digest), _) if *digest != manifest_digest => Err(Error::Invalid(format!(
+            "cannot push to {reference}: the manifest's digest is {manifest_digest}"
+        ))),
+        (Some(digest), _) => Ok(digest.to_string()),
+        (None, Some(tag)) => Ok(tag.to_string()),
+        (None, None) => Ok("latest".to_string()),
+    }
+}
+
+/// A repository of a registry, reached.
+pub(crate) struct Destination<'a> {
+    /// The registry.
+    pub client: &'a Client,
+    /// The repository.
+    pub repository: &'a str,
+    /// Blobs sent at once.
+    pub max_parallel: usize,
+}
+
+/// Sends `image`'s blobs, then its manifest as `target` (a tag or its
+/// digest); returns the manifest's digest.
+pub(crate) fn send_to(
+    to: &Destination<'_>,
+    target: &str,
+    image: &Outgoing,
+    blobs: &dyn Blobs,
+    progress: Option<TransferProgress<'_>>,
+) -> Result<Digest> {
+    let mut all: Vec<(Digest, u64)> = Vec::new();
+    for blob in &image.blobs {
+        if !all.iter().any(|(d, _)| *d == blob.0) {
+            all.push(blob.clone());
         }
     }
     let sender = Sender {
-        client: &client,
-        repository: reference.path(),
-        image,
+        client: to.client,
+        repository: to.repository,
         blobs,
         progress,
         cancel: AtomicBool::new(false),
     };
-    sender.send_all(&all, options.max_parallel)?;
-    client.put_manifest(
-        reference.path(),
-        &target,
-        &image.media_type,
-        &image.manifest,
-    )?;
-    Ok(manifest_digest)
+    sender.send_all(&all, to.max_parallel)?;
+    to.client
+        .put_manifest(to.repository, target, &image.media_type, &image.manifest)?;
+    Ok(Digest::of(&image.manifest))
 }
 
 struct Sender<'a> {
     client: &'a Client,
     repository: &'a str,
-    image: &'a Outgoing,
     blobs: &'a dyn Blobs,
     progress: Option<TransferProgress<'a>>,
     cancel: AtomicBool,
@@ -215,16 +237,11 @@ impl Sender<'_> {
         tx: SyncSender<io::Result<Vec<u8>>>,
         wrong: &Mutex<Option<Error>>,
     ) {
-        let config = Digest::of(&self.image.config);
-        let mut reader: Box<dyn Read + Send + '_> = if *digest == config {
-            Box::new(io::Cursor::new(self.image.config.as_slice()))
-        } else {
-            match self.blobs.open(digest) {
-                Ok(reader) => reader,
-                Err(e) => {
-                    let _ = tx.send(Err(io::Error::other(e.to_string())));
-                    return;
-                }
+        let mut reader = match self.blobs.open(digest) {
+            Ok(reader) => reader,
+            Err(e) => {
+                let _ = tx.send(Err(io::Error::other(e.to_string())));
+                return;
             }
         };
         let mut hasher = Sha256::new();
