@@ -173,12 +173,16 @@ impl Sender<'_> {
             });
             return Ok(());
         }
+        // A mount the registry refuses (or answers with an error, as one
+        // whose token leaves out the source repository does) falls back
+        // to an upload, which reports its own errors.
         if let Some((host, from)) = self.blobs.mountable_from()
             && host == self.client.host()
             && from != self.repository
             && self
                 .client
-                .mount_blob(self.repository, digest.as_str(), from)?
+                .mount_blob(self.repository, digest.as_str(), from)
+                .unwrap_or(false)
         {
             self.emit(TransferEvent::Skipped {
                 digest: digest.clone(),
