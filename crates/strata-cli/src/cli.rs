@@ -494,10 +494,59 @@ pub struct LoadArgs {
 #[derive(Debug, Args)]
 pub struct CopyArgs {
     /// Where the image is (`docker-archive:PATH[:REF]`, `oci:DIR[:REF]`,
-    /// `oci-archive:PATH[:REF]` or `strata:REF`).
+    /// `oci-archive:PATH[:REF]`, `strata:REF` or `docker://REF`).
     pub source: String,
     /// Where it goes (same forms as the source).
     pub destination: String,
+    /// Require HTTPS and verify certificates on both sides (skopeo's
+    /// `--src-tls-verify` and `--dest-tls-verify` set one side).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tls_verify: Option<bool>,
+    /// Require HTTPS and verify certificates for the source registry.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub src_tls_verify: Option<bool>,
+    /// Require HTTPS and verify certificates for the destination registry.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub dest_tls_verify: Option<bool>,
+    /// Certificates directory for the source registry (`*.crt`, `*.cert`,
+    /// `*.key`; default `/etc/containers/certs.d/HOST`).
+    #[arg(long, value_name = "DIR")]
+    pub src_cert_dir: Option<PathBuf>,
+    /// Certificates directory for the destination registry.
+    #[arg(long, value_name = "DIR")]
+    pub dest_cert_dir: Option<PathBuf>,
+    /// Auth file for both sides (default: podman's and docker's).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Auth file for the source registry (instead of --authfile).
+    #[arg(long, value_name = "FILE")]
+    pub src_authfile: Option<PathBuf>,
+    /// Auth file for the destination registry (instead of --authfile).
+    #[arg(long, value_name = "FILE")]
+    pub dest_authfile: Option<PathBuf>,
+    /// Credentials `USER[:PASSWORD]` for the source registry.
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    pub src_creds: Option<String>,
+    /// Credentials `USER[:PASSWORD]` for the destination registry.
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    pub dest_creds: Option<String>,
+    /// The platform of a multi-platform source image, `os/arch[/variant]`
+    /// (default: this host).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// From a registry to a registry, copy a multi-platform index whole
+    /// (every image it lists), keeping its digest.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Blobs transferred at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub max_parallel: usize,
+    /// Fail a transfer that moves nothing for this many seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub stall_timeout: u64,
+    /// Print no progress.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// How to reach a registry (podman's flags).

@@ -35,7 +35,7 @@ pub use store::{HistoryStep, Image, NewImage, Removed, normalize_name};
 /// The registry client strata pulls and pushes with (its errors and
 /// [`Login`](registry::Login) appear in strata's API).
 pub use strata_registry as registry;
-pub use transport::{ArchiveInput, Copied, LoadReport, Location};
+pub use transport::{ArchiveInput, Copied, CopyOptions, LoadReport, Location};
 pub use transport::{PlatformSpec, PullOptions, Pulled, PushOptions, PushReport, RegistryOptions};
 pub use transport::{SaveFormat, SaveItem, SaveReport};
 pub use transport::{TransferEvent, TransferProgress};

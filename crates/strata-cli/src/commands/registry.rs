@@ -29,7 +29,7 @@ pub fn registry_options(args: &RegistryArgs) -> Result<RegistryOptions> {
 }
 
 /// `USER[:PASSWORD]`, as podman's `--creds`.
-fn parse_creds(creds: &str) -> Result<Login> {
+pub fn parse_creds(creds: &str) -> Result<Login> {
     let (username, password) = creds.split_once(':').unwrap_or((creds, ""));
     anyhow::ensure!(!username.is_empty(), "--creds: the user name is empty");
     Ok(Login {

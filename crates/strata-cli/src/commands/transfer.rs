@@ -1,12 +1,18 @@
 //! `strata save`, `strata load` and `strata copy`: images out of and into
-//! the store as docker-archive, OCI layout and OCI archive.
+//! the store as docker-archive, OCI layout and OCI archive, and copies
+//! with a registry on either side.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use strata::{ArchiveInput, Copied, LoadReport, Location, SaveFormat, Store};
+use strata::{ArchiveInput, Copied, CopyOptions, LoadReport, Location, SaveFormat, Store};
+use strata::{PlatformSpec, RegistryOptions};
 
 use super::output;
+use super::progress::Transfers;
+use super::registry::parse_creds;
 use crate::cli::{CopyArgs, LoadArgs, SaveArgs, SaveFormatArg};
 
 /// `strata save`.
@@ -69,16 +75,66 @@ fn print_loaded(report: &LoadReport) {
     }
 }
 
-/// `strata copy`.
+/// `strata copy`, with skopeo's per-side registry flags.
 pub fn copy(store: &Store, args: &CopyArgs) -> Result<()> {
     let from: Location = args.source.parse()?;
     let to: Location = args.destination.parse()?;
+    let platform = match &args.platform {
+        Some(text) => Some(text.parse::<PlatformSpec>()?),
+        None => None,
+    };
+    let transfers = (!args.quiet).then(Transfers::new).flatten();
+    let progress = transfers.as_ref().map(|t| t.callback());
+    let options = CopyOptions {
+        source: side(
+            args,
+            args.src_tls_verify,
+            &args.src_cert_dir,
+            &args.src_authfile,
+            &args.src_creds,
+        )?,
+        destination: side(
+            args,
+            args.dest_tls_verify,
+            &args.dest_cert_dir,
+            &args.dest_authfile,
+            &args.dest_creds,
+        )?,
+        platform,
+        all: args.all,
+        progress: progress.as_ref().map(|p| p as &(dyn Fn(&_) + Sync)),
+    };
     match store
-        .copy(&from, &to)
+        .copy_with(&from, &to, &options)
         .with_context(|| format!("cannot copy {from} to {to}"))?
     {
         Copied::Loaded(report) => print_loaded(&report),
-        Copied::Saved { .. } => {}
+        Copied::Pulled(pulled) => println!("{}", pulled.image.id),
+        Copied::Saved { .. } | Copied::Pushed { .. } => {}
     }
     Ok(())
+}
+
+/// The registry options of one side of a copy: its own flag, else the
+/// flag for both sides.
+fn side(
+    args: &CopyArgs,
+    tls_verify: Option<bool>,
+    cert_dir: &Option<PathBuf>,
+    authfile: &Option<PathBuf>,
+    creds: &Option<String>,
+) -> Result<RegistryOptions> {
+    let login = match creds {
+        Some(creds) => Some(parse_creds(creds)?),
+        None => None,
+    };
+    Ok(RegistryOptions {
+        tls_verify: tls_verify.or(args.tls_verify).unwrap_or(true),
+        cert_dir: cert_dir.clone(),
+        auth_file: authfile.clone().or_else(|| args.authfile.clone()),
+        login,
+        stall_timeout: Duration::from_secs(args.stall_timeout.max(1)),
+        max_parallel: args.max_parallel.max(1),
+        ..RegistryOptions::default()
+    })
 }

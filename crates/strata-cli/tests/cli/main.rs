@@ -3,6 +3,7 @@
 //! oracle. One test binary keeps link time low.
 
 mod commit_import;
+mod copy_registry;
 mod corpus;
 mod gc;
 mod image_crash;

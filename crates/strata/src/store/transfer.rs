@@ -10,7 +10,8 @@ use crate::error::{IoContext, Result};
 use crate::fs::write_output;
 use crate::image::reference;
 use crate::transport::{
-    ArchiveInput, Copied, LoadReport, Location, PullOptions, Pulled, PushOptions, PushReport,
+    ArchiveInput, Copied, CopyOptions, LoadReport, Location, PullOptions, Pulled, PushOptions,
+    PushReport,
 };
 use crate::transport::{SaveFormat, SaveItem, SaveReport};
 use crate::transport::{copy, load_archive, load_layout, save_archive, save_oci_dir, saved_name};
@@ -140,9 +141,42 @@ impl Store {
     /// image goes directly from one to the other without entering the
     /// store: configs and manifests kept byte for byte where the
     /// destination format allows, layers decompressed only for a docker
-    /// archive; a failed copy leaves no output behind.
+    /// archive; a failed copy leaves no output behind. Registries
+    /// (`docker://REF`) are reached with the default options; see
+    /// [`Store::copy_with`].
     pub fn copy(&self, from: &Location, to: &Location) -> Result<Copied> {
-        copy(self, from, to)
+        copy(self, from, to, &CopyOptions::default())
+    }
+
+    /// [`Store::copy`], with a registry on either side (`docker://REF`)
+    /// reached as `options` say, as skopeo copies:
+    /// - registry to `strata:NAME` is a pull, the image named NAME;
+    /// - registry to an archive or layout goes through a scratch
+    ///   directory, not the store's images: into an OCI layout or archive
+    ///   the manifest and compressed blobs are kept as served (the
+    ///   manifest digest is kept), into a docker archive the layers are
+    ///   decompressed to tars named by diff id and checked against them;
+    /// - an archive or layout to a registry sends the config and blobs as
+    ///   they are (those the registry has are skipped) and then the
+    ///   source's manifest bytes; a docker archive without a manifest
+    ///   gets a Docker schema 2 manifest over gzip-compressed layers, as
+    ///   skopeo sends it;
+    /// - registry to registry streams each blob from one to the other (or
+    ///   mounts it, within one registry) and keeps the manifest bytes, so
+    ///   its digest; the platform's image is copied from a
+    ///   multi-platform index;
+    /// - `strata:REF` to a registry is a push: use `strata push`.
+    ///
+    /// Every blob is checked against its digest as it streams; a failed
+    /// copy leaves no archive behind and no manifest in the destination
+    /// registry (the manifest is sent once every blob is in).
+    pub fn copy_with(
+        &self,
+        from: &Location,
+        to: &Location,
+        options: &CopyOptions<'_>,
+    ) -> Result<Copied> {
+        copy(self, from, to, options)
     }
 
     /// Pulls `reference` (`alpine`, `docker.io/library/alpine:3.20`,

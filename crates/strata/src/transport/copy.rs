@@ -1,11 +1,15 @@
-//! Copying images between the store and archives or layouts, and between
-//! archives and layouts directly.
+//! Copying images between the store and archives, layouts or registries,
+//! and between archives, layouts and registries directly.
 
 use std::fs::File;
 
 use super::load::{ArchiveInput, LoadReport, load_archive_selected, load_layout};
 use super::location::Location;
+use super::registry::{
+    Ends, PlatformSpec, PullOptions, Pulled, RegistryOptions, TransferProgress, mirror, pull_named,
+};
 use super::save::{SaveFormat, SaveItem, save_archive, save_oci_dir};
+use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::fs::write_output;
 use crate::image::reference;
@@ -21,12 +25,76 @@ pub enum Copied {
         /// The image.
         image: String,
     },
+    /// An image pulled from a registry into the store.
+    Pulled(Pulled),
+    /// An image sent to a registry.
+    Pushed {
+        /// The image (its config digest, hex); none when an index was
+        /// copied whole.
+        image: Option<String>,
+        /// The digest of the manifest the registry now has.
+        manifest_digest: Digest,
+    },
 }
 
-/// Copies an image from `from` to `to`: into or out of the store, or
-/// directly between two places outside it (see `direct`).
-pub(crate) fn copy(store: &Store, from: &Location, to: &Location) -> Result<Copied> {
+/// How a copy reaches registries, per side, and what it reports.
+#[derive(Clone, Default)]
+pub struct CopyOptions<'a> {
+    /// How to reach the source registry (`docker://` source).
+    pub source: RegistryOptions,
+    /// How to reach the destination registry (`docker://` destination).
+    pub destination: RegistryOptions,
+    /// The platform to pick from a multi-platform source image; this
+    /// host's when absent.
+    pub platform: Option<PlatformSpec>,
+    /// From a registry to a registry, copy a multi-platform index whole
+    /// (every manifest it lists, then the index, digests kept), as
+    /// skopeo's `--all`. Other copies take one image.
+    pub all: bool,
+    /// Called as blobs move to or from a registry.
+    pub progress: Option<TransferProgress<'a>>,
+}
+
+impl std::fmt::Debug for CopyOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyOptions")
+            .field("source", &self.source)
+            .field("destination", &self.destination)
+            .field("platform", &self.platform)
+            .field("all", &self.all)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Copies an image from `from` to `to`: into or out of the store, from a
+/// registry into the store (a pull), or directly between two places
+/// outside it (see `direct`, and `registry::mirror` for two registries).
+pub(crate) fn copy(
+    store: &Store,
+    from: &Location,
+    to: &Location,
+    options: &CopyOptions<'_>,
+) -> Result<Copied> {
     match (from, to) {
+        // Pushing from the store is `Store::push`'s; this arm is where a
+        // copy will call it.
+        (Location::Strata { .. }, Location::Docker { .. }) => Err(Error::Invalid(
+            "pushing from the store: use `strata push`".into(),
+        )),
+        (Location::Docker { reference: a }, Location::Docker { reference: b }) => {
+            let ends = Ends {
+                source: &options.source,
+                destination: &options.destination,
+                platform: options.platform.as_ref(),
+                all: options.all,
+                progress: options.progress,
+            };
+            let mirrored = mirror(a, b, &ends)?;
+            Ok(Copied::Pushed {
+                image: mirrored.image,
+                manifest_digest: mirrored.manifest_digest,
+            })
+        }
         (Location::Strata { reference }, destination) => {
             let image = store.image(reference)?;
             let item = item_for(&image, reference, destination)?;
@@ -54,12 +122,23 @@ pub(crate) fn copy(store: &Store, from: &Location, to: &Location) -> Result<Copi
                     Some(&names),
                 )?,
                 Location::Strata { .. } => return Err(store_to_itself()),
+                Location::Docker { reference } => {
+                    let pull = PullOptions {
+                        registry: options.source.clone(),
+                        platform: options.platform.clone(),
+                        progress: options.progress,
+                    };
+                    return Ok(Copied::Pulled(pull_named(
+                        store,
+                        reference,
+                        Some(names),
+                        &pull,
+                    )?));
+                }
             };
             Ok(Copied::Loaded(report))
         }
-        _ => Ok(Copied::Saved {
-            image: super::direct::copy(store, from, to)?,
-        }),
+        _ => super::direct::copy(store, from, to, options),
     }
 }
 
@@ -118,5 +197,8 @@ fn write_out(store: &Store, items: Vec<SaveItem>, destination: &Location) -> Res
         .map(|_| ()),
         Location::Oci { dir, .. } => save_oci_dir(store, &items, dir).map(|_| ()),
         Location::Strata { .. } => Err(store_to_itself()),
+        Location::Docker { .. } => {
+            Err(Error::Invalid("a save does not write to a registry".into()))
+        }
     }
 }

@@ -1,9 +1,12 @@
 //! Copying an image between two places outside the store (docker-archive,
-//! OCI layout, OCI archive), directly: the source is read in place (an
-//! uncompressed archive file is not unpacked; a compressed one or a pipe
-//! is decompressed into the store's staging area first, as a load does),
-//! and the destination is written by the save writers, the layers
-//! streaming from the source's files. Nothing enters the store.
+//! OCI layout, OCI archive, registry), directly: the source is read in
+//! place (an uncompressed archive file is not unpacked; a compressed one
+//! or a pipe is decompressed into the store's staging area first, as a
+//! load does; a registry's blobs are downloaded into a scratch directory
+//! of the copy's lease, see `registry::image_in`), and the destination is
+//! written by the save writers, the layers streaming from the source's
+//! files, or sent to a registry (see `direct_push`). Nothing enters the
+//! store's images.
 //!
 //! What is kept and what is re-packed:
 //! - the config is copied byte for byte, so the image id is kept;
@@ -15,7 +18,13 @@
 //!   layers as uncompressed tars;
 //! - into a docker archive, layers are uncompressed tars named by diff id
 //!   (what `docker load` reads): a compressed layer is decompressed; the
-//!   source manifest is kept only if it already describes exactly that.
+//!   source manifest is kept only if it already describes exactly that;
+//! - a registry source is a source with a manifest (the registry's bytes)
+//!   whose layers are the blobs it names, compressed or not. Into an OCI
+//!   layout or archive a Docker schema 2 manifest is converted to an OCI
+//!   one over the same config and blobs, as skopeo converts it (OCI
+//!   layout readers skip other manifest types); the config bytes are
+//!   kept, unlike skopeo, so the image id is.
 //!
 //! Checks: every config, manifest and blob is checked against the digest
 //! naming it as the source is read (as a load checks them); a layer that
@@ -30,8 +39,10 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 
 use super::archive_in::{ArchiveIn, Input};
+use super::copy::{Copied, CopyOptions};
 use super::location::Location;
 use super::plan::Plan;
+use super::registry::fetch_image;
 use super::save::{Destination, ForeignImage, LayerBlob, LayerTars, SaveFormat, write_foreign};
 use super::source::{DirSource, Source};
 use super::{docker_archive, oci_layout};
@@ -40,24 +51,41 @@ use crate::digest::{Digest, DigestReader};
 use crate::error::{Error, IoContext, Result};
 use crate::fs::write_output;
 use crate::image::manifest::malformed;
-use crate::image::{Manifest, reference};
+use crate::image::{Descriptor, Manifest, media, reference};
 use crate::store::Store;
 
-/// Copies the image `from` names to `to`, neither being the store;
-/// returns the image's id (its config digest, hex).
-pub(crate) fn copy(store: &Store, from: &Location, to: &Location) -> Result<String> {
+/// Copies the image `from` names to `to`, neither being the store nor
+/// both registries.
+pub(crate) fn copy(
+    store: &Store,
+    from: &Location,
+    to: &Location,
+    options: &CopyOptions<'_>,
+) -> Result<Copied> {
     let lease = store.lease()?;
+    let scratch = lease.dir();
     let copied = (|| match from {
         Location::DockerArchive { path, reference } | Location::OciArchive { path, reference } => {
             let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
-            let archive = ArchiveIn::open(Input::File(file), lease.dir())?;
+            let archive = ArchiveIn::open(Input::File(file), scratch)?;
             let plans = docker_archive::plans(&archive, Some(selected(reference)))?;
-            copy_plan(&archive, plans, to)
+            copy_plan(&archive, plans, to, options, scratch)
         }
         Location::Oci { dir, reference } => {
             let source = DirSource::new(dir)?;
             let plans = oci_layout::plans(&source, Some(selected(reference)))?;
-            copy_plan(&source, plans, to)
+            copy_plan(&source, plans, to, options, scratch)
+        }
+        Location::Docker { reference } => {
+            let fetched = scratch.join("registry-in");
+            let (plan, source) = fetch_image(
+                reference,
+                &options.source,
+                options.platform.as_ref(),
+                options.progress,
+                &fetched,
+            )?;
+            copy_plan(&source, vec![plan], to, options, scratch)
         }
         Location::Strata { .. } => Err(Error::Invalid("a direct copy has no store side".into())),
     })();
@@ -72,12 +100,26 @@ fn selected(reference: &Option<String>) -> &str {
     reference.as_deref().unwrap_or("@0")
 }
 
-fn copy_plan(source: &dyn Source, plans: Vec<Plan>, to: &Location) -> Result<String> {
+fn copy_plan(
+    source: &dyn Source,
+    plans: Vec<Plan>,
+    to: &Location,
+    options: &CopyOptions<'_>,
+    scratch: &std::path::Path,
+) -> Result<Copied> {
     let plan = plans
         .into_iter()
         .next()
         .ok_or_else(|| malformed("the source", "it holds no image"))?;
+    if let Location::Docker { reference } = to {
+        let scratch = scratch.join("registry-out");
+        return super::direct_push::push(source, &plan, reference, options, &scratch);
+    }
     let unpack = matches!(to, Location::DockerArchive { .. });
+    let mut plan = plan;
+    if !unpack && let Some(bytes) = &plan.manifest {
+        plan.manifest = Some(oci_form(bytes)?);
+    }
     let (layers, manifest, tars) = layers_of(source, &plan, unpack)?;
     let id = Digest::of(&plan.config).hex().to_string();
     let (name, ref_name) = naming(&plan, to)?;
@@ -113,10 +155,53 @@ fn copy_plan(source: &dyn Source, plans: Vec<Plan>, to: &Location) -> Result<Str
             }
             written.map(|_| ())
         }
-        Location::Strata { .. } => Err(Error::Invalid("a direct copy has no store side".into())),
+        Location::Strata { .. } | Location::Docker { .. } => {
+            Err(Error::Invalid("a direct copy has no store side".into()))
+        }
     }?;
-    Ok(id)
+    Ok(Copied::Saved { image: id })
 }
+
+/// A manifest as an OCI layout keeps it: an OCI manifest as it is; a
+/// Docker schema 2 one (as a registry serves it) with the same config
+/// and blobs under their OCI media types, as skopeo converts it (OCI
+/// layout readers, skopeo's among them, skip entries of other types).
+/// Unlike skopeo, the config's bytes are kept, and so the image id.
+fn oci_form(bytes: &[u8]) -> Result<Vec<u8>> {
+    let manifest = Manifest::parse("the source manifest", bytes)?;
+    if manifest.media_type.as_deref() != Some(media::DOCKER_MANIFEST) {
+        return Ok(bytes.to_vec());
+    }
+    let layer_type = |docker: &str| match docker {
+        media::DOCKER_LAYER_GZIP => media::OCI_LAYER_GZIP.to_string(),
+        media::DOCKER_LAYER_FOREIGN => NONDISTRIBUTABLE_GZIP.to_string(),
+        DOCKER_LAYER_TAR => media::OCI_LAYER_TAR.to_string(),
+        other => other.to_string(),
+    };
+    let converted = Manifest {
+        schema_version: 2,
+        media_type: Some(media::OCI_MANIFEST.to_string()),
+        config: Descriptor {
+            media_type: media::OCI_CONFIG.to_string(),
+            ..manifest.config
+        },
+        layers: manifest
+            .layers
+            .into_iter()
+            .map(|layer| Descriptor {
+                media_type: layer_type(&layer.media_type),
+                ..layer
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&converted)
+        .map_err(|e| Error::Invalid(format!("cannot write the manifest: {e}")))
+}
+
+/// Docker's media type for an uncompressed layer.
+const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
+/// OCI's media type for a gzip layer that may not be redistributed.
+const NONDISTRIBUTABLE_GZIP: &str = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
 
 /// The name and OCI ref name the copy records, as a save from the store
 /// records them: the destination's reference, else the source's name.
@@ -196,7 +281,7 @@ fn layers_of<'a>(
 
 /// The layers of `plan` as its manifest names them, when it has one and
 /// each layer's file is the blob its descriptor names.
-fn as_is(source: &dyn Source, plan: &Plan) -> Result<Option<Vec<LayerBlob>>> {
+pub(super) fn as_is(source: &dyn Source, plan: &Plan) -> Result<Option<Vec<LayerBlob>>> {
     let Some(bytes) = &plan.manifest else {
         return Ok(None);
     };
@@ -219,7 +304,7 @@ fn as_is(source: &dyn Source, plan: &Plan) -> Result<Option<Vec<LayerBlob>>> {
 
 /// Decompresses layer `path` to learn its tar's length, checking that the
 /// tar hashes to `diff_id`.
-fn measure(source: &dyn Source, path: &str, diff_id: &Digest) -> Result<u64> {
+pub(super) fn measure(source: &dyn Source, path: &str, diff_id: &Digest) -> Result<u64> {
     let (_, tar) = compression::decompress(source.open(path)?)
         .context(|| format!("cannot read layer {path}"))?;
     let mut hashing = DigestReader::new(tar);

@@ -1,7 +1,8 @@
 //! Where images are copied from and to, named as skopeo names them:
 //! `docker-archive:PATH[:REF]`, `oci:DIR[:REF]`, `oci-archive:PATH[:REF]`
-//! and `strata:REF` (this store; skopeo's `containers-storage:REF` is
-//! taken as a synonym). A path cannot contain `:`.
+//! `strata:REF` (this store; skopeo's `containers-storage:REF` is taken
+//! as a synonym) and `docker://REF` (an image in a registry). A path
+//! cannot contain `:`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -39,6 +40,13 @@ pub enum Location {
         /// The image.
         reference: String,
     },
+    /// An image in a registry (`docker://REF`): REF is a reference as
+    /// `strata pull` takes it (`localhost:5000/app:1`, `alpine`,
+    /// `host/app@sha256:…`).
+    Docker {
+        /// The reference, as given.
+        reference: String,
+    },
 }
 
 impl FromStr for Location {
@@ -48,9 +56,16 @@ impl FromStr for Location {
         let bad = |why: &str| {
             Error::Invalid(format!(
                 "invalid location {text:?}: {why} (want docker-archive:PATH[:REF], \
-                 oci:DIR[:REF], oci-archive:PATH[:REF] or strata:REF)"
+                 oci:DIR[:REF], oci-archive:PATH[:REF], strata:REF or docker://REF)"
             ))
         };
+        if let Some(reference) = text.strip_prefix("docker://") {
+            crate::image::reference::parse(reference)
+                .map_err(|e| bad(&format!("bad image reference: {e}")))?;
+            return Ok(Location::Docker {
+                reference: reference.to_string(),
+            });
+        }
         let (transport, rest) = text.split_once(':').ok_or_else(|| bad("no transport"))?;
         let (path, reference) = match rest.split_once(':') {
             Some((path, reference)) => (path, Some(reference.to_string())),
@@ -95,6 +110,7 @@ impl fmt::Display for Location {
             Location::Oci { dir, reference } => with(f, "oci", dir, reference),
             Location::OciArchive { path, reference } => with(f, "oci-archive", path, reference),
             Location::Strata { reference } => write!(f, "strata:{reference}"),
+            Location::Docker { reference } => write!(f, "docker://{reference}"),
         }
     }
 }
@@ -125,7 +141,17 @@ mod tests {
         assert_eq!(loc.to_string(), "strata:localhost/x:1");
         let loc: Location = "containers-storage:localhost/x:1".parse().expect("ok");
         assert_eq!(loc.to_string(), "strata:localhost/x:1");
+        let loc: Location = "docker://localhost:5000/x:1".parse().expect("ok");
+        assert_eq!(
+            loc,
+            Location::Docker {
+                reference: "localhost:5000/x:1".into()
+            }
+        );
+        assert_eq!(loc.to_string(), "docker://localhost:5000/x:1");
         for bad in [
+            "docker://",
+            "docker://UPPER/x",
             "nothing",
             "docker:x",
             "oci:",

@@ -1,12 +1,13 @@
 //! Moving images in and out of the store: `docker save` archives
-//! ("docker-archive"), OCI image layouts (directories) and OCI archives
-//! (tarred layouts), named as skopeo names them. Callers use the
+//! ("docker-archive"), OCI image layouts (directories), OCI archives
+//! (tarred layouts) and registries, named as skopeo names them. Callers use the
 //! [`Store`](crate::Store) methods of `store::transfer`, which call the
 //! crate-private functions here.
 
 mod archive_in;
 mod copy;
 mod direct;
+mod direct_push;
 mod docker_archive;
 mod load;
 mod location;
@@ -16,7 +17,7 @@ mod registry;
 mod save;
 mod source;
 
-pub use copy::Copied;
+pub use copy::{Copied, CopyOptions};
 pub use load::{ArchiveInput, LoadReport};
 pub use location::Location;
 pub use registry::{

@@ -6,6 +6,7 @@ mod concurrency;
 mod conformance;
 mod containers;
 mod copy_direct;
+mod copy_registry;
 mod corpus;
 mod from_images;
 mod front_door;

@@ -1,28 +1,37 @@
 //! Images to and from OCI registries: `pull` (manifest, platform, config,
 //! then the layers streamed from the network into the store while they
-//! download) and `push`. The HTTP side — authentication, retries, resumed
-//! reads — is the `strata-registry` crate's; this module decides what to
-//! fetch or send and writes through the store.
+//! download), `push`, a registry as the source of a direct copy
+//! (`image_in`), images from outside the store sent to a registry
+//! (`send`), and registry to registry copies (`mirror`). The HTTP side —
+//! authentication, retries, resumed reads — is the `strata-registry`
+//! crate's; this module decides what to fetch or send and writes through
+//! the store.
 
 mod fetch;
 mod growing;
+mod image_in;
 mod login;
+mod mirror;
 mod platform;
 mod produced;
 mod pull;
 mod push;
 mod push_layer;
 mod push_manifest;
+mod send;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub(crate) use image_in::fetch_image;
 pub use login::{login, logout, logout_all};
+pub(crate) use mirror::{Ends, mirror};
 pub use platform::PlatformSpec;
-pub(crate) use pull::pull;
 pub use pull::{PullOptions, Pulled};
+pub(crate) use pull::{pull, pull_named};
 pub(crate) use push::push;
 pub use push::{PushOptions, PushReport};
+pub(crate) use send::{Blobs, Outgoing, send};
 
 use crate::digest::Digest;
 use crate::error::Result;

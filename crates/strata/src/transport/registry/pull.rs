@@ -66,12 +66,28 @@ pub struct Pulled {
     pub reused: usize,
 }
 
-/// Pulls `reference` into `store`.
+/// Pulls `reference` into `store`, naming the image by it.
 pub(crate) fn pull(store: &Store, reference: &str, options: &PullOptions<'_>) -> Result<Pulled> {
+    pull_named(store, reference, None, options)
+}
+
+/// Pulls `reference` into `store`; the image is named `names` when given
+/// (a copy to `strata:NAME`), else by the reference when it has a tag.
+pub(crate) fn pull_named(
+    store: &Store,
+    reference: &str,
+    names: Option<Vec<String>>,
+    options: &PullOptions<'_>,
+) -> Result<Pulled> {
     let reference = Reference::parse(reference)?;
     let client = client_for(&reference, &options.registry)?;
     let repository = reference.path().to_string();
-    let resolved = resolve(&client, &reference, options)?;
+    let platform = options.platform.clone().unwrap_or_else(PlatformSpec::host);
+    let resolved = resolve(&client, &reference, &platform)?;
+    let names = names.unwrap_or_else(|| match (reference.tag(), reference.digest()) {
+        (Some(_), _) | (None, None) => vec![reference.to_string()],
+        (None, Some(_)) => Vec::new(),
+    });
     let lease = store.lease()?;
     let pulled = bring_in(
         store,
@@ -79,7 +95,7 @@ pub(crate) fn pull(store: &Store, reference: &str, options: &PullOptions<'_>) ->
         &repository,
         &lease,
         &resolved,
-        &reference,
+        names,
         options,
     );
     let released = store.release(lease);
@@ -89,22 +105,34 @@ pub(crate) fn pull(store: &Store, reference: &str, options: &PullOptions<'_>) ->
 }
 
 /// One image manifest and its config, fetched and checked.
-struct Resolved {
-    manifest: Vec<u8>,
-    manifest_digest: Digest,
-    layers: Vec<Descriptor>,
-    config: Vec<u8>,
-    diff_ids: Vec<Digest>,
+pub(crate) struct Resolved {
+    /// The manifest's bytes, as served.
+    pub manifest: Vec<u8>,
+    /// Their digest.
+    pub manifest_digest: Digest,
+    /// The media type of the manifest (the registry's word, else its own).
+    pub media_type: String,
+    /// Its layer descriptors, base first.
+    pub layers: Vec<Descriptor>,
+    /// The config's bytes, checked against the manifest.
+    pub config: Vec<u8>,
+    /// The config's diff ids.
+    pub diff_ids: Vec<Digest>,
 }
 
-fn resolve(client: &Client, reference: &Reference, options: &PullOptions<'_>) -> Result<Resolved> {
+/// The image manifest `reference` names in `client`'s registry (the one
+/// for `platform` when it names an index) and its config, checked.
+pub(crate) fn resolve(
+    client: &Client,
+    reference: &Reference,
+    platform: &PlatformSpec,
+) -> Result<Resolved> {
     let repository = reference.path();
     let first = match (reference.digest(), reference.tag()) {
         (Some(digest), _) => digest.to_string(),
         (None, Some(tag)) => tag.to_string(),
         (None, None) => "latest".to_string(),
     };
-    let platform = options.platform.clone().unwrap_or_else(PlatformSpec::host);
     let mut fetched = client.manifest(repository, &first)?;
     let mut seen = HashSet::new();
     for _ in 0..MAX_NESTING {
@@ -130,7 +158,7 @@ fn resolve(client: &Client, reference: &Reference, options: &PullOptions<'_>) ->
             fetched = next;
             continue;
         }
-        return image_of(client, repository, fetched);
+        return image_of(client, repository, fetched, kind);
     }
     Err(malformed(
         &format!("manifest {}/{}", reference.domain(), reference.path()),
@@ -140,7 +168,7 @@ fn resolve(client: &Client, reference: &Reference, options: &PullOptions<'_>) ->
 
 /// The media type of a fetched manifest: the registry's word, else the
 /// document's own; schema 1 is refused by name.
-fn kind_of(what: &str, content_type: &str, bytes: &[u8]) -> Result<String> {
+pub(crate) fn kind_of(what: &str, content_type: &str, bytes: &[u8]) -> Result<String> {
     #[derive(serde::Deserialize)]
     struct Head {
         #[serde(rename = "schemaVersion", default)]
@@ -176,6 +204,7 @@ fn image_of(
     client: &Client,
     repository: &str,
     fetched: strata_registry::Manifest,
+    media_type: String,
 ) -> Result<Resolved> {
     let manifest_digest = Digest::parse(&fetched.digest).map_err(Error::Invalid)?;
     let what = format!("manifest {manifest_digest}");
@@ -216,6 +245,7 @@ fn image_of(
     Ok(Resolved {
         manifest: fetched.bytes,
         manifest_digest,
+        media_type,
         layers: manifest.layers,
         config,
         diff_ids,
@@ -228,7 +258,7 @@ fn bring_in(
     repository: &str,
     lease: &Lease,
     resolved: &Resolved,
-    reference: &Reference,
+    names: Vec<String>,
     options: &PullOptions<'_>,
 ) -> Result<Pulled> {
     let chain = chain_ids(&resolved.diff_ids);
@@ -252,10 +282,6 @@ fn bring_in(
     fetch_and_import(
         store, client, repository, lease, resolved, &chain, &missing, options,
     )?;
-    let names = match (reference.tag(), reference.digest()) {
-        (Some(_), _) | (None, None) => vec![reference.to_string()],
-        (None, Some(_)) => Vec::new(),
-    };
     let image = store.commit_image(
         lease,
         &NewImage {
