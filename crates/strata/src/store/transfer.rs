@@ -165,7 +165,8 @@ impl Store {
     ///   mounts it, within one registry) and keeps the manifest bytes, so
     ///   its digest; the platform's image is copied from a
     ///   multi-platform index;
-    /// - `strata:REF` to a registry is a push: use `strata push`.
+    /// - `strata:REF` to a registry is a push, as [`Store::push`] with
+    ///   gzip for layers the registry lacks.
     ///
     /// Every blob is checked against its digest as it streams; a failed
     /// copy leaves no archive behind and no manifest in the destination

@@ -6,9 +6,11 @@ use std::fs::File;
 use super::load::{ArchiveInput, LoadReport, load_archive_selected, load_layout};
 use super::location::Location;
 use super::registry::{
-    Ends, PlatformSpec, PullOptions, Pulled, RegistryOptions, TransferProgress, mirror, pull_named,
+    Ends, PlatformSpec, PullOptions, Pulled, PushOptions, RegistryOptions, TransferProgress,
+    mirror, pull_named, push,
 };
 use super::save::{SaveFormat, SaveItem, save_archive, save_oci_dir};
+use crate::compression::Compression;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::fs::write_output;
@@ -76,11 +78,18 @@ pub(crate) fn copy(
     options: &CopyOptions<'_>,
 ) -> Result<Copied> {
     match (from, to) {
-        // Pushing from the store is `Store::push`'s; this arm is where a
-        // copy will call it.
-        (Location::Strata { .. }, Location::Docker { .. }) => Err(Error::Invalid(
-            "pushing from the store: use `strata push`".into(),
-        )),
+        (Location::Strata { reference: image }, Location::Docker { reference }) => {
+            let options = PushOptions {
+                registry: options.destination.clone(),
+                compression: Compression::Gzip,
+                progress: options.progress,
+            };
+            let pushed = push(store, image, Some(reference), &options)?;
+            Ok(Copied::Pushed {
+                image: Some(pushed.image),
+                manifest_digest: pushed.manifest_digest,
+            })
+        }
         (Location::Docker { reference: a }, Location::Docker { reference: b }) => {
             let ends = Ends {
                 source: &options.source,

@@ -722,3 +722,28 @@ fn an_index_is_copied_whole_with_all_and_one_platform_without() {
     );
     assert_store_untouched(&t);
 }
+
+#[test]
+fn store_to_registry_is_a_push() {
+    let t = TestStore::new();
+    let image = sample(&t);
+    t.store.load_path(&image.path).expect("load");
+    let registry = Registry::plain();
+    let destination = format!("{}/from-store/app:1", registry.host());
+    let copied = copy(
+        &t.store,
+        &format!("strata:{}", image.name),
+        &format!("docker://{destination}"),
+    );
+    let Copied::Pushed {
+        image: pushed,
+        manifest_digest,
+    } = copied
+    else {
+        panic!("a push: {copied:?}");
+    };
+    assert_eq!(pushed.as_deref(), Some(image.image_id.as_str()));
+    let raw = registry.target().inspect_raw("from-store/app:1");
+    assert_eq!(manifest_digest.to_string(), digest_of(&raw));
+    assert_eq!(pull_elsewhere(&destination), image.image_id);
+}
