@@ -70,7 +70,7 @@ mod v1_image;
 pub(crate) use foreign::{Destination, ForeignImage, write as write_foreign};
 pub(crate) use layer::LayerTars;
 pub(crate) use manifest::{generate as generate_manifest, to_json};
-pub(crate) use plan::{LayerBlob, layer_blob};
+pub(crate) use plan::{LayerBlob, image_layers};
 
 use std::io::Write;
 use std::path::Path;

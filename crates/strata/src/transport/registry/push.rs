@@ -21,9 +21,9 @@ use crate::compression::Compression;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::image::reference::Reference;
-use crate::image::{Descriptor, ImageConfig, media};
+use crate::image::{Descriptor, media};
 use crate::store::{Image, Lease, Store, normalize_name};
-use crate::transport::save::{LayerBlob, layer_blob};
+use crate::transport::save::{LayerBlob, image_layers};
 
 /// Options of a push.
 #[derive(Clone)]
@@ -156,7 +156,7 @@ impl Pusher<'_> {
         let repository = self.destination.path();
         let config_bytes = self.store.image_config_bytes(image)?;
         let config = Descriptor::of(media::OCI_CONFIG, &config_bytes);
-        let layers = self.layers_of(image, &config_bytes)?;
+        let layers = image_layers(self.store, image, &config_bytes)?;
         let kept = stored(self.store, image, &config.digest, layers.len())?;
         let format = format_for(kept.as_ref(), self.options.compression);
         let sender = LayerPush {
@@ -207,28 +207,6 @@ impl Pusher<'_> {
             existing: count(Route::Existing),
             mounted: count(Route::Mounted),
         })
-    }
-
-    /// The image's layers, checked against its config's diff ids.
-    fn layers_of(&self, image: &Image, config_bytes: &[u8]) -> Result<Vec<LayerBlob>> {
-        let what = format!("the config of image {}", image.id);
-        let diff_ids = ImageConfig::parse(&what, config_bytes)?.rootfs.diff_ids;
-        if diff_ids.len() != image.layers.len() {
-            return Err(Error::Malformed {
-                what,
-                reason: format!(
-                    "it lists {} layers but the image has {}",
-                    diff_ids.len(),
-                    image.layers.len()
-                ),
-            });
-        }
-        image
-            .layers
-            .iter()
-            .zip(&diff_ids)
-            .map(|(id, diff_id)| layer_blob(self.store, id, diff_id))
-            .collect()
     }
 
     /// Sends the layers, `max_parallel` at a time; the first failure

@@ -164,25 +164,7 @@ fn plan_image(
     names: Vec<Reference>,
 ) -> Result<(PlannedImage, Vec<u8>, Vec<u8>)> {
     let config_bytes = store.image_config_bytes(image)?;
-    let what = format!("the config of image {}", image.id);
-    let config = ImageConfig::parse(&what, &config_bytes)?;
-    let diff_ids = &config.rootfs.diff_ids;
-    if diff_ids.len() != image.layers.len() {
-        return Err(Error::Malformed {
-            what,
-            reason: format!(
-                "it lists {} layers but the image has {}",
-                diff_ids.len(),
-                image.layers.len()
-            ),
-        });
-    }
-    let layers = image
-        .layers
-        .iter()
-        .zip(diff_ids)
-        .map(|(id, diff_id)| layer_blob(store, id, diff_id))
-        .collect::<Result<Vec<_>>>()?;
+    let layers = image_layers(store, image, &config_bytes)?;
     let config = Descriptor::of(media::OCI_CONFIG, &config_bytes);
     let manifest_bytes = manifest::choose(store, image, &config, &layers)?;
     let planned = PlannedImage {
@@ -194,8 +176,36 @@ fn plan_image(
     Ok((planned, config_bytes, manifest_bytes))
 }
 
+/// The layers of `image`, whose config is `config_bytes`, base first:
+/// one per diff id of the config, each with that diff id.
+pub(crate) fn image_layers(
+    store: &Store,
+    image: &Image,
+    config_bytes: &[u8],
+) -> Result<Vec<LayerBlob>> {
+    let what = format!("the config of image {}", image.id);
+    let config = ImageConfig::parse(&what, config_bytes)?;
+    let diff_ids = &config.rootfs.diff_ids;
+    if diff_ids.len() != image.layers.len() {
+        return Err(Error::Malformed {
+            what,
+            reason: format!(
+                "it lists {} layers but the image has {}",
+                diff_ids.len(),
+                image.layers.len()
+            ),
+        });
+    }
+    image
+        .layers
+        .iter()
+        .zip(diff_ids)
+        .map(|(id, diff_id)| layer_blob(store, id, diff_id))
+        .collect()
+}
+
 /// Layer `id`, which must have `diff_id` and a recorded tar size.
-pub(crate) fn layer_blob(store: &Store, id: &str, diff_id: &Digest) -> Result<LayerBlob> {
+fn layer_blob(store: &Store, id: &str, diff_id: &Digest) -> Result<LayerBlob> {
     let layer = store.layer(id)?;
     let (Some(digest), Some(size)) = (&layer.diff_digest, layer.diff_size) else {
         return Err(Error::Damaged {
