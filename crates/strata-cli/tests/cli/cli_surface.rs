@@ -1,0 +1,109 @@
+//! The command line as users of podman, docker and skopeo expect it:
+//! pipes that close early, `-o /dev/stdout`, exit codes, `version`,
+//! `image exists`, completions and man pages. Pipes are real shell pipes
+//! (bash, for `PIPESTATUS`).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::corpus::{run, stderr};
+use crate::store_support::{CliStore, write_tar};
+
+const IMAGE: &str = "localhost/surface:1";
+
+/// A store with one image, whose archive (about 2 MB) is larger than a
+/// pipe's buffer, so a writer cannot finish before an early reader leaves.
+fn store_with_image() -> CliStore {
+    let s = CliStore::new();
+    let tar = write_tar(s.dir.path(), "rootfs.tar", 40, 50_000);
+    s.ok(&["import", utf8(&tar), IMAGE]);
+    s
+}
+
+fn utf8(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// Runs `script` in bash with `$S` set to strata's command line for the
+/// store `s`.
+fn bash(s: &CliStore, script: &str) -> Output {
+    let strata = format!(
+        "{} --root {} --runroot {}",
+        env!("CARGO_BIN_EXE_strata"),
+        utf8(&s.root()),
+        utf8(&s.dir.path().join("run"))
+    );
+    run(Command::new("bash")
+        .args(["-c", &format!("set -u; {script}")])
+        .env("S", strata)
+        .current_dir(s.dir.path()))
+}
+
+/// The exit statuses of a pipeline, as `echo ${PIPESTATUS[*]}` printed
+/// them on the last line of stdout.
+fn pipe_statuses(out: &Output) -> Vec<i32> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    last.split_whitespace()
+        .map(|n| n.parse().expect("a status"))
+        .collect()
+}
+
+/// `strata save | head -c 10`, `strata layer diff L | head -c 1` and
+/// `strata save -o /dev/stdout | head -c 1` end as `cat` or `podman save`
+/// do in a pipe whose reader left: killed by SIGPIPE (status 141 in the
+/// shell), printing nothing. A listing smaller than the pipe's buffer may
+/// be written whole before `head` leaves (status 0); it prints nothing
+/// either.
+#[test]
+fn writers_into_a_pipe_closed_early_end_quietly() {
+    let s = store_with_image();
+    let layer = s.ok(&["layers", "--json"]);
+    let layers: serde_json::Value = serde_json::from_str(&layer).expect("layers json");
+    let layer = layers[0]["id"].as_str().expect("a layer id").to_string();
+    for (pipeline, allowed) in [
+        (format!("$S save {IMAGE} | head -c 10"), &[141][..]),
+        (format!("$S layer diff {layer} | head -c 1"), &[141]),
+        (
+            format!("$S save -o /dev/stdout {IMAGE} | head -c 1"),
+            &[141],
+        ),
+        ("$S images | head -1".to_string(), &[0, 141]),
+    ] {
+        let out = bash(
+            &s,
+            &format!("{pipeline} >/dev/null; echo ${{PIPESTATUS[*]}}"),
+        );
+        assert!(out.status.success(), "{pipeline}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{pipeline} printed an error");
+        let statuses = pipe_statuses(&out);
+        assert!(
+            allowed.contains(&statuses[0]) && statuses[1] == 0,
+            "{pipeline}: statuses {statuses:?}"
+        );
+    }
+    s.assert_clean();
+}
+
+/// `-o /dev/stdout` writes into whatever stdout is, as podman's does: a
+/// pipe gets the archive, and a redirected file gets it in place (not a
+/// new file under its name that the shell's descriptor would not see).
+#[test]
+fn output_to_dev_stdout_writes_into_stdout() {
+    let s = store_with_image();
+    let expected = s.dir.path().join("expected.tar");
+    s.ok(&["save", "-o", utf8(&expected), IMAGE]);
+    let expected = std::fs::read(&expected).expect("read the saved archive");
+    for script in [
+        format!("$S save -o /dev/stdout {IMAGE} | cat > piped.tar"),
+        format!("$S save -o /dev/stdout {IMAGE} > redirected.tar"),
+        format!("echo -n > appended.tar; $S save -o /dev/fd/1 {IMAGE} >> appended.tar"),
+    ] {
+        let out = bash(&s, &script);
+        assert!(out.status.success(), "{script}: {}", stderr(&out));
+    }
+    for name in ["piped.tar", "redirected.tar", "appended.tar"] {
+        let got = std::fs::read(s.dir.path().join(name)).expect("read the output");
+        assert!(got == expected, "{name}: {} bytes differ", got.len());
+    }
+}
