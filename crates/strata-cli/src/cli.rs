@@ -6,7 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// strata: a container image and layer store.
 #[derive(Debug, Parser)]
-#[command(name = "strata", version, about)]
+// `--version` prints `strata version X.Y.Z`, as `podman --version` does.
+#[command(name = "strata", version = concat!("version ", env!("CARGO_PKG_VERSION")), about)]
 pub struct Cli {
     #[command(flatten)]
     pub store: StoreArgs,
@@ -81,6 +82,28 @@ pub enum Command {
     /// Disassemble and reassemble tar archives bit-exactly (Go tar-split compatible).
     #[command(name = "tar-split", subcommand)]
     TarSplit(TarSplitCommand),
+    /// Show strata's version, the store's schema and driver, and what the
+    /// kernel offers the overlay driver (never creates a store).
+    Version(VersionArgs),
+}
+
+/// How `strata version` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VersionFormat {
+    /// Aligned `Key: value` lines, as `podman version` prints.
+    Text,
+    /// One JSON object (fields in docs/cli.md).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub format: VersionFormat,
+    /// Print JSON (the same as `--format json`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ mod registry;
 mod store;
 mod tar_split;
 mod transfer;
+mod version;
 
 use anyhow::Result;
 use strata::{Store, StoreOptions};
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> Result<()> {
             store::gc(&open(&cli.store)?, &args)
         }
         Command::Status(args) => store::status(&open(&cli.store)?, &args),
+        Command::Version(args) => version::version(&options(&cli.store), &args),
     }
 }
 
@@ -94,10 +96,13 @@ fn container(store: &Store, command: ContainerCommand) -> Result<()> {
 }
 
 fn open(args: &StoreArgs) -> Result<Store> {
-    let options = StoreOptions {
+    Ok(Store::open(&options(args))?)
+}
+
+fn options(args: &StoreArgs) -> StoreOptions {
+    StoreOptions {
         root: args.root.clone(),
         runroot: args.runroot.clone(),
         driver: args.driver.clone(),
-    };
-    Ok(Store::open(&options)?)
+    }
 }

@@ -107,3 +107,57 @@ fn output_to_dev_stdout_writes_into_stdout() {
         assert!(got == expected, "{name}: {} bytes differ", got.len());
     }
 }
+
+/// `strata version` on a store that does not exist says so and creates
+/// nothing; on one that exists it gives the store's schema and driver, and
+/// the kernel release `uname -r` prints.
+#[test]
+fn version_describes_the_store_without_creating_it() {
+    let s = CliStore::new();
+    let text = s.ok(&["version"]);
+    assert!(
+        text.contains(&format!("Version:     {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(text.contains("(no store there yet)"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&s.ok(&["version", "--format", "json"])).expect("version json");
+    assert_eq!(json["store"]["exists"], false, "{json:#}");
+    assert!(json["store"]["schema_version"].is_null(), "{json:#}");
+    assert!(!s.root().exists(), "version created the store");
+    assert!(
+        !s.dir.path().join("run").exists(),
+        "version created the runroot"
+    );
+
+    let store = store_with_image();
+    let status: serde_json::Value =
+        serde_json::from_str(&store.ok(&["status", "--json"])).expect("status json");
+    let json: serde_json::Value =
+        serde_json::from_str(&store.ok(&["version", "--json"])).expect("version json");
+    assert_eq!(json["client"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(json["store"]["exists"], true);
+    assert_eq!(json["store"]["schema_version"], status["schema_version"]);
+    assert_eq!(
+        json["store"]["supported_schema_version"],
+        status["schema_version"]
+    );
+    assert_eq!(json["store"]["driver"], status["driver"]);
+    let uname = run(Command::new("uname").arg("-r"));
+    assert_eq!(
+        json["host"]["kernel"],
+        String::from_utf8_lossy(&uname.stdout).trim()
+    );
+    for field in ["root", "overlay", "mount_api", "lowerdir_plus"] {
+        assert!(json["host"][field].is_boolean(), "host.{field}: {json:#}");
+    }
+    let text = store.ok(&["version"]);
+    let driver = status["driver"].as_str().expect("driver");
+    assert!(text.contains(&format!("Driver:    {driver}\n")), "{text}");
+
+    let flag = s.ok(&["--version"]);
+    assert_eq!(
+        flag,
+        format!("strata version {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
