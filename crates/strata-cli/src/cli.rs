@@ -417,6 +417,15 @@ pub enum ImageCommand {
     Untag(UntagArgs),
     /// Remove images, or the name they are given by when the image has others.
     Rm(ImageRmArgs),
+    /// Exit 0 if the image is in the store, 1 if not (125 on error); print
+    /// nothing.
+    Exists(ImageExistsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageExistsArgs {
+    /// Image id, id prefix or name.
+    pub image: String,
 }
 
 #[derive(Debug, Args)]

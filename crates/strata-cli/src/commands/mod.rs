@@ -3,6 +3,7 @@
 mod commit;
 mod container;
 mod image;
+mod image_exists;
 mod image_show;
 mod layer_diff;
 mod layer_edit;
@@ -80,6 +81,7 @@ fn image(store: &Store, command: ImageCommand) -> Result<()> {
         ImageCommand::Tag(args) => image::tag(store, &args),
         ImageCommand::Untag(args) => image::untag(store, &args),
         ImageCommand::Rm(args) => image::remove(store, &args),
+        ImageCommand::Exists(args) => image_exists::exists(store, &args),
     }
 }
 

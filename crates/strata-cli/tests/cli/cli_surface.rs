@@ -161,3 +161,59 @@ fn version_describes_the_store_without_creating_it() {
         format!("strata version {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// `strata image exists` answers with its status alone, as podman's does:
+/// 0 for an image given by name, id or id prefix, 1 for one the store
+/// does not have, 125 for text that names no image at all.
+#[test]
+fn image_exists_answers_with_its_exit_status() {
+    let s = store_with_image();
+    let id = s.ok(&["images", "-q", "--no-trunc"]).trim().to_string();
+    for (reference, status) in [
+        (IMAGE, 0),
+        (id.as_str(), 0),
+        (&id[..12], 0),
+        (&format!("sha256:{id}"), 0),
+        ("localhost/surface:2", 1),
+        ("elsewhere.example/surface:1", 1),
+        (&"0".repeat(64), 1),
+        ("Not::A:Reference", 125),
+        ("", 125),
+    ] {
+        let out = s.output(&["image", "exists", reference]);
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "image exists {reference:?}"
+        );
+        assert!(out.stdout.is_empty(), "image exists {reference:?} printed");
+        let err = stderr(&out);
+        match status {
+            125 => assert_eq!(err.lines().count(), 1, "{reference:?}: {err}"),
+            _ => assert_eq!(err, "", "image exists {reference:?}"),
+        }
+    }
+}
+
+/// strata's own failures, and command lines it cannot parse, end with
+/// podman's 125 and one line of error (clap's usage errors say more);
+/// `--help` is a success.
+#[test]
+fn strata_errors_exit_125() {
+    let s = CliStore::new();
+    let out = s.output(&["image", "inspect", "localhost/none:1"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    for args in [&["no-such-command"][..], &["images", "--no-such-flag"]] {
+        let out = s.output(args);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("error: "),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = s.output(&["--help"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: strata"));
+}
