@@ -85,6 +85,26 @@ pub enum Command {
     /// Show strata's version, the store's schema and driver, and what the
     /// kernel offers the overlay driver (never creates a store).
     Version(VersionArgs),
+    /// Print a shell completion script (`source <(strata completion bash)`).
+    Completion(CompletionArgs),
+    /// Write man pages, one per command, into DIR (for packagers and
+    /// scripts/install).
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The directory to write `strata.1`, `strata-image.1`, ... into
+    /// (made if missing).
+    pub dir: PathBuf,
 }
 
 /// How `strata version` prints.

@@ -1,6 +1,7 @@
 //! One module per command family; each parses nothing and prints little.
 
 mod commit;
+mod completion;
 mod container;
 mod image;
 mod image_exists;
@@ -9,6 +10,7 @@ mod layer_diff;
 mod layer_edit;
 mod layer_make;
 mod layer_show;
+mod man;
 mod output;
 mod progress;
 mod registry;
@@ -53,6 +55,8 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Status(args) => store::status(&open(&cli.store)?, &args),
         Command::Version(args) => version::version(&options(&cli.store), &args),
+        Command::Completion(args) => completion::completion(&args),
+        Command::Man(args) => man::man(&args),
     }
 }
 

@@ -217,3 +217,86 @@ fn strata_errors_exit_125() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: strata"));
 }
+
+/// The bash completion script loads, registers itself for `strata` and
+/// completes subcommands.
+#[test]
+fn bash_completion_loads_and_completes() {
+    let s = CliStore::new();
+    let out = bash(
+        &s,
+        "source <($S completion bash)
+         complete -p strata
+         COMP_WORDS=(strata image ex); COMP_CWORD=2; COMP_LINE='strata image ex'
+         COMP_POINT=${#COMP_LINE}
+         _strata strata ex image
+         echo \"words: ${COMPREPLY[*]}\"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("-F _strata strata"), "{text}");
+    let words = text
+        .lines()
+        .find_map(|line| line.strip_prefix("words: "))
+        .unwrap_or_default();
+    assert_eq!(
+        words.split_whitespace().collect::<Vec<_>>(),
+        ["exists"],
+        "{text}"
+    );
+}
+
+/// `scripts/install`, with DESTDIR and the test's binary, puts the binary,
+/// the completions of the three shells and one man page per command in
+/// place; the man pages render (with `man -l` where man is installed).
+#[test]
+fn install_puts_completions_and_man_pages_in_place() {
+    let s = CliStore::new();
+    let dest = s.dir.path().join("dest");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install");
+    let out = run(Command::new(&script)
+        .arg("/usr")
+        .env("DESTDIR", &dest)
+        .env("STRATA", env!("CARGO_BIN_EXE_strata")));
+    assert!(out.status.success(), "install: {}", stderr(&out));
+    let usr = dest.join("usr");
+    let read = |path: &str| std::fs::read_to_string(usr.join(path)).expect(path);
+    assert!(usr.join("bin/strata").exists());
+    assert!(read("share/bash-completion/completions/strata").contains("_strata()"));
+    assert!(read("share/zsh/site-functions/_strata").starts_with("#compdef strata"));
+    assert!(read("share/fish/vendor_completions.d/strata.fish").contains("complete -c strata"));
+    let man1 = usr.join("share/man/man1");
+    for page in [
+        "strata.1",
+        "strata-image-exists.1",
+        "strata-version.1",
+        "strata-layer-diff.1",
+    ] {
+        let roff = std::fs::read_to_string(man1.join(page)).expect(page);
+        let name = page.trim_end_matches(".1");
+        assert!(
+            roff.contains(&format!(".TH {name} 1 ")),
+            "{page}: no title line"
+        );
+        if Path::new("/usr/bin/man").exists() {
+            let shown = run(Command::new("man")
+                .arg("-l")
+                .arg(man1.join(page))
+                .env("MANWIDTH", "80"));
+            let text = String::from_utf8_lossy(&shown.stdout);
+            assert!(shown.status.success(), "man -l {page}: {}", stderr(&shown));
+            assert!(
+                text.contains("NAME") && text.contains("SYNOPSIS"),
+                "{page}: {text}"
+            );
+            assert!(
+                text.contains(&name.replace('-', " ")) || text.contains(name),
+                "{page}: {text}"
+            );
+        }
+    }
+    assert!(
+        !man1.join("strata-man.1").exists(),
+        "the hidden man command has no page"
+    );
+}
