@@ -6,7 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// strata: a container image and layer store.
 #[derive(Debug, Parser)]
-#[command(name = "strata", version, about)]
+// `--version` prints `strata version X.Y.Z`, as `podman --version` does.
+#[command(name = "strata", version = concat!("version ", env!("CARGO_PKG_VERSION")), about)]
 pub struct Cli {
     #[command(flatten)]
     pub store: StoreArgs,
@@ -81,6 +82,48 @@ pub enum Command {
     /// Disassemble and reassemble tar archives bit-exactly (Go tar-split compatible).
     #[command(name = "tar-split", subcommand)]
     TarSplit(TarSplitCommand),
+    /// Show strata's version, the store's schema and driver, and what the
+    /// kernel offers the overlay driver (never creates a store).
+    Version(VersionArgs),
+    /// Print a shell completion script (`source <(strata completion bash)`).
+    Completion(CompletionArgs),
+    /// Write man pages, one per command, into DIR (for packagers and
+    /// scripts/install).
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The directory to write `strata.1`, `strata-image.1`, ... into
+    /// (made if missing).
+    pub dir: PathBuf,
+}
+
+/// How `strata version` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VersionFormat {
+    /// Aligned `Key: value` lines, as `podman version` prints.
+    Text,
+    /// One JSON object (fields in docs/cli.md).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub format: VersionFormat,
+    /// Print JSON (the same as `--format json`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -394,6 +437,15 @@ pub enum ImageCommand {
     Untag(UntagArgs),
     /// Remove images, or the name they are given by when the image has others.
     Rm(ImageRmArgs),
+    /// Exit 0 if the image is in the store, 1 if not (125 on error); print
+    /// nothing.
+    Exists(ImageExistsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageExistsArgs {
+    /// Image id, id prefix or name.
+    pub image: String,
 }
 
 #[derive(Debug, Args)]

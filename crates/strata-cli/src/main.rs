@@ -3,36 +3,16 @@
 
 mod cli;
 mod commands;
+mod exit;
 
 use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
     die_quietly_on_closed_pipes();
-    let cli = cli::Cli::parse();
-    match commands::run(cli) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("strata: {}", one_line(&error));
-            std::process::ExitCode::FAILURE
-        }
+    match cli::Cli::try_parse() {
+        Ok(cli) => exit::status(commands::run(cli)),
+        Err(error) => exit::usage(error),
     }
-}
-
-/// The error and its causes on one line, each cause once: library errors
-/// often repeat their cause in their own message.
-fn one_line(error: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line.replace('\n', " ")
 }
 
 /// Writing into a pipe whose reader has gone (`strata save | head -c 10`)

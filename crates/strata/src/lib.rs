@@ -23,12 +23,13 @@ mod spill;
 mod store;
 mod transport;
 
+pub use driver::host::{HostSupport, probe_host};
 pub use error::{DatabaseError, Error, Result, TarSplitError};
 pub use fs::{Output, write_output};
 pub use store::ToSaveItems;
 pub use store::{CommitOptions, Container, ContainerOptions};
 pub use store::{CreateOptions, DiffFormat, DiffReport};
-pub use store::{DEFAULT_DRIVERS, Layer, LayerState, Store, StoreOptions};
+pub use store::{DEFAULT_DRIVERS, Layer, LayerState, Store, StoreDescription, StoreOptions};
 pub use store::{DOWNLOAD_EXPIRY, Downloads, Lease, LeaseOptions};
 pub use store::{FsckIssue, FsckReport, GcOptions, GcReport, Status};
 pub use store::{HistoryStep, Image, NewImage, Removed, normalize_name};

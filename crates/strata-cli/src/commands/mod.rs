@@ -1,19 +1,23 @@
 //! One module per command family; each parses nothing and prints little.
 
 mod commit;
+mod completion;
 mod container;
 mod image;
+mod image_exists;
 mod image_show;
 mod layer_diff;
 mod layer_edit;
 mod layer_make;
 mod layer_show;
+mod man;
 mod output;
 mod progress;
 mod registry;
 mod store;
 mod tar_split;
 mod transfer;
+mod version;
 
 use anyhow::Result;
 use strata::{Store, StoreOptions};
@@ -50,6 +54,9 @@ pub fn run(cli: Cli) -> Result<()> {
             store::gc(&open(&cli.store)?, &args)
         }
         Command::Status(args) => store::status(&open(&cli.store)?, &args),
+        Command::Version(args) => version::version(&options(&cli.store), &args),
+        Command::Completion(args) => completion::completion(&args),
+        Command::Man(args) => man::man(&args),
     }
 }
 
@@ -78,6 +85,7 @@ fn image(store: &Store, command: ImageCommand) -> Result<()> {
         ImageCommand::Tag(args) => image::tag(store, &args),
         ImageCommand::Untag(args) => image::untag(store, &args),
         ImageCommand::Rm(args) => image::remove(store, &args),
+        ImageCommand::Exists(args) => image_exists::exists(store, &args),
     }
 }
 
@@ -94,10 +102,13 @@ fn container(store: &Store, command: ContainerCommand) -> Result<()> {
 }
 
 fn open(args: &StoreArgs) -> Result<Store> {
-    let options = StoreOptions {
+    Ok(Store::open(&options(args))?)
+}
+
+fn options(args: &StoreArgs) -> StoreOptions {
+    StoreOptions {
         root: args.root.clone(),
         runroot: args.runroot.clone(),
         driver: args.driver.clone(),
-    };
-    Ok(Store::open(&options)?)
+    }
 }

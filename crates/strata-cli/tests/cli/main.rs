@@ -2,6 +2,7 @@
 //! tar extracts, Go's `tar-split` (Debian package `tar-split`) is the
 //! oracle. One test binary keeps link time low.
 
+mod cli_surface;
 mod commit_import;
 mod copy_registry;
 mod corpus;

@@ -6,6 +6,7 @@
 //! work directory with [`Driver::retire`]. Both are renames, so a crash
 //! leaves either the whole layer or nothing in the driver's own directory.
 
+pub mod host;
 pub mod overlay;
 pub mod overlay_mount;
 pub mod vfs;

@@ -9,6 +9,7 @@
 //! | missing, or a regular file | a new file, written aside (an unnamed `O_TMPFILE` in the target's directory) and, once complete, fsync'd and linked into place under a temporary name that is at once renamed over the target. An existing file is replaced atomically (keeping its permission bits, and its owner where allowed); a failure or a killed process leaves nothing and the old file untouched |
 //! | a character or block device, or a FIFO | the device or FIFO itself, opened for writing (never created, truncated or replaced). A FIFO with a reader gets the stream; with none, opening it waits for one, as `cat > fifo` does. What was written before a failure stays written |
 //! | a symlink | followed (as shell redirection does): its final target is treated as above, and a missing target is created in its own directory; the symlink itself is never replaced |
+//! | a descriptor's link in `/proc` (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`) | what the descriptor has open, written into as a device is: a pipe gets the stream, a regular file is appended to (never replaced, which would leave the descriptor's file behind), as `cmd > /dev/stdout` writes |
 //! | a directory | an error: "… is a directory" |
 //! | a socket, or a path ending in `/` | an error |
 //!
@@ -74,6 +75,8 @@ enum StreamKind {
     CharDevice,
     BlockDevice,
     Fifo,
+    /// A regular file reached through a descriptor's link in `/proc`.
+    OpenFile,
 }
 
 impl Output {
@@ -84,7 +87,10 @@ impl Output {
             Found::Missing(target) => aside_for(target, None)?,
             Found::Regular(target, meta) => aside_for(target, Some(&meta))?,
             Found::Stream(target, kind) => {
-                let flags = OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+                let mut flags = OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+                if kind == StreamKind::OpenFile {
+                    flags |= OFlags::APPEND;
+                }
                 let fd = rustix::fs::open(&target, flags, Mode::empty())
                     .context(|| format!("cannot open {} for writing", target.display()))?;
                 Sink::Into {
@@ -212,6 +218,9 @@ fn resolve(path: &Path) -> Result<Found> {
         if !kind.is_symlink() {
             return found(path, at, meta);
         }
+        if is_descriptor_link(&at) {
+            return descriptor(path, at);
+        }
         let link = std::fs::read_link(&at)
             .context(|| format!("cannot read the symlink {}", at.display()))?;
         at = match at.parent() {
@@ -238,6 +247,30 @@ fn found(path: &Path, at: PathBuf, meta: Metadata) -> Result<Found> {
         Err(unusable(path, &at, "it is a directory"))
     } else {
         Err(unusable(path, &at, "it is a socket"))
+    }
+}
+
+/// Whether the symlink `at` lives in procfs: a descriptor's link
+/// (`/proc/PID/fd/N`), which only the kernel can follow (its text may be
+/// `pipe:[N]`, or the name of a file since replaced).
+fn is_descriptor_link(at: &Path) -> bool {
+    let dir = match at.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    rustix::fs::statfs(dir).is_ok_and(|fs| fs.f_type as u64 == PROC_SUPER_MAGIC)
+}
+
+/// `statfs` type of procfs.
+const PROC_SUPER_MAGIC: u64 = 0x9fa0;
+
+/// What the descriptor link `at` leads to, followed by the kernel: never
+/// replaced or created, only written into.
+fn descriptor(path: &Path, at: PathBuf) -> Result<Found> {
+    let meta = std::fs::metadata(&at).context(|| format!("cannot look at {}", at.display()))?;
+    match found(path, at, meta)? {
+        Found::Regular(at, _) => Ok(Found::Stream(at, StreamKind::OpenFile)),
+        other => Ok(other),
     }
 }
 

@@ -26,6 +26,8 @@
 // The Store's methods, in the order rustdoc lists them (modules in
 // declaration order): what a caller does first comes first.
 mod open;
+// Looking at one without opening it.
+mod describe;
 // Moving images in and out.
 mod transfer;
 // Images.
@@ -71,6 +73,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub(crate) use blob_sources::BlobSource;
 pub use commit::CommitOptions;
 pub use containers::{Container, ContainerOptions};
+pub use describe::StoreDescription;
 pub use diff::{DiffFormat, DiffReport};
 pub(crate) use downloads::Download;
 pub use downloads::{DOWNLOAD_EXPIRY, Downloads};

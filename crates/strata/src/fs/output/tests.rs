@@ -258,3 +258,42 @@ fn a_failed_write_sends_nothing_more_into_a_fifo() {
     assert!(matches!(failed, Err(Error::Invalid(_))));
     assert!(reader.join().expect("reader").is_empty());
 }
+
+/// `/proc/self/fd/N` of an unnamed pipe: its link text (`pipe:[N]`) names
+/// no path, yet the stream reaches the pipe.
+#[test]
+fn a_descriptor_link_to_a_pipe_gets_the_stream() {
+    use std::os::fd::AsRawFd;
+    let (mut reader, writer) = std::io::pipe().expect("pipe");
+    let link = std::path::PathBuf::from(format!("/proc/self/fd/{}", writer.as_raw_fd()));
+    let reading = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).expect("read");
+        got
+    });
+    let sent: Vec<u8> = (0..3u32 << 18).map(|i| i as u8).collect();
+    write(&link, &sent).expect("write");
+    drop(writer);
+    assert_eq!(reading.join().expect("reader"), sent);
+}
+
+/// `/proc/self/fd/N` of an open regular file: the file is written into
+/// (appended to), not replaced by a new one that the descriptor would not
+/// see.
+#[test]
+fn a_descriptor_link_to_a_file_appends_to_that_file() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("redirected");
+    std::fs::write(&path, b"before ").expect("write");
+    let open = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .expect("open");
+    let inode = open.metadata().expect("stat").ino();
+    let link = std::path::PathBuf::from(format!("/proc/self/fd/{}", open.as_raw_fd()));
+    write(&link, b"after").expect("write");
+    assert_eq!(std::fs::read(&path).expect("read"), b"before after");
+    assert_eq!(std::fs::metadata(&path).expect("stat").ino(), inode);
+    assert_eq!(names(dir.path()), ["redirected"]);
+}
