@@ -323,6 +323,8 @@ class Podman:
     under /run (tmpfs, where podman keeps them by default), removed at the
     end; everything else is on the loop mount."""
 
+    kind = "podman"  # instance directories are KIND-N
+
     def __init__(self, base):
         self.base, self.count = base, 0
         self.run_dir = tempfile.mkdtemp(prefix="sbi-", dir="/run")
@@ -332,7 +334,7 @@ class Podman:
 
     def new_store(self):
         self.count += 1
-        path = os.path.join(self.base, f"podman-{self.count}")
+        path = os.path.join(self.base, f"{self.kind}-{self.count}")
         for sub in ("root", "tmp", "networks", "config"):
             os.makedirs(os.path.join(path, sub))
         os.mkdir(self.runroot(path))
