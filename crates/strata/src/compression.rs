@@ -18,6 +18,10 @@
 //! the `io::Error` of the read) naming what it needs, where the format
 //! tells, and the limit.
 
+mod parallel_gzip;
+
+pub use parallel_gzip::ParallelGzip;
+
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 

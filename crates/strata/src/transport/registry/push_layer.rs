@@ -19,12 +19,15 @@ use strata_registry::Client;
 use super::produced::spawn_producer;
 use super::push_manifest::{Format, SentLayer, layer_compression, layer_media_type};
 use super::{TransferEvent, TransferProgress};
-use crate::compression::{Compression, Encoder};
+use crate::compression::{Compression, Encoder, ParallelGzip};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::image::Descriptor;
 use crate::store::{BlobSource, Store};
 use crate::transport::save::{LayerBlob, LayerTars};
+
+/// The gzip level of uploaded layers: zlib's default, as podman's.
+const GZIP_LEVEL: u32 = 6;
 
 /// Progress is told at most once per this many bytes.
 const PROGRESS_STEP: u64 = 1 << 20;
@@ -192,17 +195,33 @@ impl LayerPush<'_> {
             context: format!("cannot compress layer {}", layer.diff_id),
             source,
         };
-        let mut encoder = Encoder::new(compression, out).map_err(io_error)?;
+        // gzip, the slow one, runs on every core (same bytes whatever
+        // their number); zstd is fast enough on one.
+        match compression {
+            Compression::Gzip => {
+                let mut encoder = ParallelGzip::new(out, GZIP_LEVEL);
+                self.write_counted(layer, &mut encoder)?;
+                encoder.finish().map_err(io_error)?;
+            }
+            other => {
+                let mut encoder = Encoder::new(other, out).map_err(io_error)?;
+                self.write_counted(layer, &mut encoder)?;
+                encoder.finish().map_err(io_error)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the layer's tar into `inner`, telling progress.
+    fn write_counted(&self, layer: &LayerBlob, inner: &mut dyn Write) -> Result<()> {
         let mut counted = Counted {
-            inner: &mut encoder,
+            inner,
             done: 0,
             told: 0,
             layer,
             progress: self.progress,
         };
-        self.store.write_layer(layer, &mut counted)?;
-        encoder.finish().map_err(io_error)?;
-        Ok(())
+        self.store.write_layer(layer, &mut counted)
     }
 
     fn remember(&self, layer: &LayerBlob, sent: &SentLayer) -> Result<()> {
