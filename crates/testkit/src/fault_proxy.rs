@@ -81,6 +81,14 @@ pub enum Action {
         /// Close the connection after the pause instead of continuing.
         cut: bool,
     },
+    /// Forward the request, then hold the whole answer (head included,
+    /// so also an answer without a body) for `pause` and close the
+    /// connection without sending it: the upstream did the work, the
+    /// client never hears of it.
+    Hold {
+        /// How long to hold.
+        pause: Duration,
+    },
 }
 
 /// A fault for the first `times` requests matching `method` and `path`.
@@ -424,6 +432,11 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let bodiless = method == "HEAD" || status == 204 || status == 304 || status < 200;
+    if let Some(Action::Hold { pause }) = &fault {
+        set_status(status);
+        pause_unless_stopped(*pause, shared);
+        return out.shutdown(Shutdown::Both);
+    }
 
     // Known length: stream it; otherwise buffer it.
     let (length, mut buffered) = if bodiless {

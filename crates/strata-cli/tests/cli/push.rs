@@ -53,15 +53,14 @@ fn a_killed_push_leaves_the_store_as_it_was_and_a_new_push_finishes() {
     let before = s.ok(&["images", "--json"]);
     let registry = Registry::plain();
     let proxy = FaultProxy::for_registry(&registry);
-    // Uploads hang once their body is in, so the kill lands mid-push.
+    // Uploads hang once their body is in (the registry has it, strata
+    // never hears back), so the kill lands mid-push.
     proxy.inject(
         Fault::new(
             "PATCH",
             "/blobs/uploads/",
-            Action::Stall {
-                after: 0,
+            Action::Hold {
                 pause: Duration::from_secs(120),
-                cut: true,
             },
         )
         .times(100),
