@@ -16,6 +16,7 @@ use strata_registry::Client;
 
 use super::push_layer::{LayerPush, Route};
 use super::push_manifest::{SentLayer, StoredManifest, format_for, manifest_for, stored};
+use super::send::target;
 use super::{RegistryOptions, TransferProgress, client_for};
 use crate::compression::Compression;
 use crate::digest::Digest;
@@ -172,19 +173,7 @@ impl Pusher<'_> {
         let layers_sent: Vec<SentLayer> = sent.iter().map(|(layer, _)| layer.clone()).collect();
         let (manifest, media_type) = manifest_for(kept.as_ref(), format, &config, &layers_sent)?;
         let manifest_digest = Digest::of(&manifest);
-        let reference = match (self.destination.tag(), self.destination.digest()) {
-            (Some(tag), _) => tag.to_string(),
-            (None, Some(digest)) => {
-                if *digest != manifest_digest {
-                    return Err(Error::Invalid(format!(
-                        "cannot push to {}: the manifest to push is {manifest_digest}",
-                        self.destination
-                    )));
-                }
-                digest.to_string()
-            }
-            (None, None) => "latest".to_string(),
-        };
+        let reference = target(self.destination, &manifest)?;
         let answered = self
             .client
             .put_manifest(repository, &reference, &media_type, &manifest)?;

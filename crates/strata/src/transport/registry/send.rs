@@ -9,14 +9,14 @@
 //! once every blob is in: a failed copy leaves no manifest behind (at
 //! most blobs nothing names, which the registry collects).
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use sha2::{Digest as _, Sha256};
 use strata_registry::{Client, Pushed};
 
+use super::produced::spawn_producer;
 use super::{RegistryOptions, TransferEvent, TransferProgress, client_for};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -73,7 +73,7 @@ pub(crate) fn target(reference: &Reference, manifest: &[u8]) -> Result<String> {
     let manifest_digest = Digest::of(manifest);
     match (reference.digest(), reference.tag()) {
         (Some(digest), _) if *digest != manifest_digest => Err(Error::Invalid(format!(
-            "cannot push to {reference}: the manifest's digest is {manifest_digest}"
+            "cannot push to {reference}: the manifest to push is {manifest_digest}"
         ))),
         (Some(digest), _) => Ok(digest.to_string()),
         (None, Some(tag)) => Ok(tag.to_string()),
@@ -208,14 +208,10 @@ impl Sender<'_> {
                 if wrong.lock().map(|w| w.is_some()).unwrap_or(true) {
                     return Err(io::Error::other("the blob is not its digest"));
                 }
-                let (tx, rx) = sync_channel(4);
                 let wrong = &wrong;
-                scope.spawn(move || self.produce(digest, size, tx, wrong));
-                Ok(Box::new(ChannelReader {
-                    rx,
-                    piece: Vec::new(),
-                    at: 0,
-                }))
+                Ok(Box::new(spawn_producer(scope, move |out| {
+                    self.produce(digest, size, out, wrong)
+                })))
             };
             self.client
                 .upload_blob(self.repository, Some(&known), &mut open)
@@ -231,45 +227,33 @@ impl Sender<'_> {
         Ok(())
     }
 
-    /// Reads blob `digest` into `tx`, hashing it; a blob that is not its
-    /// digest and size ends with an error instead of its last piece's
-    /// end, and is recorded in `wrong`.
+    /// Copies blob `digest` into `out`, hashing it; a blob that is not
+    /// its digest and size fails instead of ending (so its upload breaks
+    /// off before the registry takes it), and is recorded in `wrong`.
     fn produce(
         &self,
         digest: &Digest,
         size: u64,
-        tx: SyncSender<io::Result<Vec<u8>>>,
+        out: &mut dyn Write,
         wrong: &Mutex<Option<Error>>,
-    ) {
-        let mut reader = match self.blobs.open(digest) {
-            Ok(reader) => reader,
-            Err(e) => {
-                let _ = tx.send(Err(io::Error::other(e.to_string())));
-                return;
-            }
-        };
+    ) -> Result<()> {
+        let mut reader = self.blobs.open(digest)?;
         let mut hasher = Sha256::new();
         let mut done = 0u64;
+        let mut piece = vec![0u8; PIECE];
         loop {
-            let mut piece = vec![0u8; PIECE];
             let n = match reader.read(&mut piece) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
+                Err(e) => return Err(sending(digest, e)),
             };
-            piece.truncate(n);
-            hasher.update(&piece);
+            hasher.update(&piece[..n]);
             done += n as u64;
             if done > size {
                 break;
             }
-            if tx.send(Ok(piece)).is_err() {
-                return;
-            }
+            out.write_all(&piece[..n]).map_err(|e| sending(digest, e))?;
             self.emit(TransferEvent::Progress {
                 digest: digest.clone(),
                 done,
@@ -278,42 +262,24 @@ impl Sender<'_> {
         }
         let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
         if done != size || actual != digest.as_str() {
+            let mismatch = || Error::ContentMismatch {
+                what: format!("blob {digest}"),
+                expected: format!("{digest} ({size} bytes)"),
+                actual: format!("{actual} ({done} bytes)"),
+            };
             if let Ok(mut slot) = wrong.lock() {
-                slot.get_or_insert(Error::ContentMismatch {
-                    what: format!("blob {digest}"),
-                    expected: format!("{digest} ({size} bytes)"),
-                    actual: format!("{actual} ({done} bytes)"),
-                });
+                slot.get_or_insert_with(mismatch);
             }
-            let _ = tx.send(Err(io::Error::other(format!(
-                "blob {digest} is not its digest"
-            ))));
+            return Err(mismatch());
         }
+        Ok(())
     }
 }
 
-/// The reading end of a producer thread's pieces.
-struct ChannelReader {
-    rx: Receiver<io::Result<Vec<u8>>>,
-    piece: Vec<u8>,
-    at: usize,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.piece.len() {
-            match self.rx.recv() {
-                Ok(Ok(piece)) => {
-                    self.piece = piece;
-                    self.at = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.piece.len() - self.at);
-        buf[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+/// The error for a blob that could not be read or handed on.
+fn sending(digest: &Digest, source: io::Error) -> Error {
+    Error::Io {
+        context: format!("cannot send blob {digest}"),
+        source,
     }
 }
