@@ -134,6 +134,21 @@ pub fn test_driver() -> Option<String> {
         .filter(|d| !d.is_empty())
 }
 
+/// Loads `path` into a new store of its own; the (first) image loaded
+/// and its config's diff ids.
+pub fn load_elsewhere(path: &Path) -> (strata::Image, Vec<String>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let image = store.load_path(path).expect("load").images[0].clone();
+    let diff_ids = store
+        .image_config(&image)
+        .expect("config")
+        .rootfs()
+        .diff_ids()
+        .clone();
+    (image, diff_ids)
+}
+
 pub fn open(dir: &Path) -> Store {
     open_with(dir, test_driver())
 }

@@ -54,18 +54,12 @@ fn index_manifest(dir: &Path) -> String {
 
 /// Loads `path` into a new store and returns the image id and diff ids.
 fn load_elsewhere(path: &Path) -> (String, Vec<Digest>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    let loaded = store.load_path(path).expect("load");
-    let image = &loaded.images[0];
-    let config = store.image_config_bytes(image).expect("config");
-    let diff_ids = json(&config)["rootfs"]["diff_ids"]
-        .as_array()
-        .expect("diff_ids")
+    let (image, diff_ids) = crate::common::load_elsewhere(path);
+    let diff_ids = diff_ids
         .iter()
-        .map(|d| Digest::parse(d.as_str().expect("str")).expect("digest"))
+        .map(|d| Digest::parse(d).expect("digest"))
         .collect();
-    (image.id.clone(), diff_ids)
+    (image.id, diff_ids)
 }
 
 #[test]

@@ -109,18 +109,8 @@ fn assert_store_untouched(t: &TestStore) {
 
 /// Loads `path` into a new store; the image id, diff ids and names.
 fn load_elsewhere(path: &Path) -> (String, Vec<String>, Vec<String>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    let loaded = store.load_path(path).expect("load");
-    let image = &loaded.images[0];
-    let config = store.image_config_bytes(image).expect("config");
-    let diff_ids = json(&config)["rootfs"]["diff_ids"]
-        .as_array()
-        .expect("diff_ids")
-        .iter()
-        .map(|d| d.as_str().expect("str").to_string())
-        .collect();
-    (image.id.clone(), diff_ids, image.names.clone())
+    let (image, diff_ids) = crate::common::load_elsewhere(path);
+    (image.id, diff_ids, image.names)
 }
 
 /// Pulls `reference` into a new store; the image id.
