@@ -12,6 +12,7 @@ mod growing;
 mod image_in;
 mod login;
 mod mirror;
+mod parallel;
 mod platform;
 mod produced;
 mod pull;

@@ -8,12 +8,12 @@
 //! again finds the blobs that made it and sends only the rest.
 
 use std::io::{Cursor, Read};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 use strata_registry::Client;
 
+use super::parallel::each_until_failure;
 use super::push_layer::{LayerPush, Route};
 use super::push_manifest::{SentLayer, StoredManifest, format_for, manifest_for, stored};
 use super::send::target;
@@ -142,9 +142,6 @@ fn hold(store: &Store, lease: &Lease, image: &Image) -> Result<()> {
     Ok(())
 }
 
-/// Where a layer's outcome lands.
-type Slot = Mutex<Option<Result<(SentLayer, Route)>>>;
-
 struct Pusher<'a> {
     store: &'a Store,
     client: &'a Client,
@@ -206,49 +203,13 @@ impl Pusher<'_> {
         layers: &[LayerBlob],
         kept: Option<&StoredManifest>,
     ) -> Result<Vec<(SentLayer, Route)>> {
-        let results: Vec<Slot> = layers.iter().map(|_| Mutex::new(None)).collect();
-        let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let workers = self
-            .options
-            .registry
-            .max_parallel
-            .clamp(1, 16)
-            .min(layers.len().max(1));
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    loop {
-                        let at = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(layer) = layers.get(at) else { break };
-                        if failed.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let named = kept.and_then(|k| k.manifest.layers.get(at));
-                        let outcome = sender.send(layer, named);
-                        if outcome.is_err() {
-                            failed.store(true, Ordering::Relaxed);
-                        }
-                        *results[at].lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
-                    }
-                });
-            }
-        });
-        let mut sent = Vec::with_capacity(layers.len());
-        let mut first_error = None;
-        for slot in results {
-            match slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
-                Some(Ok(done)) => sent.push(done),
-                Some(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                None => {}
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(sent),
-        }
+        each_until_failure(
+            layers,
+            self.options.registry.max_parallel,
+            &failed,
+            |at, layer| sender.send(layer, kept.and_then(|k| k.manifest.layers.get(at))),
+        )
     }
 
     fn send_config(&self, repository: &str, config: &Descriptor, bytes: &[u8]) -> Result<()> {

@@ -11,11 +11,12 @@
 
 use std::io::{self, Read, Write};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha2::{Digest as _, Sha256};
 use strata_registry::{Client, Pushed};
 
+use super::parallel::each_until_failure;
 use super::produced::spawn_producer;
 use super::{RegistryOptions, TransferEvent, TransferProgress, client_for};
 use crate::digest::Digest;
@@ -137,32 +138,10 @@ impl Sender<'_> {
     /// Sends `all`, `max_parallel` at a time; the first failure stops the
     /// others.
     fn send_all(&self, all: &[(Digest, u64)], max_parallel: usize) -> Result<()> {
-        let next = AtomicUsize::new(0);
-        let failure: Mutex<Option<Error>> = Mutex::new(None);
-        let workers = max_parallel.clamp(1, 16).min(all.len());
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    while !self.cancel.load(Ordering::Relaxed) {
-                        let Some((digest, size)) = all.get(next.fetch_add(1, Ordering::SeqCst))
-                        else {
-                            break;
-                        };
-                        if let Err(e) = self.send_one(digest, *size) {
-                            self.cancel.store(true, Ordering::Relaxed);
-                            if let Ok(mut first) = failure.lock() {
-                                first.get_or_insert(e);
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        match failure.into_inner() {
-            Ok(Some(e)) => Err(e),
-            Ok(None) => Ok(()),
-            Err(_) => Err(Error::Invalid("an upload thread panicked".into())),
-        }
+        each_until_failure(all, max_parallel, &self.cancel, |_, (digest, size)| {
+            self.send_one(digest, *size)
+        })
+        .map(|_| ())
     }
 
     fn send_one(&self, digest: &Digest, size: u64) -> Result<()> {
