@@ -62,15 +62,15 @@ pub fn unmount(store: &Store, args: &ContainerRef) -> Result<()> {
     Ok(())
 }
 
-/// `strata container rm`: each container in turn; stops at the first
-/// failure.
+/// `strata container rm` and `strata rm`: each container in turn, going
+/// on past failures (see `remove` for the exit status); prints each
+/// container as it was named, as podman does.
 pub fn remove(store: &Store, args: &ContainerRmArgs) -> Result<()> {
-    for container in &args.containers {
-        let id = store.container(container)?.id;
+    super::remove::each(&args.containers, args.ignore, |container| {
         store
-            .delete_container(&id, args.force)
+            .delete_container(container, args.force)
             .with_context(|| format!("cannot delete container {container}"))?;
-        println!("{id}");
-    }
-    Ok(())
+        println!("{container}");
+        Ok(())
+    })
 }

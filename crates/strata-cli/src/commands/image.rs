@@ -35,25 +35,26 @@ pub fn untag(store: &Store, args: &UntagArgs) -> Result<()> {
     Ok(())
 }
 
-/// `strata image rm` and `strata rmi`: each image in turn, stopping at the
-/// first failure. Prints, as docker does, `Untagged: NAME` for each name
-/// taken away, then `Deleted: ID` for the image and for each layer that
-/// went with it.
+/// `strata image rm` and `strata rmi`: each image in turn, going on past
+/// failures (see `remove` for the exit status). Prints, as podman does,
+/// `Untagged: NAME` for each name taken away, then `Deleted: ID` for the
+/// image when it went (not for its layers).
 pub fn remove(store: &Store, args: &ImageRmArgs) -> Result<()> {
-    for image in &args.images {
+    super::remove::each(&args.images, args.ignore, |image| {
         let removed = store
             .delete_image(image, args.force)
             .with_context(|| format!("cannot remove image {image}"))?;
         print_removed(&removed);
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
-fn print_removed(removed: &Removed) {
+/// `Untagged: NAME` lines, then `Deleted: ID` if the image went.
+pub fn print_removed(removed: &Removed) {
     for name in &removed.untagged {
         println!("Untagged: {name}");
     }
-    for id in removed.image.iter().chain(&removed.layers) {
+    if let Some(id) = &removed.image {
         println!("Deleted: {id}");
     }
 }
