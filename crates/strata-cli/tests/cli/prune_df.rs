@@ -320,4 +320,75 @@ fn diff_lists_a_containers_changes() {
         s.fails(&["diff", "nothing"])
             .contains("no container, image or layer")
     );
+
+    // podman, with the same changes on the same image, says the same
+    // (in the order its walk finds them).
+    let podman = Podman::new();
+    let tar = s.dir.path().join("c.tar");
+    podman.run_ok(["import", "-q", utf8(&tar), "localhost/used:1"]);
+    podman.run_ok(["create", "--name", "web", "localhost/used:1", "/d0/f0"]);
+    let tree = podman.run_ok(["mount", "web"]);
+    let tree = Path::new(tree.trim());
+    std::fs::write(tree.join("new"), "x").expect("write");
+    std::fs::remove_file(tree.join("d1/f1")).expect("remove");
+    std::fs::write(tree.join("d2/f2"), "changed").expect("change");
+    let mut theirs: Vec<String> = podman
+        .run_ok(["diff", "web"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    theirs.sort_by(|a, b| a[2..].cmp(&b[2..]));
+    assert_eq!(theirs.join("\n") + "\n", text);
+    let mut their_groups = json(&podman.run_ok(["diff", "--format", "json", "web"]));
+    for group in ["added", "changed", "deleted"] {
+        if let Some(paths) = their_groups[group].as_array_mut() {
+            paths.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
+    }
+    assert_eq!(their_groups, groups);
+    podman.run_ok(["umount", "web"]);
+}
+
+/// `system prune -f` with one dangling image prints what podman prints
+/// for it, but for the ids and sizes; with nothing to prune, both print
+/// the same line.
+#[test]
+fn system_prune_prints_as_podman() {
+    let s = CliStore::new();
+    let podman = Podman::new();
+    for (file, files, name) in [("a.tar", 3, Some("localhost/named:1")), ("b.tar", 4, None)] {
+        let tar = write_tar(s.dir.path(), file, files, 2000);
+        let mut args = vec!["import", utf8(&tar)];
+        args.extend(name);
+        s.ok(&args);
+        let mut args = vec!["import", "-q", utf8(&tar)];
+        args.extend(name);
+        podman.run_ok(&args);
+    }
+    let shape = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|line| match line {
+                _ if line.len() == 64 && line.bytes().all(|b| b.is_ascii_hexdigit()) => "ID".into(),
+                _ => match line.split_once(": ") {
+                    Some((what, _)) => format!("{what}: SIZE"),
+                    None => line.to_string(),
+                },
+            })
+            .collect()
+    };
+    let ours = s.ok(&["system", "prune", "-f"]);
+    let theirs = podman.run_ok(["system", "prune", "-f"]);
+    assert_eq!(
+        shape(&ours),
+        shape(&theirs),
+        "strata:\n{ours}podman:\n{theirs}"
+    );
+    assert_eq!(
+        shape(&ours),
+        ["Deleted Images", "ID", "Total reclaimed space: SIZE"]
+    );
+    assert_eq!(
+        s.ok(&["system", "prune", "-f"]),
+        podman.run_ok(["system", "prune", "-f"])
+    );
 }
