@@ -393,8 +393,11 @@ pub struct ContainerRef {
 #[derive(Debug, Args)]
 pub struct ContainerRmArgs {
     /// Containers (ids, id prefixes or names).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "all")]
     pub containers: Vec<String>,
+    /// Delete every container.
+    #[arg(short, long, conflicts_with = "containers")]
+    pub all: bool,
     /// Unmount mounted containers instead of refusing to delete them.
     #[arg(short, long)]
     pub force: bool,
@@ -531,8 +534,11 @@ pub struct UntagArgs {
 #[derive(Debug, Args)]
 pub struct ImageRmArgs {
     /// Images (ids, id prefixes or names).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "all")]
     pub images: Vec<String>,
+    /// Remove every image.
+    #[arg(short, long, conflicts_with = "images")]
+    pub all: bool,
     /// Remove the containers using an image too, instead of refusing.
     #[arg(short, long)]
     pub force: bool,

@@ -39,8 +39,13 @@ pub fn untag(store: &Store, args: &UntagArgs) -> Result<()> {
 /// failures (see `remove` for the exit status). Prints, as podman does,
 /// `Untagged: NAME` for each name taken away, then `Deleted: ID` for the
 /// image when it went (not for its layers).
+/// `--all` removes every image, by id.
 pub fn remove(store: &Store, args: &ImageRmArgs) -> Result<()> {
-    super::remove::each(&args.images, args.ignore, |image| {
+    let images = match args.all {
+        true => store.images()?.into_iter().map(|image| image.id).collect(),
+        false => args.images.clone(),
+    };
+    super::remove::each(&images, args.ignore, |image| {
         let removed = store
             .delete_image(image, args.force)
             .with_context(|| format!("cannot remove image {image}"))?;

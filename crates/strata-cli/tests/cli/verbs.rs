@@ -251,3 +251,32 @@ fn help_puts_global_options_apart() {
         assert!(!help[own..global].contains("--runroot"), "{help}");
     }
 }
+
+/// `rmi -a` removes every image it can and ends with 2 when a container
+/// uses one; `rm -a` removes every container; then `rmi -a` ends with 0.
+/// podman ends the same way with the same images and container.
+#[test]
+fn rmi_all_and_rm_all() {
+    let (s, tar) = store_with_sample();
+    let other = write_tar(s.dir.path(), "other.tar", 3, 50);
+    s.ok(&["import", utf8(&other), "localhost/other:1"]);
+    s.ok(&["container", "create", "localhost/sample:1", "--name", "c"]);
+    let podman = Podman::new();
+    podman.run_ok(["import", "-q", tar.as_str(), "localhost/sample:1"]);
+    podman.run_ok(["import", "-q", utf8(&other), "localhost/other:1"]);
+    podman.run_ok(["create", "--name", "c", "localhost/sample:1", "/f"]);
+    for args in [&["rmi", "-a"][..], &["rm", "-a"], &["rmi", "--all"]] {
+        let ours = s.output(args);
+        let theirs = podman.run(args);
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "{args:?}: {}",
+            stderr(&ours)
+        );
+        assert_eq!(lines(&ours).len(), lines(&theirs).len(), "{args:?}");
+    }
+    assert_eq!(s.ok(&["images", "-q"]), "");
+    assert_eq!(s.ok(&["containers", "--json"]).trim(), "[]");
+    s.assert_clean();
+}
