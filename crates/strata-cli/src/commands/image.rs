@@ -2,7 +2,6 @@
 //! images. Like docker, tag and untag print nothing; rm prints what went.
 
 use anyhow::{Context, Result};
-use strata::Removed;
 use strata::Store;
 
 use crate::cli::{ImageRmArgs, TagArgs, UntagArgs};
@@ -37,29 +36,28 @@ pub fn untag(store: &Store, args: &UntagArgs) -> Result<()> {
 
 /// `strata image rm` and `strata rmi`: each image in turn, going on past
 /// failures (see `remove` for the exit status). Prints, as podman does,
-/// `Untagged: NAME` for each name taken away, then `Deleted: ID` for the
-/// image when it went (not for its layers).
-/// `--all` removes every image, by id.
+/// `Untagged: NAME` for each name taken away, then `Deleted: ID` for each
+/// image that went (not for its layers): all the names first, then all
+/// the images. `--all` removes every image, by id.
 pub fn remove(store: &Store, args: &ImageRmArgs) -> Result<()> {
     let images = match args.all {
         true => store.images()?.into_iter().map(|image| image.id).collect(),
         false => args.images.clone(),
     };
-    super::remove::each(&images, args.ignore, |image| {
+    let (mut untagged, mut deleted) = (Vec::new(), Vec::new());
+    let result = super::remove::each(&images, args.ignore, |image| {
         let removed = store
             .delete_image(image, args.force)
             .with_context(|| format!("cannot remove image {image}"))?;
-        print_removed(&removed);
+        untagged.extend(removed.untagged);
+        deleted.extend(removed.image);
         Ok(())
-    })
-}
-
-/// `Untagged: NAME` lines, then `Deleted: ID` if the image went.
-pub fn print_removed(removed: &Removed) {
-    for name in &removed.untagged {
+    });
+    for name in &untagged {
         println!("Untagged: {name}");
     }
-    if let Some(id) = &removed.image {
+    for id in &deleted {
         println!("Deleted: {id}");
     }
+    result
 }
