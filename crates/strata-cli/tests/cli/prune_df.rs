@@ -17,6 +17,39 @@ fn utf8(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
 
+/// Compares `actual` with `tests/cli/golden/NAME`, or with
+/// `STRATA_BLESS=1` in the environment writes it there.
+fn assert_golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cli/golden")
+        .join(name);
+    if std::env::var_os("STRATA_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("golden dir");
+        std::fs::write(&path, actual).expect("write golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (STRATA_BLESS=1 writes it)", path.display()));
+    assert_eq!(actual, expected, "{name} differs from {}", path.display());
+}
+
+/// `text` with every 64-hex-digit id replaced by `<id>`.
+fn without_ids(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_hexdigit()) {
+        out.push_str(&rest[..start]);
+        let run = rest[start..]
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .map_or(rest.len() - start, |n| n);
+        let word = &rest[start..start + run];
+        out.push_str(if run == 64 { "<id>" } else { word });
+        rest = &rest[start + run..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -166,6 +199,14 @@ fn system_prune_takes_dangling_images_and_unused_data() {
     );
     assert_eq!(image_ids(&s), before);
 
+    // Blocks freed depend on the file system: only their presence is kept.
+    let mut report = json(&s.ok(&["system", "prune", "--dry-run", "--json"]));
+    assert!(report["gc"]["bytes_freed"].as_u64() > Some(0), "{report:#}");
+    report["gc"]["bytes_freed"] = "<bytes>".into();
+    let report = serde_json::to_string_pretty(&report).expect("JSON") + "\n";
+    assert_golden("system-prune-dry-run.json", &without_ids(&report));
+    assert_eq!(image_ids(&s), before);
+
     let out = s.ok(&["system", "prune", "-f"]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[..2], ["Deleted Images", unnamed.as_str()], "{out}");
@@ -243,6 +284,11 @@ fn system_df_as_podman_prints_it() {
     );
     assert!(images["Size"].as_str().expect("Size").ends_with("kB"));
 
+    assert_golden(
+        "system-df.json",
+        &s.ok(&["system", "df", "--format", "json"]),
+    );
+
     let verbose = s.ok(&["system", "df", "-v"]);
     assert!(
         verbose.starts_with("Images space usage:\n\nREPOSITORY"),
@@ -308,7 +354,9 @@ fn diff_lists_a_containers_changes() {
     std::fs::write(tree.join("d2/f2"), "changed").expect("change");
     let text = s.ok(&["diff", "web"]);
     assert_eq!(text, "C /d1\nD /d1/f1\nC /d2\nC /d2/f2\nA /new\n");
-    let groups = json(&s.ok(&["diff", "--format", "json", "web"]));
+    let groups = s.ok(&["diff", "--format", "json", "web"]);
+    assert_golden("diff.json", &groups);
+    let groups = json(&groups);
     assert_eq!(groups["added"], serde_json::json!(["/new"]));
     assert_eq!(groups["deleted"], serde_json::json!(["/d1/f1"]));
     assert_eq!(
