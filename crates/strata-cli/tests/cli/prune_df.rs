@@ -338,6 +338,19 @@ fn image_mount_and_unmount_by_name() {
     s.ok(&["image", "umount", "--all"]);
     assert_eq!(s.ok(&["image", "mount"]), "");
     s.assert_clean();
+
+    // podman prints the same forms: a path; `NAME  PATH` lines; the id.
+    let podman = Podman::new();
+    let tar = s.dir.path().join("a.tar");
+    podman.run_ok(["import", "-q", utf8(&tar), "localhost/named:1"]);
+    let their_path = podman.run_ok(["image", "mount", "localhost/named:1"]);
+    assert!(Path::new(their_path.trim()).join("d0/f0").is_file());
+    assert_eq!(
+        podman.run_ok(["image", "mount"]),
+        format!("localhost/named:1  {}", their_path)
+    );
+    let their_id = podman.run_ok(["image", "unmount", "localhost/named:1"]);
+    assert_eq!(their_id.trim().len(), 64, "{their_id}");
 }
 
 /// `strata diff CONTAINER` lists the container's changes as `podman diff`
