@@ -1,6 +1,6 @@
-//! Pruning and disk usage: which images, containers and layers
+//! Pruning, disk usage and image mounts: which images, containers and layers
 //! `prune_images`, `prune_containers` and `prune_system` take, what they
-//! report, and what `disk_usage` counts.
+//! report, what `disk_usage` counts, and image mounts by name.
 
 use strata::{CommitOptions, ContainerOptions, PruneOptions, Store};
 use testkit::TarBuilder;
@@ -153,4 +153,31 @@ fn prune_containers_keeps_mounted_ones_and_system_prune_collects() {
     assert_eq!(report.gc.layers, vec![layer.id]);
     assert_eq!(ids(s), vec![img.id], "the image the container uses stays");
     assert_eq!(s.containers().expect("containers").len(), 1);
+}
+
+#[test]
+fn images_mount_by_name_with_their_top_layers_count() {
+    let t = TestStore::new();
+    let s = &t.store;
+    let img = image(s, 2, &["localhost/m:1"]);
+    let empty = s.mounted_images().expect("mounted");
+    assert!(empty.is_empty());
+    let path = s.mount_image("localhost/m:1").expect("mount");
+    assert!(path.join("f1").is_file());
+    assert_eq!(s.mount_image(&img.id[..12]).expect("again"), path);
+    let mounted = s.mounted_images().expect("mounted");
+    assert_eq!(mounted.len(), 1);
+    assert_eq!(
+        (mounted[0].0.id.as_str(), &mounted[0].1),
+        (img.id.as_str(), &path)
+    );
+    let top = img.top_layer.clone().expect("a top layer");
+    assert_eq!(s.mount_count(&top).expect("count"), 2);
+    assert_eq!(s.unmount_image("localhost/m:1").expect("unmount"), 1);
+    assert_eq!(s.unmount_layer(&top).expect("layer unmount"), 0);
+    assert!(matches!(
+        s.unmount_image("localhost/m:1"),
+        Err(strata::Error::NotMounted(_))
+    ));
+    assert!(s.mounted_images().expect("mounted").is_empty());
 }
