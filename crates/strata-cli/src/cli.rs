@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod verbs;
+pub use verbs::*;
+
 /// strata: a container image and layer store.
 #[derive(Debug, Parser)]
 // `--version` prints `strata version X.Y.Z`, as `podman --version` does.
@@ -15,17 +18,21 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The heading global options are listed under in every command's help,
+/// after the command's own options.
+const GLOBAL: &str = "Global Options";
+
 /// Where the store is (each also settable by environment variable).
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// Persistent store directory [env: STRATA_ROOT; default /var/lib/strata as root]
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub root: Option<PathBuf>,
     /// Runtime directory [env: STRATA_RUNROOT; default /run/strata as root]
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub runroot: Option<PathBuf>,
     /// Storage driver for a new store [env: STRATA_DRIVER; default overlay where it works, else vfs]
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub driver: Option<String>,
 }
 
@@ -48,6 +55,17 @@ pub enum Command {
     Images(ImageListArgs),
     /// Remove images (same as `image rm`).
     Rmi(ImageRmArgs),
+    /// Remove containers (same as `container rm`).
+    Rm(ContainerRmArgs),
+    /// Give an image more names (same as `image tag`).
+    Tag(TagArgs),
+    /// Show how an image was made (same as `image history`).
+    History(HistoryArgs),
+    /// Show containers, images or layers as JSON, looked up in that order.
+    Inspect(InspectArgs),
+    /// List the paths a container (or an image, or a layer) added (A),
+    /// changed (C) or deleted (D), as `podman diff` does.
+    Diff(ObjectDiffArgs),
     /// Make an image of a container's changes on its image (prints the new
     /// image's id, 64 hex digits, as podman does).
     Commit(CommitArgs),
@@ -165,11 +183,13 @@ pub struct GcArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
-    /// Remove unused data: layers no image, container, name or lease keeps,
-    /// blobs no image or lease names, leftovers of dead processes (the same
-    /// as `strata gc`). It removes no image: pruning dangling images is not
-    /// part of it.
-    Prune(GcArgs),
+    /// Remove dangling images (with -a, every image no container uses),
+    /// then what nothing uses: layers, blobs, expired leases, partial
+    /// downloads, leftovers of dead processes (what `strata gc` removes).
+    /// Containers are left alone.
+    Prune(SystemPruneArgs),
+    /// Show how much space images and containers take.
+    Df(SystemDfArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -292,6 +312,9 @@ pub struct RmArgs {
     /// Layers (ids, id prefixes or names).
     #[arg(required = true)]
     pub layers: Vec<String>,
+    /// Say nothing of layers that do not exist.
+    #[arg(short, long)]
+    pub ignore: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -336,6 +359,8 @@ pub enum ContainerCommand {
     Unmount(ContainerRef),
     /// Delete containers and their read-write layers.
     Rm(ContainerRmArgs),
+    /// Delete every container that is not mounted.
+    Prune(ContainerPruneArgs),
     /// Make an image of a container's changes (the same as `strata commit`).
     Commit(CommitArgs),
 }
@@ -368,11 +393,17 @@ pub struct ContainerRef {
 #[derive(Debug, Args)]
 pub struct ContainerRmArgs {
     /// Containers (ids, id prefixes or names).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "all")]
     pub containers: Vec<String>,
+    /// Delete every container.
+    #[arg(short, long, conflicts_with = "containers")]
+    pub all: bool,
     /// Unmount mounted containers instead of refusing to delete them.
     #[arg(short, long)]
     pub force: bool,
+    /// Say nothing of containers that do not exist.
+    #[arg(short, long)]
+    pub ignore: bool,
 }
 
 #[derive(Debug, Args)]
@@ -440,6 +471,14 @@ pub enum ImageCommand {
     /// Exit 0 if the image is in the store, 1 if not (125 on error); print
     /// nothing.
     Exists(ImageExistsArgs),
+    /// Remove dangling images (with -a, every image no container uses).
+    Prune(ImagePruneArgs),
+    /// Mount images read-only; prints where their trees are (with no
+    /// image, lists the mounted ones).
+    Mount(ImageMountArgs),
+    /// Drop one mount of images.
+    #[command(visible_alias = "umount")]
+    Unmount(ImageUnmountArgs),
 }
 
 #[derive(Debug, Args)]
@@ -495,11 +534,17 @@ pub struct UntagArgs {
 #[derive(Debug, Args)]
 pub struct ImageRmArgs {
     /// Images (ids, id prefixes or names).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "all")]
     pub images: Vec<String>,
+    /// Remove every image.
+    #[arg(short, long, conflicts_with = "images")]
+    pub all: bool,
     /// Remove the containers using an image too, instead of refusing.
     #[arg(short, long)]
     pub force: bool,
+    /// Say nothing of images that do not exist.
+    #[arg(short, long)]
+    pub ignore: bool,
 }
 
 /// Archive formats `strata save` writes.

@@ -4,7 +4,8 @@
 //! | status | meaning |
 //! |---|---|
 //! | 0 | done; or for a question (`image exists`), yes |
-//! | 1 | the answer to a question is no (`image exists`), nothing printed |
+//! | 1 | the answer to a question is no (`image exists`), nothing printed; or a removal named something missing |
+//! | 2 | a removal named something in use (an image a container uses, a mounted container) |
 //! | 125 | strata failed, or the command line was wrong; one line on stderr |
 //! | 141 | the reader of stdout left early (killed by SIGPIPE, silently) |
 
@@ -31,11 +32,28 @@ impl fmt::Display for No {
 
 impl std::error::Error for No {}
 
+/// An end whose failures were printed already, one line each, by the
+/// command (a removal of several things that goes on past each failure):
+/// it prints nothing more and ends with the status it carries.
+#[derive(Debug)]
+pub struct Reported(pub u8);
+
+impl fmt::Display for Reported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "failed with status {}", self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
+
 /// The exit status of a command's result, printing the failure if any.
 pub fn status(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.is::<No>() => ExitCode::from(NO),
+        Err(error) if error.is::<Reported>() => {
+            ExitCode::from(error.downcast_ref::<Reported>().map_or(FAILED, |r| r.0))
+        }
         Err(error) => {
             eprintln!("strata: {}", one_line(&error));
             ExitCode::from(FAILED)
@@ -52,6 +70,12 @@ pub fn usage(error: clap::Error) -> ExitCode {
         0 => ExitCode::SUCCESS,
         _ => ExitCode::from(FAILED),
     }
+}
+
+/// Prints a failure as [`status`] would, `strata: what failed: why`,
+/// for a command that goes on after it.
+pub fn report(error: &anyhow::Error) {
+    eprintln!("strata: {}", one_line(error));
 }
 
 /// The error and its causes on one line, each cause once: library errors

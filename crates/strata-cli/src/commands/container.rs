@@ -62,15 +62,20 @@ pub fn unmount(store: &Store, args: &ContainerRef) -> Result<()> {
     Ok(())
 }
 
-/// `strata container rm`: each container in turn; stops at the first
-/// failure.
+/// `strata container rm` and `strata rm`: each container in turn, going
+/// on past failures (see `remove` for the exit status); prints each
+/// container as it was named, as podman does.
+/// `--all` deletes every container, by id.
 pub fn remove(store: &Store, args: &ContainerRmArgs) -> Result<()> {
-    for container in &args.containers {
-        let id = store.container(container)?.id;
+    let containers = match args.all {
+        true => store.containers()?.into_iter().map(|c| c.id).collect(),
+        false => args.containers.clone(),
+    };
+    super::remove::each(&containers, args.ignore, |container| {
         store
-            .delete_container(&id, args.force)
+            .delete_container(container, args.force)
             .with_context(|| format!("cannot delete container {container}"))?;
-        println!("{id}");
-    }
-    Ok(())
+        println!("{container}");
+        Ok(())
+    })
 }

@@ -2,7 +2,6 @@
 //! images. Like docker, tag and untag print nothing; rm prints what went.
 
 use anyhow::{Context, Result};
-use strata::Removed;
 use strata::Store;
 
 use crate::cli::{ImageRmArgs, TagArgs, UntagArgs};
@@ -35,25 +34,30 @@ pub fn untag(store: &Store, args: &UntagArgs) -> Result<()> {
     Ok(())
 }
 
-/// `strata image rm` and `strata rmi`: each image in turn, stopping at the
-/// first failure. Prints, as docker does, `Untagged: NAME` for each name
-/// taken away, then `Deleted: ID` for the image and for each layer that
-/// went with it.
+/// `strata image rm` and `strata rmi`: each image in turn, going on past
+/// failures (see `remove` for the exit status). Prints, as podman does,
+/// `Untagged: NAME` for each name taken away, then `Deleted: ID` for each
+/// image that went (not for its layers): all the names first, then all
+/// the images. `--all` removes every image, by id.
 pub fn remove(store: &Store, args: &ImageRmArgs) -> Result<()> {
-    for image in &args.images {
+    let images = match args.all {
+        true => store.images()?.into_iter().map(|image| image.id).collect(),
+        false => args.images.clone(),
+    };
+    let (mut untagged, mut deleted) = (Vec::new(), Vec::new());
+    let result = super::remove::each(&images, args.ignore, |image| {
         let removed = store
             .delete_image(image, args.force)
             .with_context(|| format!("cannot remove image {image}"))?;
-        print_removed(&removed);
-    }
-    Ok(())
-}
-
-fn print_removed(removed: &Removed) {
-    for name in &removed.untagged {
+        untagged.extend(removed.untagged);
+        deleted.extend(removed.image);
+        Ok(())
+    });
+    for name in &untagged {
         println!("Untagged: {name}");
     }
-    for id in removed.image.iter().chain(&removed.layers) {
+    for id in &deleted {
         println!("Deleted: {id}");
     }
+    result
 }

@@ -143,6 +143,11 @@ pub fn inspect(store: &Store, args: &ImageInspectArgs) -> Result<()> {
     output::json(&inspected)
 }
 
+/// One image as `image inspect` shows it, as JSON (for `strata inspect`).
+pub fn inspect_value(store: &Store, image: &Image) -> Result<Value> {
+    Ok(serde_json::to_value(inspect_one(store, image)?)?)
+}
+
 fn inspect_one(store: &Store, image: &Image) -> Result<Inspected> {
     let config = read_config(store, image)?;
     let field = |key: &str| config.get(key).cloned().unwrap_or(Value::Null);

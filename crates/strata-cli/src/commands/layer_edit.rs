@@ -17,16 +17,17 @@ pub fn unmount(store: &Store, args: &LayerRef) -> Result<()> {
     Ok(())
 }
 
-/// `strata layer rm`: each layer in turn; stops at the first failure.
+/// `strata layer rm`: each layer in turn, going on past failures (see
+/// `remove` for the exit status); prints each deleted layer's id.
 pub fn remove(store: &Store, args: &RmArgs) -> Result<()> {
-    for layer in &args.layers {
+    super::remove::each(&args.layers, args.ignore, |layer| {
         let id = store.layer(layer)?.id;
         store
             .delete_layer(&id)
             .with_context(|| format!("cannot delete layer {layer}"))?;
         println!("{id}");
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `strata layer names set|add|rm`.

@@ -3,8 +3,10 @@
 mod commit;
 mod completion;
 mod container;
+mod df;
 mod image;
 mod image_exists;
+mod image_mount;
 mod image_show;
 mod layer_diff;
 mod layer_edit;
@@ -13,10 +15,13 @@ mod layer_show;
 mod man;
 mod output;
 mod progress;
+mod prune;
 mod registry;
+mod remove;
 mod store;
 mod tar_split;
 mod transfer;
+mod verbs;
 mod version;
 
 use anyhow::Result;
@@ -39,6 +44,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Images(args) => image_show::list(&open(&cli.store)?, &args),
         Command::Image(command) => image(&open(&cli.store)?, command),
         Command::Rmi(args) => image::remove(&open(&cli.store)?, &args),
+        Command::Rm(args) => container::remove(&open(&cli.store)?, &args),
+        Command::Tag(args) => image::tag(&open(&cli.store)?, &args),
+        Command::History(args) => image_show::history(&open(&cli.store)?, &args),
+        Command::Inspect(args) => verbs::inspect(&open(&cli.store)?, &args),
+        Command::Diff(args) => verbs::diff(&open(&cli.store)?, &args),
         Command::Commit(args) => commit::commit(&open(&cli.store)?, &args),
         Command::Import(args) => commit::import(&open(&cli.store)?, &args),
         Command::Export(args) => commit::export(&open(&cli.store)?, &args),
@@ -50,9 +60,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Login(args) => registry::login(&args),
         Command::Logout(args) => registry::logout(&args),
         Command::Fsck(args) => store::fsck(&open(&cli.store)?, &args),
-        Command::Gc(args) | Command::System(SystemCommand::Prune(args)) => {
-            store::gc(&open(&cli.store)?, &args)
-        }
+        Command::Gc(args) => store::gc(&open(&cli.store)?, &args),
+        Command::System(SystemCommand::Prune(args)) => prune::system(&open(&cli.store)?, &args),
+        Command::System(SystemCommand::Df(args)) => df::df(&open(&cli.store)?, &args),
         Command::Status(args) => store::status(&open(&cli.store)?, &args),
         Command::Version(args) => version::version(&options(&cli.store), &args),
         Command::Completion(args) => completion::completion(&args),
@@ -86,6 +96,9 @@ fn image(store: &Store, command: ImageCommand) -> Result<()> {
         ImageCommand::Untag(args) => image::untag(store, &args),
         ImageCommand::Rm(args) => image::remove(store, &args),
         ImageCommand::Exists(args) => image_exists::exists(store, &args),
+        ImageCommand::Prune(args) => prune::images(store, &args),
+        ImageCommand::Mount(args) => image_mount::mount(store, &args),
+        ImageCommand::Unmount(args) => image_mount::unmount(store, &args),
     }
 }
 
@@ -97,6 +110,7 @@ fn container(store: &Store, command: ContainerCommand) -> Result<()> {
         ContainerCommand::Mount(args) => container::mount(store, &args),
         ContainerCommand::Unmount(args) => container::unmount(store, &args),
         ContainerCommand::Rm(args) => container::remove(store, &args),
+        ContainerCommand::Prune(args) => prune::containers(store, &args),
         ContainerCommand::Commit(args) => commit::commit(store, &args),
     }
 }

@@ -285,19 +285,14 @@ fn rm_by_one_of_two_names_only_untags() {
 fn rm_by_id_deletes_the_image_and_its_layers() {
     let (s, sample) = loaded();
     s.ok(&["image", "tag", NAME, "myimg"]);
-    let layers = layer_ids(&s, NAME);
     let out = s.ok(&["image", "rm", &sample.image_id[..12]]);
+    // podman's lines: the names, then the image (its layers unnamed).
     let expected = [
         "Untagged: docker.io/library/myimg:latest".to_string(),
         format!("Untagged: {NAME}"),
         format!("Deleted: {}", sample.image_id),
     ];
-    let mut deleted: Vec<String> = lines(&out)[3..].iter().map(|l| l.to_string()).collect();
-    deleted.sort();
-    let mut wanted: Vec<String> = layers.iter().map(|l| format!("Deleted: {l}")).collect();
-    wanted.sort();
-    assert_eq!(lines(&out)[..3], expected[..], "{out}");
-    assert_eq!(deleted, wanted, "{out}");
+    assert_eq!(lines(&out), expected[..], "{out}");
 
     assert_eq!(s.ok(&["images", "-q"]), "");
     assert_eq!(s.ok(&["images", "--json"]).trim(), "[]");
@@ -328,7 +323,7 @@ fn rm_is_refused_while_a_container_uses_the_image_unless_forced() {
 
     let out = s.ok(&["image", "rm", "--force", NAME]);
     assert!(out.starts_with(&format!("Untagged: {NAME}\nDeleted: {}\n", sample.image_id)));
-    assert_eq!(lines(&out).len(), 2 + LAYERS, "{out}");
+    assert_eq!(lines(&out).len(), 2, "{out}");
     assert_eq!(s.ok(&["containers", "--json"]).trim(), "[]");
     assert_eq!(s.ok(&["layers", "--json"]).trim(), "[]");
     s.assert_clean();

@@ -190,7 +190,8 @@ fn a_container_from_creation_to_commit() {
         "{err}"
     );
     assert!(s.fails(&["layer", "rm", &rw]).contains("used by container"));
-    assert_eq!(s.ok(&["container", "rm", "web"]).trim(), id);
+    // As podman prints it: the container as it was named.
+    assert_eq!(s.ok(&["container", "rm", "web"]).trim(), "web");
     assert_eq!(s.ok(&["containers", "--json"]).trim(), "[]");
     assert!(s.fails(&["layer", "inspect", &rw]).contains("not found"));
     s.ok(&["rmi", "localhost/snap:1"]);

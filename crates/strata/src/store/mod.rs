@@ -34,6 +34,7 @@ mod transfer;
 mod images;
 // Their configs, manifests and history.
 mod history;
+mod image_mounts;
 mod image_views;
 // Containers.
 mod containers;
@@ -53,6 +54,8 @@ mod leases;
 mod downloads;
 mod fsck;
 mod gc;
+mod prune;
+mod usage;
 
 // Internals.
 mod blob_sources;
@@ -86,7 +89,9 @@ pub use layer::{Layer, LayerState};
 pub use leases::{Lease, LeaseOptions};
 pub(crate) use options::ResolvedOptions;
 pub use options::StoreOptions;
+pub use prune::{PruneOptions, PruneReport, SystemPruneReport};
 pub use transfer::ToSaveItems;
+pub use usage::{ContainerUsage, DiskUsage, ImageUsage};
 
 use crate::driver::{self, Driver};
 use crate::error::{Error, Result};

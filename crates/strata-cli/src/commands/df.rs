@@ -1,0 +1,290 @@
+//! `strata system df [-v] [--format json]`: podman's table of what images
+//! and containers take, with podman's size style (`22.66kB`: four
+//! significant digits, powers of 1000, no space) and relative times.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use strata::{DiskUsage, Store};
+
+use super::output;
+use crate::cli::SystemDfArgs;
+
+/// One row of the summary, as `--format json` prints it (podman's field
+/// names).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Summary {
+    #[serde(rename = "Type")]
+    kind: &'static str,
+    total: usize,
+    active: usize,
+    raw_size: u64,
+    raw_reclaimable: u64,
+    size: String,
+    reclaimable: String,
+}
+
+/// `strata system df`.
+pub fn df(store: &Store, args: &SystemDfArgs) -> Result<()> {
+    let usage = store.disk_usage().context("cannot measure the store")?;
+    let rows = summary(&usage);
+    if args.format.is_some() {
+        return output::json(&rows);
+    }
+    let mut out = std::io::stdout().lock();
+    if args.verbose {
+        verbose(&mut out, &usage)?;
+    } else {
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|row| {
+                vec![
+                    row.kind.to_string(),
+                    row.total.to_string(),
+                    row.active.to_string(),
+                    row.size.clone(),
+                    row.reclaimable.clone(),
+                ]
+            })
+            .collect();
+        write_table(
+            &mut out,
+            &["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+            &cells,
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn summary(usage: &DiskUsage) -> Vec<Summary> {
+    let percent = |part: u64, whole: u64| match whole {
+        0 => 0,
+        _ => part * 100 / whole,
+    };
+    let row = |kind, total, active, size: u64, reclaimable: u64| Summary {
+        kind,
+        total,
+        active,
+        raw_size: size,
+        raw_reclaimable: reclaimable,
+        size: human_size(size),
+        reclaimable: format!(
+            "{} ({}%)",
+            human_size(reclaimable),
+            percent(reclaimable, size)
+        ),
+    };
+    vec![
+        row(
+            "Images",
+            usage.images.len(),
+            usage.images.iter().filter(|i| i.containers > 0).count(),
+            usage.images_size,
+            usage.images_reclaimable,
+        ),
+        row(
+            "Containers",
+            usage.containers.len(),
+            usage.containers.iter().filter(|c| c.mounted).count(),
+            usage.containers_size,
+            usage.containers_reclaimable,
+        ),
+    ]
+}
+
+fn verbose(out: &mut impl Write, usage: &DiskUsage) -> Result<()> {
+    writeln!(out, "Images space usage:\n")?;
+    let mut rows = Vec::new();
+    for image in &usage.images {
+        let names = match image.names.is_empty() {
+            true => vec![String::new()],
+            false => image.names.clone(),
+        };
+        for name in names {
+            let (repository, tag) = split_name(&name);
+            rows.push(vec![
+                repository,
+                tag,
+                output::short_id(&image.id, false),
+                since(&image.created),
+                human_size(image.size),
+                human_size(image.shared_size),
+                human_size(image.unique_size),
+                image.containers.to_string(),
+            ]);
+        }
+    }
+    write_table(
+        out,
+        &[
+            "REPOSITORY",
+            "TAG",
+            "IMAGE ID",
+            "CREATED",
+            "SIZE",
+            "SHARED SIZE",
+            "UNIQUE SIZE",
+            "CONTAINERS",
+        ],
+        &rows,
+    )?;
+    writeln!(out, "\nContainers space usage:\n")?;
+    let rows: Vec<Vec<String>> = usage
+        .containers
+        .iter()
+        .map(|c| {
+            vec![
+                output::short_id(&c.id, false),
+                c.image
+                    .as_deref()
+                    .map(|i| output::short_id(i, false))
+                    .unwrap_or_default(),
+                human_size(c.size),
+                since(&c.created),
+                if c.mounted { "mounted" } else { "unmounted" }.to_string(),
+                c.names.join(","),
+            ]
+        })
+        .collect();
+    write_table(
+        out,
+        &[
+            "CONTAINER ID",
+            "IMAGE",
+            "SIZE",
+            "CREATED",
+            "STATUS",
+            "NAMES",
+        ],
+        &rows,
+    )
+}
+
+/// `docker.io/library/a:1` as `(docker.io/library/a, 1)`; `<none>` for
+/// what is missing.
+fn split_name(name: &str) -> (String, String) {
+    const NONE: &str = "<none>";
+    match strata::image::reference::parse(name) {
+        Ok(parsed) => (
+            parsed.repository(),
+            parsed.tag().unwrap_or(NONE).to_string(),
+        ),
+        Err(_) => (NONE.to_string(), NONE.to_string()),
+    }
+}
+
+/// Columns as podman's tables have them: left-aligned, padded to the
+/// widest cell plus two spaces, or to 12 characters at least.
+fn write_table(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len().max(10)).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(&widths) {
+            line.push_str(&format!("{cell:<width$}  "));
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+/// Bytes as podman's `system df` and `system prune` print them: four
+/// significant digits, powers of 1000, no space (`22.66kB`, `0B`).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let integer_digits = (value.max(1.0).log10().floor() as usize) + 1;
+    let decimals = 4usize.saturating_sub(integer_digits);
+    let mut text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{text}{}", UNITS[unit])
+}
+
+/// How long ago an RFC 3339 time was, as podman's verbose `system df`
+/// says it (`4 seconds`, `About an hour`, `2 weeks`).
+fn since(rfc3339: &str) -> String {
+    let Some(then) = unix_seconds(rfc3339) else {
+        return rfc3339.to_string();
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    human_duration((now - then).max(0) as u64)
+}
+
+/// podman's (go-units') wording of a duration.
+fn human_duration(seconds: u64) -> String {
+    let minutes = seconds / 60;
+    let hours = minutes / 60;
+    let days = hours / 24;
+    match () {
+        _ if seconds < 1 => "Less than a second".into(),
+        _ if seconds == 1 => "1 second".into(),
+        _ if seconds < 60 => format!("{seconds} seconds"),
+        _ if minutes == 1 => "About a minute".into(),
+        _ if minutes < 60 => format!("{minutes} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{days} days"),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", days / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", days / 30),
+        _ => format!("{} years", days / 365),
+    }
+}
+
+/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS...` (read as UTC).
+fn unix_seconds(text: &str) -> Option<i64> {
+    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_as_podman_prints_them() {
+        for (bytes, text) in [
+            (0, "0B"),
+            (999, "999B"),
+            (11_330, "11.33kB"),
+            (22_660, "22.66kB"),
+            (1_500_000, "1.5MB"),
+            (121_000_000, "121MB"),
+        ] {
+            assert_eq!(human_size(bytes), text, "{bytes}");
+        }
+    }
+
+    #[test]
+    fn epoch_seconds() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_seconds("2024-03-01T12:00:00Z"), Some(1_709_294_400));
+        assert_eq!(human_duration(3 * 86_400), "3 days");
+    }
+}
