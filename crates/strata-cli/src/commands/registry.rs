@@ -45,7 +45,7 @@ pub fn pull(store: &Store, args: &PullArgs) -> Result<()> {
         Some(text) => Some(text.parse::<PlatformSpec>()?),
         None => None,
     };
-    let transfers = (!args.quiet).then(Transfers::new).flatten();
+    let transfers = Transfers::unless(args.quiet);
     let progress = transfers.as_ref().map(|t| t.callback());
     let options = PullOptions {
         registry: registry_options(&args.registry)?,
@@ -74,7 +74,7 @@ pub fn push(store: &Store, args: &PushArgs) -> Result<()> {
         .destination
         .as_deref()
         .map(|d| d.strip_prefix("docker://").unwrap_or(d));
-    let transfers = (!args.quiet).then(Transfers::new).flatten();
+    let transfers = Transfers::unless(args.quiet);
     let progress = transfers.as_ref().map(|t| t.callback());
     let options = PushOptions {
         registry: registry_options(&args.registry)?,

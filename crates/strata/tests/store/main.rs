@@ -16,6 +16,7 @@ mod hostile_archives;
 mod layers;
 mod limits;
 mod load;
+mod progress;
 mod pull;
 mod pull_hostile;
 mod push;

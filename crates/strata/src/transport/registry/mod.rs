@@ -105,6 +105,13 @@ pub enum TransferEvent {
         /// Its size.
         size: u64,
     },
+    /// Bytes written so far of an output that is not a known blob until
+    /// it ends: a diff computed from two trees, whose digest and size
+    /// only its `Done` tells.
+    Written {
+        /// Bytes done so far.
+        done: u64,
+    },
     /// It is in.
     Done {
         /// The blob.
