@@ -255,3 +255,78 @@ fn load_prints_what_podman_load_prints_with_and_without_q() {
         }
     }
 }
+
+#[test]
+fn push_and_pull_show_a_bar_per_blob_on_a_terminal_only() {
+    let store = CliStore::new();
+    let dir = store.dir.path();
+    let (path, shorts, _) = archive(dir, "in.tar", &[NAME]);
+    store.ok(&["load", "-q", "-i", arg(&path)]);
+    let registry = testkit::registry::Registry::plain();
+    let destination = format!("{}/progress/app:1", registry.host());
+
+    // push: a bar per layer (named by diff id while it is compressed and
+    // sent), then the summary.
+    let (ok, shown) = in_terminal(&store.command(&["push", NAME, &destination]), None);
+    assert!(ok, "{shown}");
+    for short in &shorts {
+        assert!(
+            shown.contains(&format!("Copying blob {short} done\n")),
+            "{shown}"
+        );
+    }
+    assert!(
+        shown.contains(&format!("Pushed {destination}@sha256:")),
+        "{shown}"
+    );
+
+    // pull into another store: a bar per blob, by the digest of its
+    // compressed blob in the registry.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&registry.target().inspect_raw("progress/app:1")).expect("json");
+    let blobs: Vec<String> = manifest["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| l["digest"].as_str().expect("digest")["sha256:".len()..][..12].to_string())
+        .collect();
+    let other = CliStore::new();
+    let (ok, shown) = in_terminal(&other.command(&["pull", &destination]), None);
+    assert!(ok, "{shown}");
+    assert_bars_of(&shown, &blobs);
+    assert!(
+        shown.starts_with(&format!("Trying to pull {destination}...\n")),
+        "{shown}"
+    );
+
+    // -q on a terminal, and a pipe: the image id alone.
+    let third = CliStore::new();
+    let (ok, shown) = in_terminal(&third.command(&["pull", "-q", &destination]), None);
+    assert!(ok, "{shown}");
+    assert_eq!(shown.trim_end().lines().count(), 1, "{shown}");
+    let fourth = CliStore::new();
+    let out = run(&mut fourth.command(&["pull", &destination]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), shown);
+    let out = run(&mut store.command(&["push", NAME, &destination]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!((out.stdout.len(), stderr(&out)), (0, String::new()));
+}
+
+/// Asserts a `done` line for each blob, and a bar for at least the
+/// biggest (a small one may end before a bar is drawn).
+fn assert_bars_of(shown: &str, shorts: &[String]) {
+    for short in shorts {
+        assert!(
+            shown.contains(&format!("Copying blob {short} done\n")),
+            "no done line for {short}:\n{shown}"
+        );
+    }
+    assert!(
+        shorts
+            .iter()
+            .any(|short| shown.contains(&format!("Copying blob {short} ["))),
+        "no bar:\n{shown}"
+    );
+}
