@@ -40,6 +40,9 @@ pub struct Transfers {
 /// The key of the bar of an output that is no known blob until its end.
 const UNNAMED: &str = "";
 
+/// The key of the bar of an archive being read aside.
+const SPOOL: &str = "spool";
+
 impl Transfers {
     /// Bars, or none when stderr is not a terminal.
     pub fn new() -> Option<Self> {
@@ -67,6 +70,12 @@ impl Transfers {
         let Ok(mut bars) = self.by_digest.lock() else {
             return;
         };
+        if !matches!(event, E::Spooled { .. })
+            && let Some(bar) = bars.remove(SPOOL)
+        {
+            bar.finish_and_clear();
+            self.bars.remove(&bar);
+        }
         match event {
             E::Started {
                 digest,
@@ -89,16 +98,15 @@ impl Transfers {
                 }
             }
             E::Written { done } => {
-                let bar = bars.entry(UNNAMED.to_string()).or_insert_with(|| {
-                    let bar = self.bars.add(
-                        ProgressBar::new_spinner().with_style(
-                            ProgressStyle::with_template("Writing {spinner} {binary_bytes}")
-                                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                        ),
-                    );
-                    bar.enable_steady_tick(std::time::Duration::from_millis(100));
-                    bar
-                });
+                let bar = bars
+                    .entry(UNNAMED.to_string())
+                    .or_insert_with(|| self.spinner("Writing"));
+                bar.set_position(*done);
+            }
+            E::Spooled { done } => {
+                let bar = bars
+                    .entry(SPOOL.to_string())
+                    .or_insert_with(|| self.spinner("Reading the archive"));
                 bar.set_position(*done);
             }
             E::Skipped { digest, .. } => {
@@ -120,6 +128,16 @@ impl Transfers {
 }
 
 impl Transfers {
+    /// A spinner with the bytes done so far, for a transfer of unknown
+    /// size.
+    fn spinner(&self, what: &str) -> ProgressBar {
+        let style = ProgressStyle::with_template(&format!("{what} {{spinner}} {{binary_bytes}}"))
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let bar = self.bars.add(ProgressBar::new_spinner().with_style(style));
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        bar
+    }
+
     /// Prints a whole line above the bars that are still moving.
     fn line(&self, text: &str) {
         self.bars.suspend(|| eprintln!("{text}"));

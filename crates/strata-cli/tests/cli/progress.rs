@@ -73,8 +73,13 @@ fn in_terminal(cmd: &Command, stdout_to: Option<&Path>) -> (bool, String) {
     if let Some(path) = stdout_to {
         line.push_str(&format!(" > '{}'", arg(path)));
     }
+    in_terminal_line(&line)
+}
+
+/// Runs the shell command `line` on a pseudo-terminal.
+fn in_terminal_line(line: &str) -> (bool, String) {
     let out = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
+        .args(["-qec", line, "/dev/null"])
         .env("TERM", "xterm")
         .stdin(Stdio::null())
         .output()
@@ -132,6 +137,20 @@ fn a_terminal_shows_a_bar_per_blob_and_q_none() {
             "{shown}"
         );
     }
+
+    // From stdin: the archive is read aside first, with its own spinner.
+    let line = format!(
+        "{} < '{}'",
+        shell_line(&store.command(&["load"])),
+        arg(&path)
+    );
+    let (ok, shown) = in_terminal_line(&line);
+    assert!(ok, "{shown}");
+    assert!(shown.contains("Reading the archive"), "{shown}");
+    assert!(
+        shown.ends_with(&format!("Loaded image: {NAME}\n")),
+        "{shown}"
+    );
 
     // -q: the result alone.
     let (ok, shown) = in_terminal(&store.command(&["load", "-q", "-i", arg(&path)]), None);

@@ -89,7 +89,7 @@ pub(crate) fn load_archive_selected(
             ArchiveInput::File(file) => Input::File(file),
             ArchiveInput::Stream(stream) => Input::Stream(stream),
         };
-        let archive = ArchiveIn::open(input, lease.dir())?;
+        let archive = ArchiveIn::open_told(input, lease.dir(), options.progress)?;
         let plans = docker_archive::plans(&archive, reference)?;
         import_plans(store, &lease, &archive, plans, names, options)
     })();

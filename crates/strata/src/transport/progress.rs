@@ -164,6 +164,39 @@ impl Write for CountingWriter<'_, '_> {
     }
 }
 
+/// A reader of an archive being copied aside: tells how much was read, as
+/// [`TransferEvent::Spooled`], at most once per [`STEP`] bytes and at its
+/// end.
+pub(crate) struct SpoolReader<'a, R> {
+    inner: R,
+    progress: TransferProgress<'a>,
+    done: u64,
+    told: u64,
+}
+
+impl<'a, R: Read> SpoolReader<'a, R> {
+    pub(crate) fn new(inner: R, progress: TransferProgress<'a>) -> Self {
+        Self {
+            inner,
+            progress,
+            done: 0,
+            told: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for SpoolReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        if self.done - self.told >= STEP || (n == 0 && self.done > self.told) {
+            self.told = self.done;
+            (self.progress)(&TransferEvent::Spooled { done: self.done });
+        }
+        Ok(n)
+    }
+}
+
 /// Layer tars that tell the progress of each layer as it is written, one
 /// blob per layer, named by the digest it is saved under.
 pub(crate) struct ReportingLayers<'a> {

@@ -151,11 +151,29 @@ fn a_save_tells_each_layer_and_a_load_of_it_each_blob_then_skips_them() {
     assert_eq!(report.imported, 2);
     assert_moved(&by_blob(&recorder.take()), &blobs);
 
-    // Again, from a stream: the store has both layers, both are skipped.
+    // Again, from a stream: it is read aside first, told as it goes; then
+    // the store has both layers, both are skipped.
+    let length = archive.len() as u64;
     let stream = ArchiveInput::Stream(Box::new(std::io::Cursor::new(archive)));
     let report = other.store.load_with(stream, &options).expect("load");
     assert_eq!(report.reused, 2);
-    let again = by_blob(&recorder.take());
+    let (spooled, rest): (Vec<TransferEvent>, Vec<TransferEvent>) = recorder
+        .take()
+        .into_iter()
+        .partition(|e| matches!(e, TransferEvent::Spooled { .. }));
+    let read: Vec<u64> = spooled
+        .iter()
+        .map(|e| match e {
+            TransferEvent::Spooled { done } => *done,
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(read.last(), Some(&length), "{read:?}");
+    assert!(
+        read.len() >= 3 && read.windows(2).all(|w| w[0] < w[1]),
+        "{read:?}"
+    );
+    let again = by_blob(&rest);
     assert_eq!(again.len(), 2, "{again:#?}");
     for (digest, size) in &blobs {
         let one = &again[digest];

@@ -112,6 +112,13 @@ pub enum TransferEvent {
         /// Bytes done so far.
         done: u64,
     },
+    /// Bytes read so far of an archive that comes as a stream or
+    /// compressed: it is copied aside (decompressed) before its blobs can
+    /// be read, and its size is not known beforehand.
+    Spooled {
+        /// Bytes read so far.
+        done: u64,
+    },
     /// It is in.
     Done {
         /// The blob.
