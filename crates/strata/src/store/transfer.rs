@@ -173,12 +173,18 @@ impl Store {
         images: &[T],
         dir: impl AsRef<Path>,
     ) -> Result<SaveReport> {
-        save_oci_dir(
-            self,
-            &items_of(images),
-            dir.as_ref(),
-            &SaveOptions::default(),
-        )
+        self.save_layout_with(images, dir, &SaveOptions::default())
+    }
+
+    /// [`Store::save_layout`], telling `options.progress` of each layer as
+    /// it is written (see [`SaveOptions`]).
+    pub fn save_layout_with<T: ToSaveItems>(
+        &self,
+        images: &[T],
+        dir: impl AsRef<Path>,
+        options: &SaveOptions<'_>,
+    ) -> Result<SaveReport> {
+        save_oci_dir(self, &items_of(images), dir.as_ref(), options)
     }
 
     /// Copies an image from `from` to `to`, named as skopeo names places

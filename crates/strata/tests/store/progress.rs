@@ -132,6 +132,13 @@ fn a_save_tells_each_layer_and_a_load_of_it_each_blob_then_skips_them() {
         "a 3 MiB layer is told more than once: {saved:?}"
     );
 
+    // Into a layout directory, the same.
+    let layout = t.dir.path().join("layout");
+    t.store
+        .save_layout_with(&items, &layout, &options)
+        .expect("save layout");
+    assert_moved(&by_blob(&recorder.take()), &blobs);
+
     // Without progress, the same bytes.
     let mut quiet = Vec::new();
     t.store
