@@ -56,13 +56,14 @@ pub(crate) enum Input {
 impl ArchiveIn {
     /// Indexes `input`; a stream or a compressed archive is copied
     /// (decompressed) into `spill` first.
+    #[cfg(test)]
     pub(crate) fn open(input: Input, spill: &Path) -> Result<Self> {
         Self::open_told(input, spill, None)
     }
 
-    /// [`ArchiveIn::open`], telling `progress` how much of a stream (or a
-    /// compressed file) has been read while it is copied aside, as
-    /// [`TransferEvent::Spooled`](super::TransferEvent::Spooled).
+    /// Indexes `input`, as `open` does, telling `progress` how much of a
+    /// stream (or a compressed file) has been read while it is copied
+    /// aside, as [`TransferEvent::Spooled`](super::TransferEvent::Spooled).
     pub(crate) fn open_told(
         input: Input,
         spill: &Path,

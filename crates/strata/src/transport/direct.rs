@@ -68,7 +68,7 @@ pub(crate) fn copy(
     let copied = (|| match from {
         Location::DockerArchive { path, reference } | Location::OciArchive { path, reference } => {
             let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
-            let archive = ArchiveIn::open(Input::File(file), scratch)?;
+            let archive = ArchiveIn::open_told(Input::File(file), scratch, options.progress)?;
             let plans = docker_archive::plans(&archive, Some(selected(reference)))?;
             copy_plan(&archive, plans, to, options, scratch)
         }

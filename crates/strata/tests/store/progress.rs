@@ -220,6 +220,39 @@ fn a_copy_between_an_archive_and_a_layout_tells_each_layer() {
     t.store.copy_with(&from, &to, &options).expect("copy");
     assert_moved(&by_blob(&recorder.take()), &blobs);
 
+    // A compressed archive is read aside first, told as it is read.
+    let gzipped = t.dir.path().join("copied.tar.gz");
+    let status = std::process::Command::new("gzip")
+        .arg("-k")
+        .arg(&archive)
+        .status()
+        .expect("run gzip");
+    assert!(status.success());
+    let from_gz: Location = format!("docker-archive:{}", gzipped.display())
+        .parse()
+        .expect("location");
+    let again = t.dir.path().join("again");
+    let to_again: Location = format!("oci:{}:copied", again.display())
+        .parse()
+        .expect("location");
+    t.store
+        .copy_with(&from_gz, &to_again, &options)
+        .expect("copy");
+    let events = recorder.take();
+    let spooled = events
+        .iter()
+        .take_while(|e| matches!(e, TransferEvent::Spooled { .. }))
+        .count();
+    assert!(spooled >= 1, "{events:?}");
+    assert_eq!(
+        events[spooled - 1],
+        TransferEvent::Spooled {
+            done: std::fs::metadata(&gzipped).expect("gz").len()
+        },
+        "the compressed bytes read"
+    );
+    assert_moved(&by_blob(&events[spooled..]), &blobs);
+
     // From the layout into the store: a load, told the same way.
     let into: Location = "strata:localhost/back:1".parse().expect("location");
     let other = TestStore::new();
