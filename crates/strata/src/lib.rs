@@ -28,7 +28,7 @@ pub use error::{DatabaseError, Error, Result, TarSplitError};
 pub use fs::{Output, write_output};
 pub use store::ToSaveItems;
 pub use store::{CommitOptions, Container, ContainerOptions};
-pub use store::{CreateOptions, DiffFormat, DiffOptions, DiffReport};
+pub use store::{CreateOptions, DiffFormat, DiffReport};
 pub use store::{DEFAULT_DRIVERS, Layer, LayerState, Store, StoreDescription, StoreOptions};
 pub use store::{DOWNLOAD_EXPIRY, Downloads, Lease, LeaseOptions};
 pub use store::{FsckIssue, FsckReport, GcOptions, GcReport, Status};
@@ -39,6 +39,7 @@ pub use strata_registry as registry;
 pub use transport::{ArchiveInput, Copied, CopyOptions, LoadOptions, LoadReport, Location};
 pub use transport::{PlatformSpec, PullOptions, Pulled, PushOptions, PushReport, RegistryOptions};
 pub use transport::{SaveFormat, SaveItem, SaveOptions, SaveReport};
+pub use store::DiffOptions;
 pub use transport::{TransferEvent, TransferProgress};
 pub use transport::{login, logout, logout_all};
 
