@@ -26,6 +26,7 @@ mod transport;
 pub use driver::host::{HostSupport, probe_host};
 pub use error::{DatabaseError, Error, Result, TarSplitError};
 pub use fs::{Output, write_output};
+pub use store::DiffOptions;
 pub use store::ToSaveItems;
 pub use store::{CommitOptions, Container, ContainerOptions};
 pub use store::{CreateOptions, DiffFormat, DiffReport};
@@ -39,7 +40,6 @@ pub use strata_registry as registry;
 pub use transport::{ArchiveInput, Copied, CopyOptions, LoadOptions, LoadReport, Location};
 pub use transport::{PlatformSpec, PullOptions, Pulled, PushOptions, PushReport, RegistryOptions};
 pub use transport::{SaveFormat, SaveItem, SaveOptions, SaveReport};
-pub use store::DiffOptions;
 pub use transport::{TransferEvent, TransferProgress};
 pub use transport::{login, logout, logout_all};
 

@@ -202,6 +202,24 @@ fn a_terminal_shows_a_bar_per_blob_and_q_none() {
         None,
     );
     assert!(ok && shown.is_empty(), "{shown}");
+
+    // Against another layer the tar is computed: the bytes written so far,
+    // then the digest it turned out to have.
+    let other = dir.join("other.tar");
+    std::fs::write(&other, TarBuilder::default().file("other", b"x").finish()).expect("write");
+    let other = store.import(&other, &[]);
+    let (ok, shown) = in_terminal(
+        &store.command(&["layer", "diff", &top, "--from", &other, "-o", arg(&diff)]),
+        None,
+    );
+    assert!(ok, "{shown}");
+    let written = std::fs::read(&diff).expect("diff");
+    let digest = testkit::sha256(&written);
+    assert!(shown.contains("Writing "), "{shown}");
+    assert!(
+        shown.contains(&format!("Copying blob {} done\n", &digest[..12])),
+        "{shown}"
+    );
 }
 
 #[test]
