@@ -31,7 +31,8 @@ pub fn bar(message: &str, total: Option<u64>) -> Option<ProgressBar> {
 /// One bar per blob of a transfer (a pull, push, copy, load, save or
 /// diff), like podman's "Copying blob" lines; only when stderr is a
 /// terminal. A blob that ends is left as one line: `Copying blob ID done`,
-/// or `... skipped: already exists` for one the other side had.
+/// or `... skipped: already exists` for one the other side had; each
+/// image's config then gets its `Copying config ID done` line.
 pub struct Transfers {
     bars: indicatif::MultiProgress,
     by_digest: std::sync::Mutex<std::collections::HashMap<String, ProgressBar>>,
@@ -136,6 +137,16 @@ impl Transfers {
         let bar = self.bars.add(ProgressBar::new_spinner().with_style(style));
         bar.enable_steady_tick(std::time::Duration::from_millis(100));
         bar
+    }
+
+    /// The line podman ends an image's blobs with: `Copying config ID
+    /// done`, the first 10 digits of the image id (its config's digest).
+    pub fn config_done(&self, image_id: &str) {
+        let hex = image_id.strip_prefix("sha256:").unwrap_or(image_id);
+        self.line(&format!(
+            "Copying config {} done",
+            &hex[..10.min(hex.len())]
+        ));
     }
 
     /// Prints a whole line above the bars that are still moving.

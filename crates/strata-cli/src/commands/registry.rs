@@ -58,6 +58,9 @@ pub fn pull(store: &Store, args: &PullArgs) -> Result<()> {
     let pulled = store
         .pull(&args.reference, &options)
         .with_context(|| format!("cannot pull {}", args.reference))?;
+    if let Some(transfers) = &transfers {
+        transfers.config_done(&pulled.image.id);
+    }
     println!("{}", pulled.image.id);
     Ok(())
 }
@@ -85,7 +88,8 @@ pub fn push(store: &Store, args: &PushArgs) -> Result<()> {
     let pushed = store
         .push(&args.image, destination, &options)
         .with_context(|| format!("cannot push {shown}"))?;
-    if transfers.is_some() {
+    if let Some(transfers) = &transfers {
+        transfers.config_done(&pushed.image);
         eprintln!(
             "Pushed {}@{} ({} uploaded, {} already there, {} mounted)",
             pushed.destination,

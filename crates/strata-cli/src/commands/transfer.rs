@@ -48,6 +48,12 @@ pub fn save(store: &Store, args: &SaveArgs) -> Result<()> {
             Ok(())
         })?,
     }
+    if let Some(transfers) = &transfers {
+        let mut ids: Vec<&str> = items.iter().map(|item| item.image.id.as_str()).collect();
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|id| seen.insert(*id));
+        ids.iter().for_each(|id| transfers.config_done(id));
+    }
     Ok(())
 }
 
@@ -71,6 +77,12 @@ pub fn load(store: &Store, args: &LoadArgs) -> Result<()> {
         progress: progress.as_ref().map(|p| p as &(dyn Fn(&_) + Sync)),
     };
     let report = store.load_with(input, &options).context("cannot load")?;
+    if let Some(transfers) = &transfers {
+        report
+            .images
+            .iter()
+            .for_each(|image| transfers.config_done(&image.id));
+    }
     print_loaded(&report);
     Ok(())
 }
@@ -117,10 +129,19 @@ pub fn copy(store: &Store, args: &CopyArgs) -> Result<()> {
         all: args.all,
         progress: progress.as_ref().map(|p| p as &(dyn Fn(&_) + Sync)),
     };
-    match store
+    let copied = store
         .copy_with(&from, &to, &options)
-        .with_context(|| format!("cannot copy {from} to {to}"))?
-    {
+        .with_context(|| format!("cannot copy {from} to {to}"))?;
+    if let Some(transfers) = &transfers {
+        let ids: Vec<&str> = match &copied {
+            Copied::Loaded(report) => report.images.iter().map(|i| i.id.as_str()).collect(),
+            Copied::Pulled(pulled) => vec![pulled.image.id.as_str()],
+            Copied::Saved { image } => vec![image.as_str()],
+            Copied::Pushed { .. } => vec![],
+        };
+        ids.iter().for_each(|id| transfers.config_done(id));
+    }
+    match copied {
         Copied::Loaded(report) => print_loaded(&report),
         Copied::Pulled(pulled) => println!("{}", pulled.image.id),
         Copied::Saved { .. } | Copied::Pushed { .. } => {}

@@ -26,10 +26,20 @@ fn big_tar() -> Vec<u8> {
         .finish()
 }
 
-/// A two-layer image archive at `dir/name`, tagged `tags`; returns the
-/// first 12 digits of each layer's diff id (how the bars name them) and
-/// the id strata gives the top layer (its ChainID).
-fn archive(dir: &Path, name: &str, tags: &[&str]) -> (std::path::PathBuf, Vec<String>, String) {
+/// A two-layer image archive.
+struct Sample {
+    path: std::path::PathBuf,
+    /// The first 12 digits of each layer's diff id (how the bars name
+    /// them).
+    shorts: Vec<String>,
+    /// The id strata gives the top layer (its ChainID).
+    top: String,
+    /// The line that ends the image's blobs.
+    config_line: String,
+}
+
+/// A two-layer image archive at `dir/name`, tagged `tags`.
+fn archive(dir: &Path, name: &str, tags: &[&str]) -> Sample {
     let layers = vec![
         Layer::plain(big_tar()),
         Layer::plain(TarBuilder::default().file("small", b"small").finish()),
@@ -45,8 +55,14 @@ fn archive(dir: &Path, name: &str, tags: &[&str]) -> (std::path::PathBuf, Vec<St
     }
     let image = Image::new("progress", tags, layers);
     let path = dir.join(name);
+    let config_line = format!("Copying config {} done\n", &image.id()[..10]);
     std::fs::write(&path, docker_modern(&[image]).to_tar()).expect("write archive");
-    (path, shorts, top)
+    Sample {
+        path,
+        shorts,
+        top,
+        config_line,
+    }
 }
 
 fn arg(path: &Path) -> &str {
@@ -91,7 +107,11 @@ fn in_terminal_line(line: &str) -> (bool, String) {
 }
 
 /// Asserts the terminal showed a bar and a `done` line for each blob.
-fn assert_bars(shown: &str, shorts: &[String]) {
+fn assert_bars(shown: &str, shorts: &[String], config_line: &str) {
+    assert!(
+        shown.contains(config_line),
+        "no {config_line:?} line:\n{shown}"
+    );
     for short in shorts {
         let label = format!("Copying blob {short}");
         assert!(
@@ -117,12 +137,17 @@ fn run(cmd: &mut Command) -> Output {
 fn a_terminal_shows_a_bar_per_blob_and_q_none() {
     let store = CliStore::new();
     let dir = store.dir.path();
-    let (path, shorts, top) = archive(dir, "in.tar", &[NAME]);
+    let Sample {
+        path,
+        shorts,
+        top,
+        config_line,
+    } = archive(dir, "in.tar", &[NAME]);
 
     // load: bars, then the result on stdout.
     let (ok, shown) = in_terminal(&store.command(&["load", "-i", arg(&path)]), None);
     assert!(ok, "{shown}");
-    assert_bars(&shown, &shorts);
+    assert_bars(&shown, &shorts, &config_line);
     assert!(
         shown.ends_with(&format!("Loaded image: {NAME}\n")),
         "{shown}"
@@ -161,11 +186,11 @@ fn a_terminal_shows_a_bar_per_blob_and_q_none() {
     let saved = dir.join("saved.tar");
     let (ok, shown) = in_terminal(&store.command(&["save", "-o", arg(&saved), NAME]), None);
     assert!(ok, "{shown}");
-    assert_bars(&shown, &shorts);
+    assert_bars(&shown, &shorts, &config_line);
     let streamed = dir.join("streamed.tar");
     let (ok, shown) = in_terminal(&store.command(&["save", NAME]), Some(&streamed));
     assert!(ok, "{shown}");
-    assert_bars(&shown, &shorts);
+    assert_bars(&shown, &shorts, &config_line);
     assert!(
         std::fs::read(&saved).expect("saved") == std::fs::read(&streamed).expect("streamed"),
         "bars change no byte of the archive"
@@ -182,7 +207,7 @@ fn a_terminal_shows_a_bar_per_blob_and_q_none() {
     let from = format!("docker-archive:{}", arg(&path));
     let (ok, shown) = in_terminal(&store.command(&["copy", &from, &to]), None);
     assert!(ok, "{shown}");
-    assert_bars(&shown, &shorts);
+    assert_bars(&shown, &shorts, &config_line);
     let (ok, shown) = in_terminal(&store.command(&["copy", "-q", &from, &to]), None);
     assert!(ok && shown.is_empty(), "{shown}");
 
@@ -226,7 +251,7 @@ fn a_terminal_shows_a_bar_per_blob_and_q_none() {
 fn a_pipe_gets_the_results_and_nothing_else() {
     let store = CliStore::new();
     let dir = store.dir.path();
-    let (path, _, top) = archive(dir, "in.tar", &[NAME]);
+    let Sample { path, top, .. } = archive(dir, "in.tar", &[NAME]);
 
     let out = run(&mut store.command(&["load", "-i", arg(&path)]));
     assert!(out.status.success(), "{}", stderr(&out));
@@ -258,7 +283,7 @@ fn a_pipe_gets_the_results_and_nothing_else() {
 fn load_prints_what_podman_load_prints_with_and_without_q() {
     let store = CliStore::new();
     let dir = store.dir.path();
-    let (path, _, _) = archive(dir, "in.tar", &[NAME]);
+    let path = archive(dir, "in.tar", &[NAME]).path;
     let id = store
         .ok(&["load", "-q", "-i", arg(&path)])
         .trim()
@@ -297,7 +322,12 @@ fn load_prints_what_podman_load_prints_with_and_without_q() {
 fn push_and_pull_show_a_bar_per_blob_on_a_terminal_only() {
     let store = CliStore::new();
     let dir = store.dir.path();
-    let (path, shorts, _) = archive(dir, "in.tar", &[NAME]);
+    let Sample {
+        path,
+        shorts,
+        config_line,
+        ..
+    } = archive(dir, "in.tar", &[NAME]);
     store.ok(&["load", "-q", "-i", arg(&path)]);
     let registry = testkit::registry::Registry::plain();
     let destination = format!("{}/progress/app:1", registry.host());
@@ -331,6 +361,7 @@ fn push_and_pull_show_a_bar_per_blob_on_a_terminal_only() {
     let (ok, shown) = in_terminal(&other.command(&["pull", &destination]), None);
     assert!(ok, "{shown}");
     assert_bars_of(&shown, &blobs);
+    assert!(shown.contains(&config_line), "{shown}");
     assert!(
         shown.starts_with(&format!("Trying to pull {destination}...\n")),
         "{shown}"
