@@ -71,11 +71,8 @@ impl Transfers {
         let Ok(mut bars) = self.by_digest.lock() else {
             return;
         };
-        if !matches!(event, E::Spooled { .. })
-            && let Some(bar) = bars.remove(SPOOL)
-        {
-            bar.finish_and_clear();
-            self.bars.remove(&bar);
+        if !matches!(event, E::Spooled { .. }) {
+            self.clear(bars.remove(SPOOL));
         }
         match event {
             E::Started {
@@ -89,9 +86,7 @@ impl Transfers {
                 bar.set_message(label(digest));
                 bar.set_position(*resumed_at);
                 bar.tick();
-                if let Some(old) = bars.insert(digest.to_string(), bar) {
-                    old.finish_and_clear();
-                }
+                self.clear(bars.insert(digest.to_string(), bar));
             }
             E::Progress { digest, done, .. } => {
                 if let Some(bar) = bars.get(digest.as_str()) {
@@ -111,16 +106,15 @@ impl Transfers {
                 bar.set_position(*done);
             }
             E::Skipped { digest, .. } => {
+                // A blob started and then found made by someone else.
+                self.clear(bars.remove(digest.as_str()));
                 self.line(&format!("{} skipped: already exists", label(digest)));
             }
             E::Done { digest, .. } => {
                 let bar = bars
                     .remove(digest.as_str())
                     .or_else(|| bars.remove(UNNAMED));
-                if let Some(bar) = bar {
-                    bar.finish_and_clear();
-                    self.bars.remove(&bar);
-                }
+                self.clear(bar);
                 self.line(&format!("{} done", label(digest)));
             }
             _ => {}
@@ -147,6 +141,14 @@ impl Transfers {
             "Copying config {} done",
             &hex[..10.min(hex.len())]
         ));
+    }
+
+    /// Takes a bar off the terminal.
+    fn clear(&self, bar: Option<ProgressBar>) {
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+            self.bars.remove(&bar);
+        }
     }
 
     /// Prints a whole line above the bars that are still moving.
