@@ -287,6 +287,9 @@ pub struct DiffArgs {
     /// Write to FILE instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Print no progress.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -570,6 +573,9 @@ pub struct SaveArgs {
     /// Images (ids, id prefixes or names).
     #[arg(required = true)]
     pub images: Vec<String>,
+    /// Print no progress.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -577,7 +583,7 @@ pub struct LoadArgs {
     /// Read FILE instead of stdin.
     #[arg(short, long)]
     pub input: Option<PathBuf>,
-    /// Print nothing but errors.
+    /// Print no progress, only the `Loaded image:` lines.
     #[arg(short, long)]
     pub quiet: bool,
 }

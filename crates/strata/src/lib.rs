@@ -26,6 +26,7 @@ mod transport;
 pub use driver::host::{HostSupport, probe_host};
 pub use error::{DatabaseError, Error, Result, TarSplitError};
 pub use fs::{Output, write_output};
+pub use store::DiffOptions;
 pub use store::ToSaveItems;
 pub use store::{CommitOptions, Container, ContainerOptions};
 pub use store::{ContainerUsage, DiskUsage, ImageUsage};
@@ -38,9 +39,9 @@ pub use store::{PruneOptions, PruneReport, SystemPruneReport};
 /// The registry client strata pulls and pushes with (its errors and
 /// [`Login`](registry::Login) appear in strata's API).
 pub use strata_registry as registry;
-pub use transport::{ArchiveInput, Copied, CopyOptions, LoadReport, Location};
+pub use transport::{ArchiveInput, Copied, CopyOptions, LoadOptions, LoadReport, Location};
 pub use transport::{PlatformSpec, PullOptions, Pulled, PushOptions, PushReport, RegistryOptions};
-pub use transport::{SaveFormat, SaveItem, SaveReport};
+pub use transport::{SaveFormat, SaveItem, SaveOptions, SaveReport};
 pub use transport::{TransferEvent, TransferProgress};
 pub use transport::{login, logout, logout_all};
 

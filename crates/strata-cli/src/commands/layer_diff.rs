@@ -1,12 +1,13 @@
 //! `strata layer diff`, `changes` and `diff-size`.
 
-use std::path::Path;
+use std::io::Write;
 
 use anyhow::{Context, Result};
 use strata::write_output;
-use strata::{DiffFormat, Store};
+use strata::{DiffFormat, DiffOptions, Store};
 
-use super::{output, progress};
+use super::output;
+use super::progress::Transfers;
 use crate::cli::{ChangesArgs, Compress, DiffArgs, FromArgs};
 
 /// `strata layer diff`: to a file (see [`strata::write_output`]: a new file
@@ -20,36 +21,24 @@ pub fn diff(store: &Store, args: &DiffArgs) -> Result<()> {
         Compress::Original => DiffFormat::Original,
     };
     let layer = store.layer(&args.from.layer)?;
-    let bar = progress::bar("writing", None);
     let from = args.from.from.as_deref();
-    match &args.output {
-        Some(path) => diff_to_file(store, &layer.id, from, format, path, bar),
-        None => output::stream_to_stdout("a tar", |out| {
-            let mut out = progress::Counting { inner: out, bar };
-            store
-                .diff(&layer.id, from, format, &mut out)
-                .context("cannot write the diff")?;
-            Ok(())
-        }),
-    }
-}
-
-fn diff_to_file(
-    store: &Store,
-    id: &str,
-    from: Option<&str>,
-    format: DiffFormat,
-    path: &Path,
-    bar: Option<indicatif::ProgressBar>,
-) -> Result<()> {
-    write_output(path, |out| -> Result<()> {
-        let mut out = progress::Counting { inner: out, bar };
+    let transfers = Transfers::unless(args.quiet);
+    let progress = transfers.as_ref().map(|t| t.callback());
+    let options = DiffOptions {
+        progress: progress.as_ref().map(|p| p as &(dyn Fn(&_) + Sync)),
+    };
+    let write = |out: &mut dyn Write| -> Result<()> {
         store
-            .diff(id, from, format, &mut out)
+            .diff_with(&layer.id, from, format, out, &options)
             .context("cannot write the diff")?;
         Ok(())
-    })
-    .with_context(|| format!("cannot write {}", path.display()))
+    };
+    match &args.output {
+        Some(path) => {
+            write_output(path, write).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => output::stream_to_stdout("a tar", write),
+    }
 }
 
 /// `strata layer changes`.

@@ -1,7 +1,7 @@
 //! Progress bars on stderr for long transfers, only when stderr is a
 //! terminal.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -28,32 +28,21 @@ pub fn bar(message: &str, total: Option<u64>) -> Option<ProgressBar> {
     Some(bar)
 }
 
-/// Counts bytes written through it onto a bar.
-pub struct Counting<W> {
-    pub inner: W,
-    pub bar: Option<ProgressBar>,
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        if let Some(bar) = &self.bar {
-            bar.inc(n as u64);
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// One bar per blob of a registry transfer, like podman's "Copying blob"
-/// lines; only when stderr is a terminal.
+/// One bar per blob of a transfer (a pull, push, copy, load, save or
+/// diff), like podman's "Copying blob" lines; only when stderr is a
+/// terminal. A blob that ends is left as one line: `Copying blob ID done`,
+/// or `... skipped: already exists` for one the other side had; each
+/// image's config then gets its `Copying config ID done` line.
 pub struct Transfers {
     bars: indicatif::MultiProgress,
     by_digest: std::sync::Mutex<std::collections::HashMap<String, ProgressBar>>,
 }
+
+/// The key of the bar of an output that is no known blob until its end.
+const UNNAMED: &str = "";
+
+/// The key of the bar of an archive being read aside.
+const SPOOL: &str = "spool";
 
 impl Transfers {
     /// Bars, or none when stderr is not a terminal.
@@ -67,6 +56,11 @@ impl Transfers {
         })
     }
 
+    /// Bars unless `quiet` or stderr is not a terminal.
+    pub fn unless(quiet: bool) -> Option<Self> {
+        if quiet { None } else { Self::new() }
+    }
+
     /// The callback that moves the bars.
     pub fn callback(&self) -> impl Fn(&strata::TransferEvent) + Sync + '_ {
         move |event| self.update(event)
@@ -77,12 +71,9 @@ impl Transfers {
         let Ok(mut bars) = self.by_digest.lock() else {
             return;
         };
-        let short = |digest: &strata::digest::Digest| {
-            format!(
-                "Copying blob {}",
-                &digest.hex()[..12.min(digest.hex().len())]
-            )
-        };
+        if !matches!(event, E::Spooled { .. }) {
+            self.clear(bars.remove(SPOOL));
+        }
         match event {
             E::Started {
                 digest,
@@ -91,26 +82,90 @@ impl Transfers {
             } => {
                 let bar = self
                     .bars
-                    .add(bar(&short(digest), Some(*size)).unwrap_or_else(ProgressBar::hidden));
+                    .add(ProgressBar::new(*size).with_style(blob_style()));
+                bar.set_message(label(digest));
                 bar.set_position(*resumed_at);
-                bars.insert(digest.to_string(), bar);
+                bar.tick();
+                self.clear(bars.insert(digest.to_string(), bar));
             }
             E::Progress { digest, done, .. } => {
                 if let Some(bar) = bars.get(digest.as_str()) {
                     bar.set_position(*done);
                 }
             }
+            E::Written { done } => {
+                let bar = bars
+                    .entry(UNNAMED.to_string())
+                    .or_insert_with(|| self.spinner("Writing"));
+                bar.set_position(*done);
+            }
+            E::Spooled { done } => {
+                let bar = bars
+                    .entry(SPOOL.to_string())
+                    .or_insert_with(|| self.spinner("Reading the archive"));
+                bar.set_position(*done);
+            }
             E::Skipped { digest, .. } => {
-                let _ = self
-                    .bars
-                    .println(format!("{} skipped: already exists", short(digest)));
+                // A blob started and then found made by someone else.
+                self.clear(bars.remove(digest.as_str()));
+                self.line(&format!("{} skipped: already exists", label(digest)));
             }
             E::Done { digest, .. } => {
-                if let Some(bar) = bars.remove(digest.as_str()) {
-                    bar.finish_with_message(format!("{} done", short(digest)));
-                }
+                let bar = bars
+                    .remove(digest.as_str())
+                    .or_else(|| bars.remove(UNNAMED));
+                self.clear(bar);
+                self.line(&format!("{} done", label(digest)));
             }
             _ => {}
         }
     }
+}
+
+impl Transfers {
+    /// A spinner with the bytes done so far, for a transfer of unknown
+    /// size.
+    fn spinner(&self, what: &str) -> ProgressBar {
+        let style = ProgressStyle::with_template(&format!("{what} {{spinner}} {{binary_bytes}}"))
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let bar = self.bars.add(ProgressBar::new_spinner().with_style(style));
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        bar
+    }
+
+    /// The line podman ends an image's blobs with: `Copying config ID
+    /// done`, the first 10 digits of the image id (its config's digest).
+    pub fn config_done(&self, image_id: &str) {
+        let hex = image_id.strip_prefix("sha256:").unwrap_or(image_id);
+        self.line(&format!(
+            "Copying config {} done",
+            &hex[..10.min(hex.len())]
+        ));
+    }
+
+    /// Takes a bar off the terminal.
+    fn clear(&self, bar: Option<ProgressBar>) {
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+            self.bars.remove(&bar);
+        }
+    }
+
+    /// Prints a whole line above the bars that are still moving.
+    fn line(&self, text: &str) {
+        self.bars.suspend(|| eprintln!("{text}"));
+    }
+}
+
+/// `Copying blob` and the first 12 digits of the blob's digest, as podman
+/// names blobs.
+fn label(digest: &strata::digest::Digest) -> String {
+    let hex = digest.hex();
+    format!("Copying blob {}", &hex[..12.min(hex.len())])
+}
+
+fn blob_style() -> ProgressStyle {
+    ProgressStyle::with_template("{msg} [{bar:38}] {binary_bytes} / {binary_total_bytes}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
 }

@@ -45,7 +45,7 @@ pub fn pull(store: &Store, args: &PullArgs) -> Result<()> {
         Some(text) => Some(text.parse::<PlatformSpec>()?),
         None => None,
     };
-    let transfers = (!args.quiet).then(Transfers::new).flatten();
+    let transfers = Transfers::unless(args.quiet);
     let progress = transfers.as_ref().map(|t| t.callback());
     let options = PullOptions {
         registry: registry_options(&args.registry)?,
@@ -58,6 +58,9 @@ pub fn pull(store: &Store, args: &PullArgs) -> Result<()> {
     let pulled = store
         .pull(&args.reference, &options)
         .with_context(|| format!("cannot pull {}", args.reference))?;
+    if let Some(transfers) = &transfers {
+        transfers.config_done(&pulled.image.id);
+    }
     println!("{}", pulled.image.id);
     Ok(())
 }
@@ -74,7 +77,7 @@ pub fn push(store: &Store, args: &PushArgs) -> Result<()> {
         .destination
         .as_deref()
         .map(|d| d.strip_prefix("docker://").unwrap_or(d));
-    let transfers = (!args.quiet).then(Transfers::new).flatten();
+    let transfers = Transfers::unless(args.quiet);
     let progress = transfers.as_ref().map(|t| t.callback());
     let options = PushOptions {
         registry: registry_options(&args.registry)?,
@@ -85,7 +88,8 @@ pub fn push(store: &Store, args: &PushArgs) -> Result<()> {
     let pushed = store
         .push(&args.image, destination, &options)
         .with_context(|| format!("cannot push {shown}"))?;
-    if transfers.is_some() {
+    if let Some(transfers) = &transfers {
+        transfers.config_done(&pushed.image);
         eprintln!(
             "Pushed {}@{} ({} uploaded, {} already there, {} mounted)",
             pushed.destination,

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use strata::{ArchiveInput, Copied, CopyOptions, LoadReport, Location, SaveFormat, Store};
+use strata::{ArchiveInput, Copied, CopyOptions, LoadOptions, LoadReport, Location};
 use strata::{PlatformSpec, RegistryOptions};
+use strata::{SaveFormat, SaveOptions, Store};
 
 use super::output;
 use super::progress::Transfers;
@@ -29,16 +30,29 @@ pub fn save(store: &Store, args: &SaveArgs) -> Result<()> {
         SaveFormatArg::OciArchive => SaveFormat::OciArchive,
         SaveFormatArg::DockerArchiveV1 => SaveFormat::DockerArchiveV1,
     };
+    let transfers = Transfers::unless(args.quiet);
+    let progress = transfers.as_ref().map(|t| t.callback());
+    let options = SaveOptions {
+        progress: progress.as_ref().map(|p| p as &(dyn Fn(&_) + Sync)),
+    };
     match &args.output {
         Some(path) => {
             store
-                .save_path(&items, format, path)
+                .save_path_with(&items, format, path, &options)
                 .with_context(|| format!("cannot save to {}", path.display()))?;
         }
         None => output::stream_to_stdout("an archive", |out| {
-            store.save(&items, format, out).context("cannot save")?;
+            store
+                .save_with(&items, format, out, &options)
+                .context("cannot save")?;
             Ok(())
         })?,
+    }
+    if let Some(transfers) = &transfers {
+        let mut ids: Vec<&str> = items.iter().map(|item| item.image.id.as_str()).collect();
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|id| seen.insert(*id));
+        ids.iter().for_each(|id| transfers.config_done(id));
     }
     Ok(())
 }
@@ -57,17 +71,28 @@ pub fn load(store: &Store, args: &LoadArgs) -> Result<()> {
             ArchiveInput::Stream(Box::new(stdin))
         }
     };
-    let report = store.load(input).context("cannot load")?;
-    if !args.quiet {
-        print_loaded(&report);
+    let transfers = Transfers::unless(args.quiet);
+    let progress = transfers.as_ref().map(|t| t.callback());
+    let options = LoadOptions {
+        progress: progress.as_ref().map(|p| p as &(dyn Fn(&_) + Sync)),
+    };
+    let report = store.load_with(input, &options).context("cannot load")?;
+    if let Some(transfers) = &transfers {
+        report
+            .images
+            .iter()
+            .for_each(|image| transfers.config_done(&image.id));
     }
+    print_loaded(&report);
     Ok(())
 }
 
+/// What podman prints after a load, with or without `-q`: each name, or
+/// the id of an image without one.
 fn print_loaded(report: &LoadReport) {
     for image in &report.images {
         if image.names.is_empty() {
-            println!("Loaded image ID: sha256:{}", image.id);
+            println!("Loaded image: sha256:{}", image.id);
         }
         for name in &image.names {
             println!("Loaded image: {name}");
@@ -83,7 +108,7 @@ pub fn copy(store: &Store, args: &CopyArgs) -> Result<()> {
         Some(text) => Some(text.parse::<PlatformSpec>()?),
         None => None,
     };
-    let transfers = (!args.quiet).then(Transfers::new).flatten();
+    let transfers = Transfers::unless(args.quiet);
     let progress = transfers.as_ref().map(|t| t.callback());
     let options = CopyOptions {
         source: side(
@@ -104,10 +129,19 @@ pub fn copy(store: &Store, args: &CopyArgs) -> Result<()> {
         all: args.all,
         progress: progress.as_ref().map(|p| p as &(dyn Fn(&_) + Sync)),
     };
-    match store
+    let copied = store
         .copy_with(&from, &to, &options)
-        .with_context(|| format!("cannot copy {from} to {to}"))?
-    {
+        .with_context(|| format!("cannot copy {from} to {to}"))?;
+    if let Some(transfers) = &transfers {
+        let ids: Vec<&str> = match &copied {
+            Copied::Loaded(report) => report.images.iter().map(|i| i.id.as_str()).collect(),
+            Copied::Pulled(pulled) => vec![pulled.image.id.as_str()],
+            Copied::Saved { image } => vec![image.as_str()],
+            Copied::Pushed { .. } => vec![],
+        };
+        ids.iter().for_each(|id| transfers.config_done(id));
+    }
+    match copied {
         Copied::Loaded(report) => print_loaded(&report),
         Copied::Pulled(pulled) => println!("{}", pulled.image.id),
         Copied::Saved { .. } | Copied::Pushed { .. } => {}

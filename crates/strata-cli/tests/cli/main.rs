@@ -11,6 +11,7 @@ mod image_crash;
 mod images;
 mod interop_images;
 mod output_paths;
+mod progress;
 mod prune_df;
 mod pull;
 mod push;

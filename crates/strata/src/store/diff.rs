@@ -15,6 +15,7 @@ use crate::compression::{Compression, Encoder};
 use crate::digest::{Digest, ParallelDigestWriter};
 use crate::driver::View;
 use crate::error::{Error, IoContext, Result};
+use crate::transport::{TransferEvent, TransferProgress};
 
 /// How to compress a diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,25 @@ pub struct DiffReport {
     pub verified: bool,
 }
 
+/// How a diff goes: [`Store::diff_with`].
+#[derive(Clone, Copy, Default)]
+pub struct DiffOptions<'a> {
+    /// Told of the tar as it is written (bytes of the uncompressed tar).
+    /// A layer's original tar is a known blob: `Started` (its diff digest
+    /// and size), `Progress`, `Done`. A diff computed from two trees is
+    /// known only at its end: `Written` as it goes, then `Done` with its
+    /// digest and size.
+    pub progress: Option<TransferProgress<'a>>,
+}
+
+impl std::fmt::Debug for DiffOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiffOptions")
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
 impl Store {
     /// Writes the changes of layer `reference` relative to `from` (default:
     /// its parent) as a tar to `out`.
@@ -50,6 +70,19 @@ impl Store {
         from: Option<&str>,
         format: DiffFormat,
         out: &mut dyn Write,
+    ) -> Result<DiffReport> {
+        self.diff_with(reference, from, format, out, &DiffOptions::default())
+    }
+
+    /// [`Store::diff`], telling `options.progress` of the tar as it is
+    /// written (see [`DiffOptions`]).
+    pub fn diff_with(
+        &self,
+        reference: &str,
+        from: Option<&str>,
+        format: DiffFormat,
+        out: &mut dyn Write,
+        options: &DiffOptions<'_>,
     ) -> Result<DiffReport> {
         let layer = self.layer(reference)?;
         let base = self.base(&layer, from)?;
@@ -63,12 +96,20 @@ impl Store {
             Encoder::new(compression, out).context(|| "cannot start compressing".into())?;
         let mut writer = ParallelDigestWriter::new(encoder);
         let original = layer.has_tar_split && base == layer.parent;
-        if original {
-            self.reassemble(&layer, &mut writer)?;
-        } else {
-            self.with_trees(&layer, base.as_deref(), |old, new| {
-                write_changeset(old, new, &mut writer).map_err(Error::from)
-            })?;
+        let known = match (original, &layer.diff_digest, layer.diff_size) {
+            (true, Some(digest), Some(size)) => Some((digest.clone(), size)),
+            _ => None,
+        };
+        {
+            let mut told = TellingWriter::new(&mut writer, options.progress, known);
+            if original {
+                self.reassemble(&layer, &mut told)?;
+            } else {
+                self.with_trees(&layer, base.as_deref(), |old, new| {
+                    write_changeset(old, new, &mut told).map_err(Error::from)
+                })?;
+            }
+            told.flush_told();
         }
         let (digest, size, encoder) = writer.finish().context(|| "cannot write the diff".into())?;
         encoder
@@ -76,6 +117,12 @@ impl Store {
             .context(|| "cannot finish compressing".into())?;
         if original {
             check_digest(&layer, &digest)?;
+        }
+        if let Some(progress) = options.progress {
+            progress(&TransferEvent::Done {
+                digest: digest.clone(),
+                size,
+            });
         }
         Ok(DiffReport {
             size,
@@ -196,5 +243,76 @@ pub(crate) fn check_digest(layer: &Layer, actual: &Digest) -> Result<()> {
             actual: actual.to_string(),
         }),
         _ => Ok(()),
+    }
+}
+
+/// Progress is told at most once per this many bytes of a diff.
+const STEP: u64 = 1 << 20;
+
+/// Tells the progress of a diff's tar as it is written through it.
+struct TellingWriter<'w, 'p> {
+    inner: &'w mut dyn Write,
+    progress: Option<TransferProgress<'p>>,
+    /// The blob, when the tar is a known one.
+    known: Option<(Digest, u64)>,
+    done: u64,
+    told: u64,
+}
+
+impl<'w, 'p> TellingWriter<'w, 'p> {
+    fn new(
+        inner: &'w mut dyn Write,
+        progress: Option<TransferProgress<'p>>,
+        known: Option<(Digest, u64)>,
+    ) -> Self {
+        if let (Some(progress), Some((digest, size))) = (progress, &known) {
+            progress(&TransferEvent::Started {
+                digest: digest.clone(),
+                size: *size,
+                resumed_at: 0,
+            });
+        }
+        Self {
+            inner,
+            progress,
+            known,
+            done: 0,
+            told: 0,
+        }
+    }
+
+    /// Tells the bytes written since the last time, if any.
+    fn flush_told(&mut self) {
+        let Some(progress) = self.progress else {
+            return;
+        };
+        if self.done == self.told {
+            return;
+        }
+        self.told = self.done;
+        let done = self.done;
+        progress(&match &self.known {
+            Some((digest, size)) => TransferEvent::Progress {
+                digest: digest.clone(),
+                done,
+                size: *size,
+            },
+            None => TransferEvent::Written { done },
+        });
+    }
+}
+
+impl Write for TellingWriter<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.done += n as u64;
+        if self.done - self.told >= STEP {
+            self.flush_told();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }

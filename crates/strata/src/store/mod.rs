@@ -77,7 +77,7 @@ pub(crate) use blob_sources::BlobSource;
 pub use commit::CommitOptions;
 pub use containers::{Container, ContainerOptions};
 pub use describe::StoreDescription;
-pub use diff::{DiffFormat, DiffReport};
+pub use diff::{DiffFormat, DiffOptions, DiffReport};
 pub(crate) use downloads::Download;
 pub use downloads::{DOWNLOAD_EXPIRY, Downloads};
 pub use fsck::{FsckIssue, FsckReport, Status};

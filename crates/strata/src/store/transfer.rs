@@ -10,10 +10,10 @@ use crate::error::{IoContext, Result};
 use crate::fs::write_output;
 use crate::image::reference;
 use crate::transport::{
-    ArchiveInput, Copied, CopyOptions, LoadReport, Location, PullOptions, Pulled, PushOptions,
-    PushReport,
+    ArchiveInput, Copied, CopyOptions, LoadOptions, LoadReport, Location, PullOptions, Pulled,
+    PushOptions, PushReport,
 };
-use crate::transport::{SaveFormat, SaveItem, SaveReport};
+use crate::transport::{SaveFormat, SaveItem, SaveOptions, SaveReport};
 use crate::transport::{copy, load_archive, load_layout, save_archive, save_oci_dir, saved_name};
 
 /// What [`Store::save`] and its siblings take: plain [`Image`]s, saved
@@ -60,13 +60,29 @@ impl Store {
     /// Loads every image of a docker-archive or oci-archive, all or
     /// nothing: on any failure the store is left as it was.
     pub fn load(&self, input: ArchiveInput) -> Result<LoadReport> {
-        load_archive(self, input)
+        load_archive(self, input, &LoadOptions::default())
+    }
+
+    /// [`Store::load`], telling `options.progress` of each layer blob as
+    /// it is read (see [`LoadOptions`]).
+    pub fn load_with(&self, input: ArchiveInput, options: &LoadOptions<'_>) -> Result<LoadReport> {
+        load_archive(self, input, options)
     }
 
     /// Loads every image at `path`: a file is read as a docker-archive or
     /// oci-archive (compressed or not), a directory as an OCI image
     /// layout. All or nothing, as [`Store::load`].
     pub fn load_path(&self, path: impl AsRef<Path>) -> Result<LoadReport> {
+        self.load_path_with(path, &LoadOptions::default())
+    }
+
+    /// [`Store::load_path`], telling `options.progress` of each layer blob
+    /// as it is read (see [`LoadOptions`]).
+    pub fn load_path_with(
+        &self,
+        path: impl AsRef<Path>,
+        options: &LoadOptions<'_>,
+    ) -> Result<LoadReport> {
         let path = path.as_ref();
         let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
         let is_dir = file
@@ -75,9 +91,9 @@ impl Store {
             .is_dir();
         if is_dir {
             drop(file);
-            return load_layout(self, path, None, None);
+            return load_layout(self, path, None, None, options);
         }
-        load_archive(self, ArchiveInput::File(file))
+        load_archive(self, ArchiveInput::File(file), options)
     }
 
     /// The item that saves the image `asked` names (an id, id prefix or
@@ -106,7 +122,19 @@ impl Store {
         format: SaveFormat,
         out: &mut dyn Write,
     ) -> Result<SaveReport> {
-        save_archive(self, &items_of(images), format, out)
+        self.save_with(images, format, out, &SaveOptions::default())
+    }
+
+    /// [`Store::save`], telling `options.progress` of each layer as it is
+    /// written (see [`SaveOptions`]).
+    pub fn save_with<T: ToSaveItems>(
+        &self,
+        images: &[T],
+        format: SaveFormat,
+        out: &mut dyn Write,
+        options: &SaveOptions<'_>,
+    ) -> Result<SaveReport> {
+        save_archive(self, &items_of(images), format, out, options)
     }
 
     /// Writes `images` as one archive in `format` to the file at `path`,
@@ -119,8 +147,22 @@ impl Store {
         format: SaveFormat,
         path: impl AsRef<Path>,
     ) -> Result<SaveReport> {
+        self.save_path_with(images, format, path, &SaveOptions::default())
+    }
+
+    /// [`Store::save_path`], telling `options.progress` of each layer as it
+    /// is written (see [`SaveOptions`]).
+    pub fn save_path_with<T: ToSaveItems>(
+        &self,
+        images: &[T],
+        format: SaveFormat,
+        path: impl AsRef<Path>,
+        options: &SaveOptions<'_>,
+    ) -> Result<SaveReport> {
         let items = items_of(images);
-        write_output(path.as_ref(), |out| save_archive(self, &items, format, out))
+        write_output(path.as_ref(), |out| {
+            save_archive(self, &items, format, out, options)
+        })
     }
 
     /// Writes `images` into the OCI image layout directory `dir` (created
@@ -131,7 +173,18 @@ impl Store {
         images: &[T],
         dir: impl AsRef<Path>,
     ) -> Result<SaveReport> {
-        save_oci_dir(self, &items_of(images), dir.as_ref())
+        self.save_layout_with(images, dir, &SaveOptions::default())
+    }
+
+    /// [`Store::save_layout`], telling `options.progress` of each layer as
+    /// it is written (see [`SaveOptions`]).
+    pub fn save_layout_with<T: ToSaveItems>(
+        &self,
+        images: &[T],
+        dir: impl AsRef<Path>,
+        options: &SaveOptions<'_>,
+    ) -> Result<SaveReport> {
+        save_oci_dir(self, &items_of(images), dir.as_ref(), options)
     }
 
     /// Copies an image from `from` to `to`, named as skopeo names places

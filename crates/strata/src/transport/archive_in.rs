@@ -18,6 +18,8 @@ use std::path::Path;
 use tarsplit::member::kind;
 use tarsplit::{Event, Parser};
 
+use super::TransferProgress;
+use super::progress::SpoolReader;
 use super::source::{Source, clean_path, link_destination};
 use crate::compression::{self, Compression};
 use crate::error::{Error, IoContext, Result};
@@ -54,7 +56,23 @@ pub(crate) enum Input {
 impl ArchiveIn {
     /// Indexes `input`; a stream or a compressed archive is copied
     /// (decompressed) into `spill` first.
+    #[cfg(test)]
     pub(crate) fn open(input: Input, spill: &Path) -> Result<Self> {
+        Self::open_told(input, spill, None)
+    }
+
+    /// Indexes `input`, as `open` does, telling `progress` how much of a
+    /// stream (or a compressed file) has been read while it is copied
+    /// aside, as [`TransferEvent::Spooled`](super::TransferEvent::Spooled).
+    pub(crate) fn open_told(
+        input: Input,
+        spill: &Path,
+        progress: Option<TransferProgress<'_>>,
+    ) -> Result<Self> {
+        let spill_to = |input: Box<dyn Read + Send + 'static>, spill: &Path| match progress {
+            Some(progress) => spill_to(Box::new(SpoolReader::new(input, progress)), spill),
+            None => spill_to(input, spill),
+        };
         let file = match input {
             Input::File(file) if is_seekable(&file) => {
                 let mut head = [0u8; 6];
@@ -162,7 +180,7 @@ fn is_seekable(file: &File) -> bool {
 /// Copies (decompressing) `input` into a new unnamed file under `spill`
 /// (an aside file never placed), which goes away with its last handle and
 /// is never seen under a name, even by a process killed while copying.
-fn spill_to(input: Box<dyn Read + Send>, spill: &Path) -> Result<File> {
+fn spill_to(input: Box<dyn Read + Send + '_>, spill: &Path) -> Result<File> {
     let mut file = AsideFile::scratch_in(spill)?;
     let (_, mut tar) =
         compression::decompress(input).context(|| "cannot read the archive".into())?;

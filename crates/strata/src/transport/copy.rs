@@ -3,13 +3,13 @@
 
 use std::fs::File;
 
-use super::load::{ArchiveInput, LoadReport, load_archive_selected, load_layout};
+use super::load::{ArchiveInput, LoadOptions, LoadReport, load_archive_selected, load_layout};
 use super::location::Location;
 use super::registry::{
     Ends, PlatformSpec, PullOptions, Pulled, PushOptions, RegistryOptions, TransferProgress,
     mirror, pull_named, push,
 };
-use super::save::{SaveFormat, SaveItem, save_archive, save_oci_dir};
+use super::save::{SaveFormat, SaveItem, SaveOptions, save_archive, save_oci_dir};
 use crate::compression::Compression;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
@@ -107,11 +107,17 @@ pub(crate) fn copy(
         (Location::Strata { reference }, destination) => {
             let image = store.image(reference)?;
             let item = item_for(&image, reference, destination)?;
-            write_out(store, vec![item], destination)?;
+            let saving = SaveOptions {
+                progress: options.progress,
+            };
+            write_out(store, vec![item], destination, &saving)?;
             Ok(Copied::Saved { image: image.id })
         }
         (source, Location::Strata { reference }) => {
             let names = vec![crate::store::normalize_name(reference)?];
+            let loading = LoadOptions {
+                progress: options.progress,
+            };
             let report = match source {
                 Location::DockerArchive { path, reference }
                 | Location::OciArchive { path, reference } => {
@@ -122,6 +128,7 @@ pub(crate) fn copy(
                         ArchiveInput::File(file),
                         Some(reference.as_deref().unwrap_or("@0")),
                         Some(&names),
+                        &loading,
                     )?
                 }
                 Location::Oci { dir, reference } => load_layout(
@@ -129,6 +136,7 @@ pub(crate) fn copy(
                     dir,
                     Some(reference.as_deref().unwrap_or("@0")),
                     Some(&names),
+                    &loading,
                 )?,
                 Location::Strata { .. } => return Err(store_to_itself()),
                 Location::Docker { reference } => {
@@ -194,17 +202,22 @@ pub(crate) fn saved_name(image: &Image, asked: &str) -> Option<reference::Refere
     image.names.contains(&parsed.to_string()).then_some(parsed)
 }
 
-fn write_out(store: &Store, items: Vec<SaveItem>, destination: &Location) -> Result<()> {
+fn write_out(
+    store: &Store,
+    items: Vec<SaveItem>,
+    destination: &Location,
+    options: &SaveOptions<'_>,
+) -> Result<()> {
     match destination {
         Location::DockerArchive { path, .. } => write_output(path, |out| {
-            save_archive(store, &items, SaveFormat::DockerArchive, out)
+            save_archive(store, &items, SaveFormat::DockerArchive, out, options)
         })
         .map(|_| ()),
         Location::OciArchive { path, .. } => write_output(path, |out| {
-            save_archive(store, &items, SaveFormat::OciArchive, out)
+            save_archive(store, &items, SaveFormat::OciArchive, out, options)
         })
         .map(|_| ()),
-        Location::Oci { dir, .. } => save_oci_dir(store, &items, dir).map(|_| ()),
+        Location::Oci { dir, .. } => save_oci_dir(store, &items, dir, options).map(|_| ()),
         Location::Strata { .. } => Err(store_to_itself()),
         Location::Docker { .. } => {
             Err(Error::Invalid("a save does not write to a registry".into()))

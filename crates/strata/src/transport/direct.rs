@@ -42,6 +42,7 @@ use super::archive_in::{ArchiveIn, Input};
 use super::copy::{Copied, CopyOptions};
 use super::location::Location;
 use super::plan::Plan;
+use super::progress::ReportingLayers;
 use super::registry::fetch_image;
 use super::save::{Destination, ForeignImage, LayerBlob, LayerTars, SaveFormat, write_foreign};
 use super::source::{DirSource, Source};
@@ -67,7 +68,7 @@ pub(crate) fn copy(
     let copied = (|| match from {
         Location::DockerArchive { path, reference } | Location::OciArchive { path, reference } => {
             let file = File::open(path).context(|| format!("cannot open {}", path.display()))?;
-            let archive = ArchiveIn::open(Input::File(file), scratch)?;
+            let archive = ArchiveIn::open_told(Input::File(file), scratch, options.progress)?;
             let plans = docker_archive::plans(&archive, Some(selected(reference)))?;
             copy_plan(&archive, plans, to, options, scratch)
         }
@@ -85,7 +86,13 @@ pub(crate) fn copy(
                 options.progress,
                 &fetched,
             )?;
-            copy_plan(&source, vec![plan], to, options, scratch)
+            // The download told the progress of each blob; writing them
+            // out of the scratch directory is not told again.
+            let quiet = CopyOptions {
+                progress: None,
+                ..options.clone()
+            };
+            copy_plan(&source, vec![plan], to, &quiet, scratch)
         }
         Location::Strata { .. } => Err(Error::Invalid("a direct copy has no store side".into())),
     })();
@@ -121,6 +128,10 @@ fn copy_plan(
         plan.manifest = Some(oci_form(bytes)?);
     }
     let (layers, manifest, tars) = layers_of(source, &plan, unpack)?;
+    let tars = ReportingLayers {
+        inner: &tars,
+        progress: options.progress,
+    };
     let id = Digest::of(&plan.config).hex().to_string();
     let (name, ref_name) = naming(&plan, to)?;
     let image = ForeignImage {

@@ -21,6 +21,8 @@ use serde::Serialize;
 use super::archive_in::{ArchiveIn, Input};
 use super::docker_archive;
 use super::plan::{LayerFile, Plan};
+use super::progress::{CountingReader, emit};
+use super::registry::{TransferEvent, TransferProgress};
 use super::source::Source;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -38,6 +40,23 @@ pub struct LoadReport {
     pub reused: usize,
 }
 
+/// How a load goes: [`Store::load_with`](crate::Store::load_with).
+#[derive(Clone, Copy, Default)]
+pub struct LoadOptions<'a> {
+    /// Told of each layer blob as it is read: `Started`, `Progress` (bytes
+    /// of the blob as stored in the source, compressed or not), `Done`;
+    /// `Skipped` for a layer the store has already.
+    pub progress: Option<TransferProgress<'a>>,
+}
+
+impl std::fmt::Debug for LoadOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
 /// Where an archive comes from.
 pub enum ArchiveInput {
     /// A file: read in place when it is a regular uncompressed tar.
@@ -47,8 +66,12 @@ pub enum ArchiveInput {
 }
 
 /// Loads every image of a docker-archive or oci-archive.
-pub(crate) fn load_archive(store: &Store, input: ArchiveInput) -> Result<LoadReport> {
-    load_archive_selected(store, input, None, None)
+pub(crate) fn load_archive(
+    store: &Store,
+    input: ArchiveInput,
+    options: &LoadOptions<'_>,
+) -> Result<LoadReport> {
+    load_archive_selected(store, input, None, None, options)
 }
 
 /// Loads the images of an archive that `reference` selects (all when
@@ -58,6 +81,7 @@ pub(crate) fn load_archive_selected(
     input: ArchiveInput,
     reference: Option<&str>,
     names: Option<&[String]>,
+    options: &LoadOptions<'_>,
 ) -> Result<LoadReport> {
     let lease = store.lease()?;
     let loaded = (|| {
@@ -65,9 +89,9 @@ pub(crate) fn load_archive_selected(
             ArchiveInput::File(file) => Input::File(file),
             ArchiveInput::Stream(stream) => Input::Stream(stream),
         };
-        let archive = ArchiveIn::open(input, lease.dir())?;
+        let archive = ArchiveIn::open_told(input, lease.dir(), options.progress)?;
         let plans = docker_archive::plans(&archive, reference)?;
-        import_plans(store, &lease, &archive, plans, names)
+        import_plans(store, &lease, &archive, plans, names, options)
     })();
     finish(store, lease, loaded)
 }
@@ -78,12 +102,13 @@ pub(crate) fn load_layout(
     dir: &std::path::Path,
     reference: Option<&str>,
     names: Option<&[String]>,
+    options: &LoadOptions<'_>,
 ) -> Result<LoadReport> {
     let lease = store.lease()?;
     let loaded = (|| {
         let source = super::source::DirSource::new(dir)?;
         let plans = super::oci_layout::plans(&source, reference)?;
-        import_plans(store, &lease, &source, plans, names)
+        import_plans(store, &lease, &source, plans, names, options)
     })();
     finish(store, lease, loaded)
 }
@@ -102,6 +127,7 @@ fn import_plans(
     source: &dyn Source,
     plans: Vec<Plan>,
     names: Option<&[String]>,
+    options: &LoadOptions<'_>,
 ) -> Result<LoadReport> {
     if plans.is_empty() {
         return Err(Error::Malformed {
@@ -113,7 +139,15 @@ fn import_plans(
     let mut report = LoadReport::default();
     let mut held = HashSet::new();
     for image in &images {
-        import_layers(store, lease, source, &image.plan, &mut held, &mut report)?;
+        let mut layers = Layers {
+            store,
+            lease,
+            source,
+            held: &mut held,
+            report: &mut report,
+            progress: options.progress,
+        };
+        layers.import(&image.plan)?;
     }
     for image in images {
         let image = store.commit_image(
@@ -185,41 +219,74 @@ fn by_config(plans: Vec<Plan>, names: Option<&[String]>) -> Vec<SameConfig> {
     images
 }
 
-/// Imports the plan's layers that the store does not have, base first.
-fn import_layers(
-    store: &Store,
-    lease: &Lease,
-    source: &dyn Source,
-    plan: &Plan,
-    held: &mut HashSet<String>,
-    report: &mut LoadReport,
-) -> Result<()> {
-    let chain = chain_ids(&plan.diff_ids);
-    let mut parent: Option<String> = None;
-    for ((id, diff_id), file) in chain.iter().zip(&plan.diff_ids).zip(&plan.layers) {
-        let id = id.hex().to_string();
-        if held.contains(&id) {
-            // Held (or made) for an earlier image of this load.
-            report.reused += 1;
+/// What importing an image's layers needs, across the images of a load.
+struct Layers<'a, 'p> {
+    store: &'a Store,
+    lease: &'a Lease,
+    source: &'a dyn Source,
+    /// The layers held (or made) so far.
+    held: &'a mut HashSet<String>,
+    report: &'a mut LoadReport,
+    progress: Option<TransferProgress<'p>>,
+}
+
+impl Layers<'_, '_> {
+    /// Imports the plan's layers that the store does not have, base first.
+    fn import(&mut self, plan: &Plan) -> Result<()> {
+        let chain = chain_ids(&plan.diff_ids);
+        let mut parent: Option<String> = None;
+        for ((id, diff_id), file) in chain.iter().zip(&plan.diff_ids).zip(&plan.layers) {
+            let id = id.hex().to_string();
+            if self.held.contains(&id) {
+                // Held (or made) for an earlier image of this load.
+                self.report.reused += 1;
+                parent = Some(id);
+                continue;
+            }
+            let options = CreateOptions {
+                id: Some(id.clone()),
+                parent: parent.clone(),
+                lease: Some(self.lease.id().to_string()),
+                expect_diff_digest: Some(diff_id.clone()),
+                ..CreateOptions::default()
+            };
+            // The blob as the source names it: by its own digest where it
+            // has one, else (a docker archive's `<diff id>.tar`) by diff id.
+            let digest = file.digest.clone().unwrap_or_else(|| diff_id.clone());
+            let size = match self.progress {
+                Some(_) => self.source.size(&file.path)?,
+                None => 0,
+            };
+            let (source, progress) = (self.source, self.progress);
+            let mut open = || -> Result<Box<dyn Read + Send + '_>> {
+                let reader = source.open(&file.path)?;
+                Ok(match progress {
+                    Some(progress) => Box::new(CountingReader::start(
+                        reader,
+                        progress,
+                        digest.clone(),
+                        size,
+                    )),
+                    None => reader,
+                })
+            };
+            let imported = import_or_hold(self.store, self.lease, file, &mut open, &options)?;
+            let event = match imported {
+                true => {
+                    self.report.imported += 1;
+                    TransferEvent::Done { digest, size }
+                }
+                false => {
+                    self.report.reused += 1;
+                    TransferEvent::Skipped { digest, size }
+                }
+            };
+            emit(self.progress, event);
+            self.held.insert(id.clone());
             parent = Some(id);
-            continue;
         }
-        let options = CreateOptions {
-            id: Some(id.clone()),
-            parent: parent.clone(),
-            lease: Some(lease.id().to_string()),
-            expect_diff_digest: Some(diff_id.clone()),
-            ..CreateOptions::default()
-        };
-        let mut open = || source.open(&file.path);
-        match import_or_hold(store, lease, file, &mut open, &options)? {
-            true => report.imported += 1,
-            false => report.reused += 1,
-        }
-        held.insert(id.clone());
-        parent = Some(id);
+        Ok(())
     }
-    Ok(())
 }
 
 /// How long a load waits for another process making the same layer.

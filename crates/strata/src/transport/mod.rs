@@ -13,18 +13,19 @@ mod load;
 mod location;
 mod oci_layout;
 mod plan;
+mod progress;
 mod registry;
 mod save;
 mod source;
 
 pub use copy::{Copied, CopyOptions};
-pub use load::{ArchiveInput, LoadReport};
+pub use load::{ArchiveInput, LoadOptions, LoadReport};
 pub use location::Location;
 pub use registry::{
     PlatformSpec, PullOptions, Pulled, PushOptions, PushReport, RegistryOptions, TransferEvent,
     TransferProgress,
 };
-pub use save::{SaveFormat, SaveItem, SaveReport};
+pub use save::{SaveFormat, SaveItem, SaveOptions, SaveReport};
 
 pub(crate) use copy::{copy, saved_name};
 pub(crate) use load::{load_archive, load_layout};

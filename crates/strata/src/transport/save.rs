@@ -75,6 +75,8 @@ pub(crate) use plan::{LayerBlob, image_layers};
 use std::io::Write;
 use std::path::Path;
 
+use super::progress::ReportingLayers;
+use super::registry::TransferProgress;
 use crate::error::Result;
 use crate::image::reference::Reference;
 use crate::store::{Image, Store};
@@ -140,6 +142,23 @@ pub struct SaveReport {
     pub bytes: u64,
 }
 
+/// How a save goes: [`Store::save_with`](crate::Store::save_with).
+#[derive(Clone, Copy, Default)]
+pub struct SaveOptions<'a> {
+    /// Told of each layer as it is written: `Started`, `Progress` (bytes
+    /// of its tar), `Done`; the blob is named by the digest the archive
+    /// names it by (its diff id).
+    pub progress: Option<TransferProgress<'a>>,
+}
+
+impl std::fmt::Debug for SaveOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaveOptions")
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
 /// Writes `items` to `out` as one archive in `format`.
 ///
 /// Several items with the same image and different names save the image
@@ -153,14 +172,19 @@ pub(crate) fn save_archive(
     items: &[SaveItem],
     format: SaveFormat,
     out: &mut dyn Write,
+    options: &SaveOptions<'_>,
 ) -> Result<SaveReport> {
+    let layers = ReportingLayers {
+        inner: store,
+        progress: options.progress,
+    };
     let naming = match format {
         SaveFormat::DockerArchive | SaveFormat::DockerArchiveV1 => plan::Naming::Docker,
         SaveFormat::OciArchive => plan::Naming::Oci,
     };
     plan::with_plan(store, items, naming, |plan| match format {
-        SaveFormat::DockerArchiveV1 => legacy::write(store, plan, out),
-        _ => archive::write(store, plan, format, out),
+        SaveFormat::DockerArchiveV1 => legacy::write(&layers, plan, out),
+        _ => archive::write(&layers, plan, format, out),
     })
 }
 
@@ -173,8 +197,17 @@ pub(crate) fn save_archive(
 /// `org.opencontainers.image.ref.name` is one of the saved names is
 /// replaced, the others are kept (unknown fields included). Saved names
 /// are recorded in full normalized form (`docker.io/library/alpine:3`).
-pub(crate) fn save_oci_dir(store: &Store, items: &[SaveItem], dir: &Path) -> Result<SaveReport> {
+pub(crate) fn save_oci_dir(
+    store: &Store,
+    items: &[SaveItem],
+    dir: &Path,
+    options: &SaveOptions<'_>,
+) -> Result<SaveReport> {
+    let layers = ReportingLayers {
+        inner: store,
+        progress: options.progress,
+    };
     plan::with_plan(store, items, plan::Naming::Oci, |plan| {
-        oci_dir::write(store, plan, dir)
+        oci_dir::write(&layers, plan, dir)
     })
 }

@@ -23,4 +23,5 @@ mod push;
 mod rw_layers;
 mod save;
 mod save_v1;
+mod transfer_progress;
 mod typed_config;

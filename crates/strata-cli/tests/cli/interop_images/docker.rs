@@ -242,7 +242,7 @@ fn several_names_and_none(docker: &Dockerd, dir: &Path, samples: &[SampleImage])
     let store = CliStore::new();
     assert_eq!(
         store.ok(&["load", "-i", arg(&by_id)]),
-        format!("Loaded image ID: sha256:{}\n", d1.image_id)
+        format!("Loaded image: sha256:{}\n", d1.image_id)
     );
     assert_holds(&store, &Expected::sample(d1, &[]));
     // And strata's save by id loads into docker as an untagged image.

@@ -105,6 +105,20 @@ pub enum TransferEvent {
         /// Its size.
         size: u64,
     },
+    /// Bytes written so far of an output that is not a known blob until
+    /// it ends: a diff computed from two trees, whose digest and size
+    /// only its `Done` tells.
+    Written {
+        /// Bytes done so far.
+        done: u64,
+    },
+    /// Bytes read so far of an archive that comes as a stream or
+    /// compressed: it is copied aside (decompressed) before its blobs can
+    /// be read, and its size is not known beforehand.
+    Spooled {
+        /// Bytes read so far.
+        done: u64,
+    },
     /// It is in.
     Done {
         /// The blob.
