@@ -35,12 +35,12 @@ pub enum Command {
     #[command(subcommand)]
     Layer(LayerCommand),
     /// List layers (same as `layer ls`).
-    Layers(ListArgs),
+    Layers(LayerListArgs),
     /// Manage containers: read-write layers on top of a layer.
     #[command(subcommand)]
     Container(ContainerCommand),
     /// List containers (same as `container ls`).
-    Containers(ListArgs),
+    Containers(ContainerListArgs),
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -78,7 +78,7 @@ pub enum Command {
     #[command(subcommand)]
     System(SystemCommand),
     /// Show where the store is and what it holds.
-    Status(JsonArg),
+    Status(StatusArgs),
     /// Disassemble and reassemble tar archives bit-exactly (Go tar-split compatible).
     #[command(name = "tar-split", subcommand)]
     TarSplit(TarSplitCommand),
@@ -135,12 +135,70 @@ pub struct JsonArg {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Print JSON.
+    /// Print JSON (the same as `--format json`).
     #[arg(long)]
     pub json: bool,
     /// Show full ids.
     #[arg(long)]
     pub no_trunc: bool,
+    /// `json`, a Go template (`{{.ID}} {{.Names}}`), or `table` and a
+    /// template for columns under a header.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Print no header line.
+    #[arg(short = 'n', long, alias = "no-heading")]
+    pub noheading: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON (the same as `--format json`).
+    #[arg(long)]
+    pub json: bool,
+    /// `json` or a Go template (`{{.Driver}}`).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LayerListArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// Print layer ids only.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerListArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// Print container ids only.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// All containers (the default: strata's containers never run, so
+    /// there are no stopped ones to hide; accepted as podman's `-a`).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only containers that match: `id=PREFIX`, `name=REGEX`,
+    /// `ancestor=IMAGE` (repeatable: a container matches if it matches
+    /// each key, any of a key's values).
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+}
+
+/// Inspect's arguments for layers and containers.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Ids, id prefixes or names.
+    #[arg(required = true)]
+    pub items: Vec<String>,
+    /// Print JSON (inspect always does unless --format is a template).
+    #[arg(long)]
+    pub json: bool,
+    /// `json` or a Go template applied to each (`{{.ID}}`).
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -180,9 +238,9 @@ pub enum LayerCommand {
     Create(CreateArgs),
     /// List layers.
     #[command(visible_alias = "list")]
-    Ls(ListArgs),
-    /// Show a layer as JSON.
-    Inspect(LayerRef),
+    Ls(LayerListArgs),
+    /// Show layers as a JSON array.
+    Inspect(InspectArgs),
     /// Write a layer's changes as a tar (its original tar, verified, when possible).
     Diff(DiffArgs),
     /// List the paths a layer added (A), changed (C) or deleted (D).
@@ -326,9 +384,9 @@ pub enum ContainerCommand {
     Create(ContainerCreateArgs),
     /// List containers.
     #[command(visible_alias = "list")]
-    Ls(ListArgs),
-    /// Show a container as JSON.
-    Inspect(ContainerRef),
+    Ls(ContainerListArgs),
+    /// Show containers as a JSON array.
+    Inspect(InspectArgs),
     /// Mount a container; prints where its writable tree is.
     Mount(ContainerRef),
     /// Drop one mount of a container.
@@ -455,6 +513,37 @@ pub struct ImageListArgs {
     /// Print image ids only, each once.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Show all images; without it, unnamed images that are the base of
+    /// another image (intermediate images) are hidden, as podman hides
+    /// them.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Show each image's manifest digest.
+    #[arg(long)]
+    pub digests: bool,
+    /// Only images that match: `reference=PATTERN`, `dangling=true|false`,
+    /// `label=KEY[=VALUE]`, `before=IMAGE`, `since=IMAGE` (repeatable: an
+    /// image matches if it matches each key, any of a key's values).
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// Order of the rows.
+    #[arg(long, value_enum, default_value = "created")]
+    pub sort: ImageSort,
+}
+
+/// `strata images --sort`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImageSort {
+    /// Newest first.
+    Created,
+    /// By image id.
+    Id,
+    /// By repository, then tag.
+    Repository,
+    /// Smallest first.
+    Size,
+    /// By tag, then repository.
+    Tag,
 }
 
 #[derive(Debug, Args)]
@@ -462,9 +551,12 @@ pub struct ImageInspectArgs {
     /// Images (ids, id prefixes or names).
     #[arg(required = true)]
     pub images: Vec<String>,
-    /// Print JSON (inspect always does).
+    /// Print JSON (inspect always does unless --format is a template).
     #[arg(long)]
     pub json: bool,
+    /// `json` or a Go template applied to each image (`{{.Id}}`).
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -473,6 +565,10 @@ pub struct HistoryArgs {
     pub image: String,
     #[command(flatten)]
     pub list: ListArgs,
+    /// Print the ids of the steps' images only (`<missing>` below the
+    /// newest).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
