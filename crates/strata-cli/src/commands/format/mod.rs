@@ -252,7 +252,8 @@ fn print_table(source: &str, rows: &[Value], header: &Value, table: &Table<'_>) 
 
 /// Tab-separated cells in columns, as Go's tabwriter aligns them for
 /// podman: each cell ended by a tab is padded to its column's widest
-/// plus two spaces, and to at least twelve.
+/// plus two spaces, and to at least twelve; a line's last cell is not
+/// padded (but an empty cell before it is, as tabwriter pads it).
 pub fn align(lines: &[&str]) -> Vec<String> {
     const MIN_WIDTH: usize = 12;
     const PADDING: usize = 2;
@@ -280,7 +281,7 @@ pub fn align(lines: &[&str]) -> Vec<String> {
                     out.push_str(&" ".repeat(pad));
                 }
             }
-            out.trim_end().to_string()
+            out
         })
         .collect()
 }
