@@ -191,7 +191,7 @@ pub struct ContainerListArgs {
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Ids, id prefixes or names.
-    #[arg(required = true)]
+    #[arg(required = true, value_name = "ID|NAME")]
     pub items: Vec<String>,
     /// Print JSON (inspect always does unless --format is a template).
     #[arg(long)]
