@@ -62,7 +62,7 @@ pub fn list(store: &Store, args: &ContainerListArgs) -> Result<()> {
                 names: container.names.join(","),
                 base: container.base.as_deref().map(short).unwrap_or_default(),
                 layer: short(&container.layer),
-                created: human::go_time(&container.created),
+                created: human::since(&container.created, now),
                 created_at: human::go_time(&container.created),
                 created_since: human::since(&container.created, now),
             }

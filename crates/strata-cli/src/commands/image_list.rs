@@ -119,7 +119,7 @@ pub fn list(store: &Store, args: &ImageListArgs) -> Result<()> {
                     repository,
                     tag,
                     digest: digest.clone(),
-                    created: human::go_time(&image.created),
+                    created: human::since(&image.created, now),
                     created_at: human::go_time(&image.created),
                     created_since: human::since(&image.created, now),
                     size: human::size(image.size),

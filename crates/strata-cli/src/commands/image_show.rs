@@ -244,14 +244,15 @@ pub fn history(store: &Store, args: &HistoryArgs) -> Result<()> {
                 .unwrap_or_default()
                 .replace(['\t', '\n'], " ");
             let created = step.created.as_deref().unwrap_or_default();
+            let since = match created {
+                "" => "-".to_string(),
+                created => human::since(created, now),
+            };
             HistoryRow {
                 id: id(row),
-                created: human::go_time(created),
+                created: since.clone(),
                 created_at: human::go_time(created),
-                created_since: match created {
-                    "" => "-".into(),
-                    created => human::since(created, now),
-                },
+                created_since: since,
                 created_by: match no_trunc {
                     true => created_by,
                     false => ellipsis(&created_by, CREATED_BY_WIDTH),

@@ -46,7 +46,7 @@ pub fn list(store: &Store, args: &LayerListArgs) -> Result<()> {
                 .diff_size
                 .map(human::size)
                 .unwrap_or_else(|| "-".into()),
-            created: human::go_time(&layer.created),
+            created: human::since(&layer.created, now),
             created_at: human::go_time(&layer.created),
             created_since: human::since(&layer.created, now),
             compression: serde_json::to_value(layer.compression)

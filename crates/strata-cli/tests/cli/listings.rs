@@ -87,6 +87,11 @@ fn images_tables_and_templates_print_as_podman_prints_them() {
         ],
         &["images", "-n", "--format", "table {{.ID}}"],
         &["images", "-q"],
+        &[
+            "images",
+            "--format",
+            "{{.Created}}|{{.CreatedAt}}|{{.CreatedSince}}",
+        ],
         &["images", "--sort", "id", "-q"],
         &[
             "images",
@@ -214,6 +219,12 @@ fn history_prints_as_podman_prints_it() {
             "{{.ID}}|{{.CreatedBy}}",
         ],
         &["history", NAME, "-q"],
+        &[
+            "history",
+            NAME,
+            "--format",
+            "{{.Created}}|{{.CreatedAt}}|{{.CreatedSince}}",
+        ],
         &["history", NAME, "--format", "table {{.ID}} {{.Comment}}"],
     ] {
         let mine = s.ok(&[&["image"][..], args].concat());

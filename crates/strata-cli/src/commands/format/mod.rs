@@ -108,10 +108,13 @@ pub fn template_data(value: &Value) -> Value {
             let mut out = serde_json::Map::new();
             for (key, value) in map {
                 let inner = match key.as_str() {
-                    "labels" | "Labels" | "flags" => value.clone(),
+                    "labels" | "Labels" | "flags" | "Volumes" | "ExposedPorts" => value.clone(),
                     _ => template_data(value),
                 };
-                let pascal = pascal_case(key);
+                let pascal = match is_snake_case(key) {
+                    true => pascal_case(key),
+                    false => key.clone(),
+                };
                 if pascal == "Id" {
                     out.insert("ID".into(), inner.clone());
                 }
@@ -122,6 +125,15 @@ pub fn template_data(value: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(template_data).collect()),
         other => other.clone(),
     }
+}
+
+/// `diff_size`, `id`: a key strata's serde output writes (not a path,
+/// a port, or a key already in PascalCase).
+fn is_snake_case(key: &str) -> bool {
+    key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn pascal_case(key: &str) -> String {
@@ -338,6 +350,15 @@ mod tests {
         assert_eq!(
             render(&t, &data).expect("a template"),
             "ABC x,y [\"x\",\"y\"] ab 2 three"
+        );
+    }
+
+    #[test]
+    fn other_keys_stay() {
+        let data = template_data(&json!({"Env": {"/data_dir": 1, "80/tcp": 2, "Cmd": 3}}));
+        assert_eq!(
+            data,
+            json!({"Env": {"/data_dir": 1, "80/tcp": 2, "Cmd": 3}})
         );
     }
 
