@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::cli_listings::{
+    ContainerListArgs, ImageSort, InspectArgs, LayerListArgs, StatusArgs,
+};
+
 /// strata: a container image and layer store.
 #[derive(Debug, Parser)]
 // `--version` prints `strata version X.Y.Z`, as `podman --version` does.
@@ -122,7 +126,7 @@ pub struct VersionArgs {
     #[arg(short, long, value_enum, default_value = "text")]
     pub format: VersionFormat,
     /// Print JSON (the same as `--format json`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
 }
 
@@ -136,7 +140,7 @@ pub struct JsonArg {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Print JSON (the same as `--format json`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
     /// Show full ids.
     #[arg(long)]
@@ -148,57 +152,6 @@ pub struct ListArgs {
     /// Print no header line.
     #[arg(short = 'n', long, alias = "no-heading")]
     pub noheading: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Print JSON (the same as `--format json`).
-    #[arg(long)]
-    pub json: bool,
-    /// `json` or a Go template (`{{.Driver}}`).
-    #[arg(long, value_name = "FORMAT")]
-    pub format: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct LayerListArgs {
-    #[command(flatten)]
-    pub list: ListArgs,
-    /// Print layer ids only.
-    #[arg(short, long)]
-    pub quiet: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ContainerListArgs {
-    #[command(flatten)]
-    pub list: ListArgs,
-    /// Print container ids only.
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// All containers (the default: strata's containers never run, so
-    /// there are no stopped ones to hide; accepted as podman's `-a`).
-    #[arg(short, long)]
-    pub all: bool,
-    /// Only containers that match: `id=PREFIX`, `name=REGEX`,
-    /// `ancestor=IMAGE` (repeatable: a container matches if it matches
-    /// each key, any of a key's values).
-    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
-    pub filters: Vec<String>,
-}
-
-/// Inspect's arguments for layers and containers.
-#[derive(Debug, Args)]
-pub struct InspectArgs {
-    /// Ids, id prefixes or names.
-    #[arg(required = true, value_name = "ID|NAME")]
-    pub items: Vec<String>,
-    /// Print JSON (inspect always does unless --format is a template).
-    #[arg(long)]
-    pub json: bool,
-    /// `json` or a Go template applied to each (`{{.ID}}`).
-    #[arg(short, long, value_name = "FORMAT")]
-    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -531,28 +484,13 @@ pub struct ImageListArgs {
     pub sort: ImageSort,
 }
 
-/// `strata images --sort`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ImageSort {
-    /// Newest first.
-    Created,
-    /// By image id.
-    Id,
-    /// By repository, then tag.
-    Repository,
-    /// Smallest first.
-    Size,
-    /// By tag, then repository.
-    Tag,
-}
-
 #[derive(Debug, Args)]
 pub struct ImageInspectArgs {
     /// Images (ids, id prefixes or names).
     #[arg(required = true)]
     pub images: Vec<String>,
     /// Print JSON (inspect always does unless --format is a template).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
     /// `json` or a Go template applied to each image (`{{.Id}}`).
     #[arg(short, long, value_name = "FORMAT")]

@@ -2,6 +2,7 @@
 //! by the `strata` and `tarsplit` libraries.
 
 mod cli;
+mod cli_listings;
 mod commands;
 mod exit;
 

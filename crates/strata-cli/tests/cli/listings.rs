@@ -378,6 +378,10 @@ fn listings_take_templates_and_json_alike() {
     assert_eq!(s.ok(&["layers", "--noheading"]).lines().count(), 6);
     let steps = s.ok(&["image", "history", NAME, "--format", "{{.ID}}"]);
     assert_eq!(steps.lines().next(), Some(&three.image_id[..12]));
+    let both = s.output(&["images", "--json", "--format", "{{.ID}}"]);
+    assert_eq!(both.status.code(), Some(125));
+    let stderr = String::from_utf8_lossy(&both.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
     let err = s.fails(&["images", "--format", "{{.ID"]);
     assert!(err.contains("--format"), "{err}");
 }

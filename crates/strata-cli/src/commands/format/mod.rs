@@ -27,7 +27,7 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format `--json` and `--format` ask for (`--json` wins).
+    /// The format `--json` and `--format` ask for (clap refuses both).
     pub fn new(json: bool, format: Option<&str>) -> Format {
         match (json, format.map(str::trim)) {
             (true, _) | (false, Some("json")) => Format::Json,
