@@ -482,6 +482,10 @@ pub struct ImageListArgs {
     /// Order of the rows.
     #[arg(long, value_enum, default_value = "created")]
     pub sort: ImageSort,
+    /// Only images with a name that matches (the same as `--filter
+    /// reference=PATTERN`).
+    #[arg(value_name = "PATTERN", conflicts_with = "filters")]
+    pub reference: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -84,7 +84,9 @@ const HEADERS: &[(&str, &str)] = &[
 
 /// `strata image ls` and `strata images`.
 pub fn list(store: &Store, args: &ImageListArgs) -> Result<()> {
-    let filters = Filters::parse(store, &args.filters)?;
+    let mut specs = args.filters.clone();
+    specs.extend(args.reference.iter().map(|r| format!("reference={r}")));
+    let filters = Filters::parse(store, &specs)?;
     let mut entries = entries(store)?;
     let listed = |entry: &Entry| (args.all || !entry.intermediate) && filters.matches(entry);
     entries.retain(listed);

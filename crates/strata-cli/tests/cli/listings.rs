@@ -93,6 +93,8 @@ fn images_tables_and_templates_print_as_podman_prints_them() {
             "{{.Created}}|{{.CreatedAt}}|{{.CreatedSince}}",
         ],
         &["images", "--sort", "id", "-q"],
+        &["images", "sample", "-q"],
+        &["images", "localhost/five:1", "-q"],
         &[
             "images",
             "--sort",
@@ -132,6 +134,10 @@ fn images_tables_and_templates_print_as_podman_prints_them() {
             assert_eq!(cut(&mine), cut(&theirs), "{mine}\n{theirs}");
         }
     }
+    // A pattern and filters together are refused, as podman refuses them.
+    let both = ["images", "five", "--filter", "reference=sample"];
+    assert_eq!(s.output(&both).status.code(), Some(125));
+    assert_eq!(podman.run(both).status.code(), Some(125));
     // podman prints `<no value>` over a `CreatedSince` column of a
     // template; strata names it as the default table does.
     let created = s.ok(&["images", "--format", "table {{.ID}} {{.CreatedSince}}"]);
