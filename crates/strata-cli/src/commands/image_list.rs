@@ -93,10 +93,10 @@ pub fn list(store: &Store, args: &ImageListArgs) -> Result<()> {
     entries.sort_by(|a, b| {
         (Reverse(&a.image.created), &a.image.id).cmp(&(Reverse(&b.image.created), &b.image.id))
     });
+    sort_entries(&mut entries, args.sort);
     let format = Format::new(args.list.json, args.list.format.as_deref());
     let short = |id: &str| output::short_id(id, args.list.no_trunc);
     if args.quiet && !matches!(format, Format::Json) {
-        sort_entries(&mut entries, args.sort);
         for entry in &entries {
             println!("{}", short(&entry.image.id));
         }

@@ -366,6 +366,11 @@ fn listings_take_templates_and_json_alike() {
         s.ok(&["images", "--json"]),
         s.ok(&["images", "--format", "json"])
     );
+    // --sort orders the JSON too: the smaller image first.
+    let by_size = json(&s.ok(&["images", "--sort", "size", "--format", "json"]));
+    assert_eq!(by_size[0]["Id"], three.image_id.as_str());
+    let newest_first = json(&s.ok(&["images", "--format", "json"]));
+    assert_ne!(newest_first[0]["Id"], three.image_id.as_str());
     assert_eq!(
         s.ok(&["layers", "--json"]),
         s.ok(&["layer", "ls", "--format", "json"])
