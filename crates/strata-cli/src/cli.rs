@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::cli_listings::{
-    ContainerListArgs, ImageSort, InspectArgs, LayerListArgs, StatusArgs,
+    ContainerListArgs, ContainerSort, ImageSort, InspectArgs, LayerListArgs, StatusArgs,
 };
 
 /// strata: a container image and layer store.

@@ -40,6 +40,22 @@ pub struct ContainerListArgs {
     /// each key, any of a key's values).
     #[arg(short, long = "filter", value_name = "KEY=VALUE")]
     pub filters: Vec<String>,
+    /// Order of the rows.
+    #[arg(long, value_enum, default_value = "created")]
+    pub sort: ContainerSort,
+}
+
+/// `strata containers --sort`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContainerSort {
+    /// Oldest first (podman's order).
+    Created,
+    /// By container id.
+    Id,
+    /// By the IMAGE column.
+    Image,
+    /// By the NAMES column.
+    Names,
 }
 
 /// Inspect's arguments for layers and containers.

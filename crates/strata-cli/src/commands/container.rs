@@ -10,7 +10,8 @@ use strata::{Container, ContainerOptions, Store};
 use super::format::{self, Format, Table, human};
 use super::output;
 use crate::cli::{
-    ContainerCreateArgs, ContainerListArgs, ContainerRef, ContainerRmArgs, InspectArgs,
+    ContainerCreateArgs, ContainerListArgs, ContainerRef, ContainerRmArgs, ContainerSort,
+    InspectArgs,
 };
 
 /// `strata container create`.
@@ -36,16 +37,10 @@ pub fn list(store: &Store, args: &ContainerListArgs) -> Result<()> {
     containers.retain(|c| filters.matches(c));
     let format = Format::new(args.list.json, args.list.format.as_deref());
     let short = |id: &str| output::short_id(id, args.list.no_trunc);
-    if args.quiet && format != Format::Json {
-        for container in &containers {
-            println!("{}", short(&container.id));
-        }
-        return Ok(());
-    }
     let images = store.images()?;
     let now = human::now();
-    let rows: Vec<Row> = containers
-        .iter()
+    let mut listed: Vec<(Container, Row)> = containers
+        .into_iter()
         .map(|container| {
             let image = container
                 .image
@@ -55,7 +50,7 @@ pub fn list(store: &Store, args: &ContainerListArgs) -> Result<()> {
                     _ => short(id),
                 })
                 .unwrap_or_default();
-            Row {
+            let row = Row {
                 id: short(&container.id),
                 image,
                 image_id: container.image.as_deref().map(short).unwrap_or_default(),
@@ -65,9 +60,24 @@ pub fn list(store: &Store, args: &ContainerListArgs) -> Result<()> {
                 created: human::since(&container.created, now),
                 created_at: human::go_time(&container.created),
                 created_since: human::since(&container.created, now),
-            }
+            };
+            (container, row)
         })
         .collect();
+    // Stable sorts: equal keys stay oldest first.
+    match args.sort {
+        ContainerSort::Created => {}
+        ContainerSort::Id => listed.sort_by(|a, b| a.0.id.cmp(&b.0.id)),
+        ContainerSort::Image => listed.sort_by(|a, b| a.1.image.cmp(&b.1.image)),
+        ContainerSort::Names => listed.sort_by(|a, b| a.1.names.cmp(&b.1.names)),
+    }
+    let (containers, rows): (Vec<Container>, Vec<Row>) = listed.into_iter().unzip();
+    if args.quiet && format != Format::Json {
+        for container in &containers {
+            println!("{}", short(&container.id));
+        }
+        return Ok(());
+    }
     let table = Table {
         columns: "{{.ID}}\t{{.Image}}\t{{.Layer}}\t{{.CreatedSince}}\t{{.Names}}",
         headers: &[("ID", "CONTAINER ID"), ("CreatedSince", "CREATED")],

@@ -272,6 +272,20 @@ fn containers_list_with_an_image_column_and_filters_as_podman() {
         let theirs = podman.run_ok([&["ps", "-a"][..], &args].concat());
         assert_eq!(sorted_lines(&mine), sorted_lines(&theirs), "{filter:?}");
     }
+    // The order: oldest first, or as --sort says.
+    for sort in [&[][..], &["--sort", "names"], &["--sort", "created"]] {
+        let args = [&["--format", "{{.Names}}"][..], sort].concat();
+        let mine = s.ok(&[&["containers"][..], &args].concat());
+        let theirs = podman.run_ok([&["ps", "-a"][..], &args].concat());
+        assert_eq!(mine, theirs, "{sort:?}");
+    }
+    let by_image = s.ok(&["containers", "--sort", "image", "--format", "{{.Image}}"]);
+    assert_eq!(
+        by_image,
+        "localhost/five:1\nlocalhost/sample:1\nlocalhost/sample:1\n"
+    );
+    let json_by_name = json(&s.ok(&["containers", "--sort", "names", "--json"]));
+    assert_eq!(json_by_name[0]["names"], json!(["db"]));
     let table = s.ok(&["containers"]);
     let header: Vec<&str> = table
         .lines()
