@@ -4,9 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use crate::cli_listings::{
-    ContainerListArgs, ContainerSort, ImageSort, InspectArgs, LayerListArgs, StatusArgs,
-};
+mod listings;
+pub use listings::*;
 
 /// strata: a container image and layer store.
 #[derive(Debug, Parser)]
@@ -193,7 +192,7 @@ pub enum LayerCommand {
     #[command(visible_alias = "list")]
     Ls(LayerListArgs),
     /// Show layers as a JSON array.
-    Inspect(InspectArgs),
+    Inspect(ItemInspectArgs),
     /// Write a layer's changes as a tar (its original tar, verified, when possible).
     Diff(DiffArgs),
     /// List the paths a layer added (A), changed (C) or deleted (D).
@@ -339,7 +338,7 @@ pub enum ContainerCommand {
     #[command(visible_alias = "list")]
     Ls(ContainerListArgs),
     /// Show containers as a JSON array.
-    Inspect(InspectArgs),
+    Inspect(ItemInspectArgs),
     /// Mount a container; prints where its writable tree is.
     Mount(ContainerRef),
     /// Drop one mount of a container.

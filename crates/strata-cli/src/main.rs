@@ -2,7 +2,6 @@
 //! by the `strata` and `tarsplit` libraries.
 
 mod cli;
-mod cli_listings;
 mod commands;
 mod exit;
 

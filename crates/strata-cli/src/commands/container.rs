@@ -11,7 +11,7 @@ use super::format::{self, Format, Table, human};
 use super::output;
 use crate::cli::{
     ContainerCreateArgs, ContainerListArgs, ContainerRef, ContainerRmArgs, ContainerSort,
-    InspectArgs,
+    ItemInspectArgs,
 };
 
 /// `strata container create`.
@@ -173,7 +173,7 @@ fn name_matches(pattern: &str, name: &str) -> bool {
 /// `strata container inspect CONTAINER...`: a JSON array of the
 /// library's `Container`s, in the order asked; nothing is printed if any
 /// is unknown.
-pub fn inspect(store: &Store, args: &InspectArgs) -> Result<()> {
+pub fn inspect(store: &Store, args: &ItemInspectArgs) -> Result<()> {
     let containers = args
         .items
         .iter()

@@ -6,7 +6,7 @@ use strata::Store;
 
 use super::format::{self, Format, Table, human};
 use super::output;
-use crate::cli::{InspectArgs, LayerListArgs};
+use crate::cli::{ItemInspectArgs, LayerListArgs};
 
 /// One layer as templates and the table see it.
 #[derive(Debug, Default, Serialize)]
@@ -65,7 +65,7 @@ pub fn list(store: &Store, args: &LayerListArgs) -> Result<()> {
 
 /// `strata layer inspect LAYER...`: a JSON array of the library's
 /// `Layer`s, in the order asked; nothing is printed if any is unknown.
-pub fn inspect(store: &Store, args: &InspectArgs) -> Result<()> {
+pub fn inspect(store: &Store, args: &ItemInspectArgs) -> Result<()> {
     let layers = args
         .items
         .iter()

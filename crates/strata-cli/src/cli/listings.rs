@@ -60,7 +60,7 @@ pub enum ContainerSort {
 
 /// Inspect's arguments for layers and containers.
 #[derive(Debug, Args)]
-pub struct InspectArgs {
+pub struct ItemInspectArgs {
     /// Ids, id prefixes or names.
     #[arg(required = true, value_name = "ID|NAME")]
     pub items: Vec<String>,
