@@ -229,7 +229,7 @@ def memory_bench(bench, mnt, strata, runs, before=None):
         rows.append((label, f"`{name} load`", got, name == "strata"))
     names = json.loads(subprocess.run(cmd(strata, store("many", "strata", 0), "images", "--json"),
                                       check=True, capture_output=True).stdout)
-    if len(names) != 1 or len(names[0]["names"]) != MANY_ENTRIES:
+    if len(names) != 1 or len(names[0]["Names"]) != MANY_ENTRIES:
         sys.exit("strata load did not record one image with every name")
     if shutil.which("podman"):
         sys.dont_write_bytecode = True

@@ -6,6 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod verbs;
 pub use verbs::*;
+mod listings;
+pub use listings::*;
 
 /// strata: a container image and layer store.
 #[derive(Debug, Parser)]
@@ -42,12 +44,12 @@ pub enum Command {
     #[command(subcommand)]
     Layer(LayerCommand),
     /// List layers (same as `layer ls`).
-    Layers(ListArgs),
+    Layers(LayerListArgs),
     /// Manage containers: read-write layers on top of a layer.
     #[command(subcommand)]
     Container(ContainerCommand),
     /// List containers (same as `container ls`).
-    Containers(ListArgs),
+    Containers(ContainerListArgs),
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -96,7 +98,7 @@ pub enum Command {
     #[command(subcommand)]
     System(SystemCommand),
     /// Show where the store is and what it holds.
-    Status(JsonArg),
+    Status(StatusArgs),
     /// Disassemble and reassemble tar archives bit-exactly (Go tar-split compatible).
     #[command(name = "tar-split", subcommand)]
     TarSplit(TarSplitCommand),
@@ -140,7 +142,7 @@ pub struct VersionArgs {
     #[arg(short, long, value_enum, default_value = "text")]
     pub format: VersionFormat,
     /// Print JSON (the same as `--format json`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
 }
 
@@ -153,12 +155,19 @@ pub struct JsonArg {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Print JSON.
-    #[arg(long)]
+    /// Print JSON (the same as `--format json`).
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
     /// Show full ids.
     #[arg(long)]
     pub no_trunc: bool,
+    /// `json`, a Go template (`{{.ID}} {{.Names}}`), or `table` and a
+    /// template for columns under a header.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Print no header line.
+    #[arg(short = 'n', long, alias = "no-heading")]
+    pub noheading: bool,
 }
 
 #[derive(Debug, Args)]
@@ -200,9 +209,9 @@ pub enum LayerCommand {
     Create(CreateArgs),
     /// List layers.
     #[command(visible_alias = "list")]
-    Ls(ListArgs),
-    /// Show a layer as JSON.
-    Inspect(LayerRef),
+    Ls(LayerListArgs),
+    /// Show layers as a JSON array.
+    Inspect(ItemInspectArgs),
     /// Write a layer's changes as a tar (its original tar, verified, when possible).
     Diff(DiffArgs),
     /// List the paths a layer added (A), changed (C) or deleted (D).
@@ -352,9 +361,9 @@ pub enum ContainerCommand {
     Create(ContainerCreateArgs),
     /// List containers.
     #[command(visible_alias = "list")]
-    Ls(ListArgs),
-    /// Show a container as JSON.
-    Inspect(ContainerRef),
+    Ls(ContainerListArgs),
+    /// Show containers as a JSON array.
+    Inspect(ItemInspectArgs),
     /// Mount a container; prints where its writable tree is.
     Mount(ContainerRef),
     /// Drop one mount of a container.
@@ -497,6 +506,26 @@ pub struct ImageListArgs {
     /// Print image ids only, each once.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Show all images; without it, unnamed images that are the base of
+    /// another image (intermediate images) are hidden, as podman hides
+    /// them.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Show each image's manifest digest.
+    #[arg(long)]
+    pub digests: bool,
+    /// Only images that match: `reference=PATTERN`, `dangling=true|false`,
+    /// `label=KEY[=VALUE]`, `before=IMAGE`, `since=IMAGE` (repeatable: an
+    /// image matches if it matches each key, any of a key's values).
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// Order of the rows.
+    #[arg(long, value_enum, default_value = "created")]
+    pub sort: ImageSort,
+    /// Only images with a name that matches (the same as `--filter
+    /// reference=PATTERN`).
+    #[arg(value_name = "PATTERN", conflicts_with = "filters")]
+    pub reference: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -504,9 +533,12 @@ pub struct ImageInspectArgs {
     /// Images (ids, id prefixes or names).
     #[arg(required = true)]
     pub images: Vec<String>,
-    /// Print JSON (inspect always does).
-    #[arg(long)]
+    /// Print JSON (inspect always does unless --format is a template).
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// `json` or a Go template applied to each image (`{{.Id}}`).
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -515,6 +547,10 @@ pub struct HistoryArgs {
     pub image: String,
     #[command(flatten)]
     pub list: ListArgs,
+    /// Print the ids of the steps' images only (`<missing>` below the
+    /// newest).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

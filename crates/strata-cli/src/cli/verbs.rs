@@ -24,6 +24,13 @@ pub struct InspectArgs {
     /// Look only for this kind of object.
     #[arg(short = 't', long = "type", value_enum, default_value = "all")]
     pub kind: InspectType,
+    /// Print JSON (inspect always does unless --format is a template).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// `json` or a Go template applied to each (`{{.Id}}`), as the
+    /// family's own inspect takes it.
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
 }
 
 /// The one machine format of `diff` and `system df`.

@@ -1,6 +1,4 @@
-//! `strata image ls|inspect|history` and `strata images`.
-
-use std::cmp::Reverse;
+//! `strata image inspect|history` (the listing is in `image_list`).
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -9,8 +7,9 @@ use strata::digest::Digest;
 use strata::image::reference;
 use strata::{HistoryStep, Image, Store};
 
+use super::format::{self, Format, Table, human};
 use super::output;
-use crate::cli::{HistoryArgs, ImageInspectArgs, ImageListArgs};
+use crate::cli::{HistoryArgs, ImageInspectArgs};
 
 /// What tables print for a missing repository or tag.
 const NONE: &str = "<none>";
@@ -20,44 +19,9 @@ const MISSING: &str = "<missing>";
 /// (as docker shows it).
 const CREATED_BY_WIDTH: usize = 45;
 
-/// `strata image ls` and `strata images`: newest first (then by id), one
-/// row per name, `<none> <none>` for an image without names. `--json`
-/// prints the images as the library has them; `-q` their ids, once each.
-pub fn list(store: &Store, args: &ImageListArgs) -> Result<()> {
-    let mut images = store.images()?;
-    images.sort_by(|a, b| (Reverse(&a.created), &a.id).cmp(&(Reverse(&b.created), &b.id)));
-    if args.list.json {
-        return output::json(&images);
-    }
-    let short = |id: &str| output::short_id(id, args.list.no_trunc);
-    if args.quiet {
-        for image in &images {
-            println!("{}", short(&image.id));
-        }
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = images
-        .iter()
-        .flat_map(|image| {
-            repositories_and_tags(&image.names)
-                .into_iter()
-                .map(|(repository, tag)| {
-                    vec![
-                        repository,
-                        tag,
-                        short(&image.id),
-                        output::created(&image.created),
-                        output::size(image.size),
-                    ]
-                })
-        })
-        .collect();
-    output::table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &rows)
-}
-
 /// Each name split into its full repository and its tag, sorted;
 /// `(<none>, <none>)` when there are no names.
-fn repositories_and_tags(names: &[String]) -> Vec<(String, String)> {
+pub(super) fn repositories_and_tags(names: &[String]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = names
         .iter()
         .map(|name| match reference::parse(name) {
@@ -86,6 +50,7 @@ fn repositories_and_tags(names: &[String]) -> Vec<(String, String)> {
 /// - `Manifests`: the digests of all manifests kept;
 /// - `Created` (from the config, else when added), `Added` (RFC 3339);
 /// - `Size`: the sum of the layers' uncompressed sizes, bytes;
+/// - `Labels`: the config's `config.Labels`, or null;
 /// - `Author`, `Architecture`, `Os` (null when the config has none),
 ///   `Variant` (absent when the config has none): from the config;
 /// - `TopLayer`, `Layers`: strata layer ids, base first;
@@ -110,6 +75,7 @@ struct Inspected {
     created: String,
     added: String,
     size: u64,
+    labels: Value,
     author: Value,
     architecture: Value,
     os: Value,
@@ -140,7 +106,7 @@ pub fn inspect(store: &Store, args: &ImageInspectArgs) -> Result<()> {
         .iter()
         .map(|reference| inspect_one(store, &store.image(reference)?))
         .collect::<Result<Vec<_>>>()?;
-    output::json(&inspected)
+    format::inspect(&Format::new(args.json, args.format.as_deref()), &inspected)
 }
 
 /// One image as `image inspect` shows it, as JSON (for `strata inspect`).
@@ -165,6 +131,11 @@ fn inspect_one(store: &Store, image: &Image) -> Result<Inspected> {
         created: image.created.clone(),
         added: image.added.clone(),
         size: image.size,
+        labels: config
+            .get("config")
+            .and_then(|c| c.get("Labels"))
+            .cloned()
+            .unwrap_or(Value::Null),
         author: field("author"),
         architecture: field("architecture"),
         os: field("os"),
@@ -190,7 +161,7 @@ fn read_config(store: &Store, image: &Image) -> Result<serde_json::Map<String, V
     serde_json::from_slice(&bytes).with_context(|| format!("cannot parse {what}"))
 }
 
-fn repo_digests(image: &Image) -> Vec<String> {
+pub(super) fn repo_digests(image: &Image) -> Vec<String> {
     let mut repositories: Vec<String> = image
         .names
         .iter()
@@ -225,6 +196,21 @@ struct Step {
     step: HistoryStep,
 }
 
+/// A history step as templates and the table see it (podman's fields).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct HistoryRow {
+    #[serde(rename = "ID")]
+    id: String,
+    created: String,
+    created_at: String,
+    created_since: String,
+    created_by: String,
+    size: String,
+    comment: String,
+    tags: Vec<String>,
+}
+
 /// `strata image history`: the image's history as `Store::image_history`
 /// matches it to the layers, newest first.
 pub fn history(store: &Store, args: &HistoryArgs) -> Result<()> {
@@ -238,51 +224,69 @@ pub fn history(store: &Store, args: &HistoryArgs) -> Result<()> {
     if let Some(newest) = steps.first_mut() {
         newest.id = Some(image.id.clone());
     }
-    if args.list.json {
-        return output::json(&steps);
-    }
-    let rows: Vec<Vec<String>> = steps
-        .iter()
-        .map(|step| history_row(step, args.list.no_trunc))
-        .collect();
-    output::table(
-        &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-        &rows,
-    )
-}
-
-fn history_row(row: &Step, no_trunc: bool) -> Vec<String> {
-    let step = &row.step;
-    let created_by = step
-        .created_by
-        .as_deref()
-        .unwrap_or_default()
-        .replace(['\t', '\n'], " ");
-    vec![
-        row.id
+    let format = Format::new(args.list.json, args.list.format.as_deref());
+    let no_trunc = args.list.no_trunc;
+    let id = |step: &Step| {
+        step.id
             .as_deref()
             .map(|id| output::short_id(id, no_trunc))
-            .unwrap_or_else(|| MISSING.into()),
-        step.created
-            .as_deref()
-            .map(output::created)
-            .unwrap_or_else(|| "-".into()),
-        match no_trunc {
-            true => created_by,
-            false => ellipsis(&created_by, CREATED_BY_WIDTH),
-        },
-        output::size(step.size),
-        step.comment.clone().unwrap_or_default(),
-    ]
+            .unwrap_or_else(|| MISSING.into())
+    };
+    if args.quiet && format != Format::Json {
+        for step in &steps {
+            println!("{}", id(step));
+        }
+        return Ok(());
+    }
+    let now = human::now();
+    let rows: Vec<HistoryRow> = steps
+        .iter()
+        .map(|row| {
+            let step = &row.step;
+            let created_by = step
+                .created_by
+                .as_deref()
+                .unwrap_or_default()
+                .replace(['\t', '\n'], " ");
+            let created = step.created.as_deref().unwrap_or_default();
+            let since = match created {
+                "" => "-".to_string(),
+                created => human::since(created, now),
+            };
+            HistoryRow {
+                id: id(row),
+                created: since.clone(),
+                created_at: human::go_time(created),
+                created_since: since,
+                created_by: match no_trunc {
+                    true => created_by,
+                    false => ellipsis(&created_by, CREATED_BY_WIDTH),
+                },
+                size: human::size(step.size),
+                comment: step.comment.clone().unwrap_or_default(),
+                tags: match row.id {
+                    Some(_) => image.names.clone(),
+                    None => Vec::new(),
+                },
+            }
+        })
+        .collect();
+    let table = Table {
+        columns: "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+        headers: &[("CreatedSince", "CREATED")],
+        noheading: args.list.noheading,
+    };
+    format::list(&format, &steps, &rows, &table)
 }
 
-/// `text` cut to `width` characters, the last one `…`, if it is longer.
+/// `text` cut to `width` characters, the last three `...`, if it is
+/// longer (as podman cuts it).
 fn ellipsis(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_string();
     }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
+    let mut out: String = text.chars().take(width.saturating_sub(3)).collect();
+    out.push_str("...");
     out
 }
 
@@ -293,7 +297,7 @@ mod tests {
     #[test]
     fn ellipsis_cuts_long_text_only() {
         assert_eq!(ellipsis("abc", 3), "abc");
-        assert_eq!(ellipsis("abcd", 3), "ab…");
+        assert_eq!(ellipsis("abcdef", 5), "ab...");
         assert_eq!(ellipsis("", 3), "");
     }
 

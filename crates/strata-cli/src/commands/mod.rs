@@ -4,8 +4,10 @@ mod commit;
 mod completion;
 mod container;
 mod df;
+mod format;
 mod image;
 mod image_exists;
+mod image_list;
 mod image_mount;
 mod image_show;
 mod layer_diff;
@@ -41,7 +43,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Layer(command) => layer(&open(&cli.store)?, command),
         Command::Containers(args) => container::list(&open(&cli.store)?, &args),
         Command::Container(command) => container(&open(&cli.store)?, command),
-        Command::Images(args) => image_show::list(&open(&cli.store)?, &args),
+        Command::Images(args) => image_list::list(&open(&cli.store)?, &args),
         Command::Image(command) => image(&open(&cli.store)?, command),
         Command::Rmi(args) => image::remove(&open(&cli.store)?, &args),
         Command::Rm(args) => container::remove(&open(&cli.store)?, &args),
@@ -89,7 +91,7 @@ fn layer(store: &Store, command: LayerCommand) -> Result<()> {
 
 fn image(store: &Store, command: ImageCommand) -> Result<()> {
     match command {
-        ImageCommand::Ls(args) => image_show::list(store, &args),
+        ImageCommand::Ls(args) => image_list::list(store, &args),
         ImageCommand::Inspect(args) => image_show::inspect(store, &args),
         ImageCommand::History(args) => image_show::history(store, &args),
         ImageCommand::Tag(args) => image::tag(store, &args),

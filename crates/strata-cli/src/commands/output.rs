@@ -29,26 +29,17 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     Ok(())
 }
 
-/// Prints rows as left-aligned columns separated by two spaces.
+/// Prints rows as columns under a header, aligned as podman aligns its
+/// tables (`format::align`).
+#[allow(dead_code)] // for commands with a fixed table and no --format
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> Result<()> {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
+    let lines: Vec<String> = std::iter::once(header.join("\t"))
+        .chain(rows.iter().map(|row| row.join("\t")))
+        .collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header).chain(rows) {
-        let mut line = String::new();
-        for (i, (cell, width)) in row.iter().zip(&widths).enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}  "));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
+    for line in super::format::align(&lines) {
+        writeln!(out, "{line}")?;
     }
     out.flush()?;
     Ok(())
@@ -63,27 +54,15 @@ pub fn short_id(id: &str, full: bool) -> String {
     }
 }
 
-/// An RFC 3339 creation time as listings print it: `YYYY-MM-DD HH:MM:SS`.
+/// An RFC 3339 time as podman prints a time: `2026-12-06 08:33:03
+/// +0000 UTC`.
+#[allow(dead_code)] // for commands with a fixed table and no --format
 pub fn created(rfc3339: &str) -> String {
-    rfc3339
-        .chars()
-        .take(19)
-        .collect::<String>()
-        .replace('T', " ")
+    super::format::human::go_time(rfc3339)
 }
 
-/// Bytes in human units (powers of 1000, as docker and podman print them).
+/// Bytes in SI units with three significant digits, as podman prints
+/// sizes (`11.3 kB`, `121 MB`).
 pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.3} {}", UNITS[unit])
-    }
+    super::format::human::size(bytes)
 }

@@ -4,8 +4,9 @@ use anyhow::{Result, bail};
 use strata::GcOptions;
 use strata::Store;
 
+use super::format::{self, Format};
 use super::output;
-use crate::cli::{FsckArgs, GcArgs, JsonArg};
+use crate::cli::{FsckArgs, GcArgs, StatusArgs};
 
 /// `strata fsck [--repair]`: exits non-zero unless the store is clean.
 pub fn fsck(store: &Store, args: &FsckArgs) -> Result<()> {
@@ -63,11 +64,14 @@ pub fn gc(store: &Store, args: &GcArgs) -> Result<()> {
     Ok(())
 }
 
-/// `strata status`.
-pub fn status(store: &Store, args: &JsonArg) -> Result<()> {
+/// `strata status`: aligned lines, the library's `Status` as JSON, or
+/// a template on it (`{{.Driver}}`, `{{.Downloads.Count}}`).
+pub fn status(store: &Store, args: &StatusArgs) -> Result<()> {
     let status = store.status()?;
-    if args.json {
-        return output::json(&status);
+    match Format::new(args.json, args.format.as_deref()) {
+        Format::Default => {}
+        Format::Json => return output::json(&status),
+        template => return format::inspect(&template, std::slice::from_ref(&status)),
     }
     println!("root:       {}", status.root);
     println!("runroot:    {}", status.runroot);

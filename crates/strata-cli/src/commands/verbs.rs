@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use strata::archive::changes::{Change, ChangeKind, format_changes};
 use strata::{Error, Store};
 
+use super::format::{self, Format};
 use super::{image_show, output};
 use crate::cli::{InspectArgs, InspectType, ObjectDiffArgs};
 use crate::exit::{self, Reported};
@@ -26,7 +27,7 @@ pub fn inspect(store: &Store, args: &InspectArgs) -> Result<()> {
             Err(error) => failures.push(error.context(format!("cannot inspect {name}"))),
         }
     }
-    output::json(&found)?;
+    format::inspect(&Format::new(args.json, args.format.as_deref()), &found)?;
     if failures.is_empty() {
         return Ok(());
     }

@@ -47,8 +47,10 @@ fn sample_archive(dir: &Path, name: &str, layers: u32) -> PathBuf {
 fn assert_images_whole(s: &CliStore, context: &str) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     for image in json(s, &["images", "--json"]).as_array().expect("array") {
-        for id in strings(&image["layers"]) {
-            let layer = json(s, &["layer", "inspect", &id]);
+        let id = image["Id"].as_str().expect("an image id");
+        let inspect = json(s, &["image", "inspect", id]);
+        for id in strings(&inspect[0]["Layers"]) {
+            let layer = json(s, &["layer", "inspect", &id])[0].clone();
             let out = s.output(&["layer", "diff", &id]);
             assert!(
                 out.status.success(),

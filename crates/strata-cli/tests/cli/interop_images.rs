@@ -99,22 +99,22 @@ fn assert_holds(store: &CliStore, want: &Expected) {
         .as_array()
         .expect("images --json is an array")
         .iter()
-        .find(|image| image["id"] == want.id)
+        .find(|image| image["Id"] == want.id)
         .unwrap_or_else(|| panic!("no image {} in the store:\n{list:#}", want.id));
     let mut names: Vec<String> =
-        serde_json::from_value(image["names"].clone()).expect("names are strings");
+        serde_json::from_value(image["Names"].clone()).expect("names are strings");
     names.sort();
     assert_eq!(names, want.names, "names of {}:\n{image:#}", want.id);
     let chain = chain_ids(want.diff_ids);
-    let layers: Vec<String> =
-        serde_json::from_value(image["layers"].clone()).expect("layers are strings");
-    assert_eq!(layers, chain, "layer ids are the ChainIDs:\n{image:#}");
-    assert_eq!(image["top_layer"], chain[chain.len() - 1]);
-
     let inspect = parse(
         "strata image inspect",
         &store.ok(&["image", "inspect", want.id]),
     );
+    let layers: Vec<String> =
+        serde_json::from_value(inspect[0]["Layers"].clone()).expect("layers are strings");
+    assert_eq!(layers, chain, "layer ids are the ChainIDs:\n{inspect:#}");
+    assert_eq!(inspect[0]["TopLayer"], chain[chain.len() - 1]);
+
     assert_eq!(inspect[0]["Id"], format!("sha256:{}", want.id));
     let rootfs: Vec<String> =
         serde_json::from_value(inspect[0]["RootFS"]["Layers"].clone()).expect("RootFS.Layers");

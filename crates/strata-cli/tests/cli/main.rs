@@ -10,6 +10,7 @@ mod gc;
 mod image_crash;
 mod images;
 mod interop_images;
+mod listings;
 mod output_paths;
 mod progress;
 mod prune_df;

@@ -95,7 +95,7 @@ fn a_killed_pull_resumes_in_a_new_process() {
     );
     let images: serde_json::Value =
         serde_json::from_str(&s.ok(&["images", "--json"])).expect("images json");
-    assert_eq!(images[0]["id"].as_str(), Some(image.image_id.as_str()));
+    assert_eq!(images[0]["Id"].as_str(), Some(image.image_id.as_str()));
     let status: serde_json::Value =
         serde_json::from_str(&s.ok(&["status", "--json"])).expect("status json");
     assert_eq!(status["downloads"]["count"], 0, "{status:#}");

@@ -37,6 +37,7 @@ fn a_layer_from_import_to_removal() {
 
     let inspect: serde_json::Value =
         serde_json::from_str(&s.ok(&["layer", "inspect", "top"])).expect("json");
+    let inspect = &inspect[0];
     assert_eq!(inspect["id"], top.as_str());
     assert_eq!(inspect["parent"], base.as_str());
     assert_eq!(
@@ -148,6 +149,7 @@ fn import_from_stdin() {
     let id = String::from_utf8(out.stdout).expect("utf-8");
     let inspect: serde_json::Value =
         serde_json::from_str(&s.ok(&["layer", "inspect", id.trim()])).expect("json");
+    let inspect = &inspect[0];
     assert_eq!(
         inspect["diff_digest"],
         format!("sha256:{}", sha256_file(&tar))

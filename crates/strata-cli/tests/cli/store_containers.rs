@@ -122,7 +122,7 @@ fn a_container_from_creation_to_commit() {
     );
     let table = s.ok(&["container", "ls"]);
     assert!(
-        table.starts_with("ID") && table.contains(&id[..12]) && table.contains("web,www"),
+        table.starts_with("CONTAINER ID") && table.contains(&id[..12]) && table.contains("web,www"),
         "{table}"
     );
     assert!(
@@ -132,14 +132,14 @@ fn a_container_from_creation_to_commit() {
     assert!(!table.contains(id), "ids are cut short: {table}");
     assert!(s.ok(&["containers", "--no-trunc"]).contains(id));
 
-    let inspect = s.json(&["container", "inspect", "web"]);
+    let inspect = s.json(&["container", "inspect", "web"])[0].clone();
     assert_eq!(inspect["id"], id);
     assert_eq!(
         s.json(&["container", "inspect", &id[..10], "--json"]),
-        inspect
+        inspect.clone().into_array()
     );
     let rw = inspect["layer"].as_str().expect("layer").to_string();
-    let rw_layer = s.json(&["layer", "inspect", &rw]);
+    let rw_layer = s.json(&["layer", "inspect", &rw])[0].clone();
     assert_eq!(rw_layer["read_write"], true);
     assert_eq!(rw_layer["parent"], base.as_str());
 
@@ -289,13 +289,13 @@ fn layer_create_rw_makes_a_writable_layer() {
         "layer", "create", "--rw", "--parent", "base", "--name", "scratch",
     ]);
     let rw = rw.trim();
-    let layer = s.json(&["layer", "inspect", "scratch"]);
+    let layer = s.json(&["layer", "inspect", "scratch"])[0].clone();
     assert_eq!(layer["id"], rw);
     assert_eq!(layer["read_write"], true);
     assert_eq!(layer["parent"], base.as_str());
     let plain = s.ok(&["layer", "create", "--parent", "base"]);
     assert_eq!(
-        s.json(&["layer", "inspect", plain.trim()])["read_write"],
+        s.json(&["layer", "inspect", plain.trim()])[0]["read_write"],
         false
     );
 

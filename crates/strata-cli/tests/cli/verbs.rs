@@ -202,6 +202,29 @@ fn inspect_finds_containers_images_and_layers() {
     );
 }
 
+/// `strata inspect --format` applies a template to each object found, as
+/// the family's own inspect does.
+#[test]
+fn inspect_takes_a_template() {
+    let (s, _) = store_with_sample();
+    let container = s
+        .ok(&["container", "create", "localhost/sample:1", "--name", "web"])
+        .trim()
+        .to_string();
+    let image = json(&s.ok(&["image", "inspect", "localhost/sample:1"]));
+    let id = image[0]["Id"].as_str().expect("an id").to_string();
+    let out = s.ok(&["inspect", "--format", "{{.ID}}", "web"]);
+    assert_eq!(out, format!("{container}\n"));
+    let out = s.ok(&["inspect", "-f", "{{.Id}}", "localhost/sample:1"]);
+    assert_eq!(
+        out,
+        s.ok(&["image", "inspect", "-f", "{{.Id}}", "localhost/sample:1"])
+    );
+    assert!(out.contains(id.trim_start_matches("sha256:")), "{out}");
+    let both = json(&s.ok(&["inspect", "--format", "json", "web"]));
+    assert_eq!(both, json(&s.ok(&["inspect", "web"])));
+}
+
 /// `strata tag`, `strata history` and `strata rmi` are `image tag`,
 /// `image history` and `image rm`; `rmi` prints podman's lines:
 /// `Untagged:` for each name, `Deleted:` for the image only.
