@@ -11,6 +11,7 @@ mod layer_edit;
 mod layer_make;
 mod layer_show;
 mod man;
+mod not_found;
 mod output;
 mod progress;
 mod registry;
@@ -27,8 +28,14 @@ use crate::cli::{
     TarSplitCommand,
 };
 
-/// Runs the command line.
+/// Runs the command line. A failure to find an image says which names
+/// are close to the one asked for.
 pub fn run(cli: Cli) -> Result<()> {
+    let store = cli.store.clone();
+    dispatch(cli).map_err(|e| not_found::with_similar_names(&store, e))
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::TarSplit(TarSplitCommand::Disasm(args)) => tar_split::disasm(&args),
         Command::TarSplit(TarSplitCommand::Asm(args)) => tar_split::asm(&args),
@@ -102,6 +109,11 @@ fn container(store: &Store, command: ContainerCommand) -> Result<()> {
 }
 
 fn open(args: &StoreArgs) -> Result<Store> {
+    Ok(Store::open(&options(args))?)
+}
+
+/// Opens the store for commands that only read it.
+fn open_to_read(args: &StoreArgs) -> Result<Store> {
     Ok(Store::open(&options(args))?)
 }
 

@@ -10,6 +10,7 @@ mod gc;
 mod image_crash;
 mod images;
 mod interop_images;
+mod names;
 mod output_paths;
 mod pull;
 mod push;

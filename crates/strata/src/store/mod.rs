@@ -31,6 +31,7 @@ mod describe;
 // Moving images in and out.
 mod transfer;
 // Images.
+mod image_names;
 mod images;
 // Their configs, manifests and history.
 mod history;
@@ -80,6 +81,7 @@ pub use downloads::{DOWNLOAD_EXPIRY, Downloads};
 pub use fsck::{FsckIssue, FsckReport, Status};
 pub use gc::{GcOptions, GcReport};
 pub use history::HistoryStep;
+pub use image_names::local_name;
 pub use images::{Image, NewImage, Removed, normalize_name};
 pub use import::CreateOptions;
 pub use layer::{Layer, LayerState};
