@@ -39,11 +39,29 @@ fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::TarSplit(TarSplitCommand::Disasm(args)) => tar_split::disasm(&args),
         Command::TarSplit(TarSplitCommand::Asm(args)) => tar_split::asm(&args),
-        Command::Layers(args) => layer_show::list(&open(&cli.store)?, &args),
+        Command::Layers(args) => layer_show::list(&open_to_read(&cli.store)?, &args),
+        Command::Layer(LayerCommand::Ls(args)) => {
+            layer_show::list(&open_to_read(&cli.store)?, &args)
+        }
+        Command::Layer(LayerCommand::Inspect(args)) => {
+            layer_show::inspect(&open_to_read(&cli.store)?, &args)
+        }
         Command::Layer(command) => layer(&open(&cli.store)?, command),
-        Command::Containers(args) => container::list(&open(&cli.store)?, &args),
+        Command::Containers(args) => container::list(&open_to_read(&cli.store)?, &args),
+        Command::Container(ContainerCommand::Ls(args)) => {
+            container::list(&open_to_read(&cli.store)?, &args)
+        }
+        Command::Container(ContainerCommand::Inspect(args)) => {
+            container::inspect(&open_to_read(&cli.store)?, &args)
+        }
         Command::Container(command) => container(&open(&cli.store)?, command),
-        Command::Images(args) => image_show::list(&open(&cli.store)?, &args),
+        Command::Images(args) => image_show::list(&open_to_read(&cli.store)?, &args),
+        Command::Image(
+            command @ (ImageCommand::Ls(_)
+            | ImageCommand::Inspect(_)
+            | ImageCommand::History(_)
+            | ImageCommand::Exists(_)),
+        ) => image(&open_to_read(&cli.store)?, command),
         Command::Image(command) => image(&open(&cli.store)?, command),
         Command::Rmi(args) => image::remove(&open(&cli.store)?, &args),
         Command::Commit(args) => commit::commit(&open(&cli.store)?, &args),
@@ -60,7 +78,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Gc(args) | Command::System(SystemCommand::Prune(args)) => {
             store::gc(&open(&cli.store)?, &args)
         }
-        Command::Status(args) => store::status(&open(&cli.store)?, &args),
+        Command::Status(args) => store::status(&open_to_read(&cli.store)?, &args),
         Command::Version(args) => version::version(&options(&cli.store), &args),
         Command::Completion(args) => completion::completion(&args),
         Command::Man(args) => man::man(&args),
@@ -112,9 +130,10 @@ fn open(args: &StoreArgs) -> Result<Store> {
     Ok(Store::open(&options(args))?)
 }
 
-/// Opens the store for commands that only read it.
+/// Opens the store for commands that only read it: they work on a store
+/// this user may read but not write.
 fn open_to_read(args: &StoreArgs) -> Result<Store> {
-    Ok(Store::open(&options(args))?)
+    Ok(Store::open_to_read(&options(args))?)
 }
 
 fn options(args: &StoreArgs) -> StoreOptions {

@@ -18,6 +18,7 @@ mod store_commands;
 mod store_containers;
 mod store_crash;
 mod store_processes;
+mod store_roots;
 mod store_support;
 mod tar_split_interop;
 mod tar_split_rejections;

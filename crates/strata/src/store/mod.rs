@@ -26,6 +26,7 @@
 // The Store's methods, in the order rustdoc lists them (modules in
 // declaration order): what a caller does first comes first.
 mod open;
+mod open_read;
 // Looking at one without opening it.
 mod describe;
 // Moving images in and out.
@@ -64,6 +65,7 @@ mod mountinfo;
 mod options;
 mod records;
 mod recovery;
+mod root_check;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -104,6 +106,8 @@ pub struct Store {
     runroot: PathBuf,
     driver: Box<dyn Driver>,
     db: Mutex<Connection>,
+    /// The owner of a store opened to read only (`Store::open_to_read`).
+    read_only: Option<String>,
 }
 
 impl Store {
@@ -115,6 +119,7 @@ impl Store {
 
     /// Runs `f` in one short write transaction.
     fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.check_writable()?;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
