@@ -202,9 +202,16 @@ impl Store {
                 scored.push((repo, whole, name));
             }
         }
+        // Equals in spelling come in lookup order: local, Docker Hub, others.
+        let rank = |name: &str| match name {
+            n if n.starts_with("localhost/") => 0,
+            n if n.starts_with("docker.io/") => 1,
+            _ => 2,
+        };
         scored.sort_by(|a, b| {
             (b.0.total_cmp(&a.0))
                 .then_with(|| b.1.total_cmp(&a.1))
+                .then_with(|| rank(&a.2).cmp(&rank(&b.2)))
                 .then_with(|| a.2.cmp(&b.2))
         });
         Ok(scored
