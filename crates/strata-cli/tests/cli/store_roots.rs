@@ -198,12 +198,23 @@ fn as_nobody(root: &Path, run_dir: &Path, args: &[&str]) -> std::process::Output
 
 #[test]
 fn a_root_store_reads_for_others_and_refuses_their_changes_plainly() {
+    read_as_nobody("vfs");
+}
+
+/// The same on overlay, whose driver is opened without its probe (which
+/// would mount) when the store is only read.
+#[test]
+fn a_root_overlay_store_reads_for_others() {
+    read_as_nobody("overlay");
+}
+
+fn read_as_nobody(driver: &str) {
     let s = crate::store_support::CliStore::new();
     chmod(s.dir.path(), 0o755);
     let tar = crate::store_support::write_tar(s.dir.path(), "rootfs.tar", 3, 100);
     s.ok(&[
         "--driver",
-        "vfs",
+        driver,
         "import",
         tar.to_str().expect("utf-8"),
         "sample:1",
