@@ -27,12 +27,13 @@ pub use driver::host::{HostSupport, probe_host};
 pub use error::{DatabaseError, Error, Result, TarSplitError};
 pub use fs::{Output, write_output};
 pub use store::ToSaveItems;
+pub use store::local_name;
 pub use store::{CommitOptions, Container, ContainerOptions};
 pub use store::{CreateOptions, DiffFormat, DiffReport};
 pub use store::{DEFAULT_DRIVERS, Layer, LayerState, Store, StoreDescription, StoreOptions};
 pub use store::{DOWNLOAD_EXPIRY, Downloads, Lease, LeaseOptions};
 pub use store::{FsckIssue, FsckReport, GcOptions, GcReport, Status};
-pub use store::{HistoryStep, Image, NewImage, Removed, local_name, normalize_name};
+pub use store::{HistoryStep, Image, NewImage, Removed, normalize_name};
 /// The registry client strata pulls and pushes with (its errors and
 /// [`Login`](registry::Login) appear in strata's API).
 pub use strata_registry as registry;
