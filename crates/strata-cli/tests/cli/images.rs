@@ -288,11 +288,11 @@ fn rm_by_one_of_two_names_only_untags() {
 #[test]
 fn rm_by_id_deletes_the_image_and_its_layers() {
     let (s, sample) = loaded();
-    s.ok(&["image", "tag", NAME, "docker.io/myimg"]);
+    s.ok(&["image", "tag", NAME, "myimg"]);
     let layers = layer_ids(&s, NAME);
     let out = s.ok(&["image", "rm", &sample.image_id[..12]]);
     let expected = [
-        "Untagged: docker.io/library/myimg:latest".to_string(),
+        "Untagged: localhost/myimg:latest".to_string(),
         format!("Untagged: {NAME}"),
         format!("Deleted: {}", sample.image_id),
     ];
