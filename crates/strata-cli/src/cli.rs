@@ -25,7 +25,7 @@ pub struct Cli {
 const GLOBAL: &str = "Global Options";
 
 /// Where the store is (each also settable by environment variable).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Persistent store directory [env: STRATA_ROOT; default /var/lib/strata as root]
     #[arg(long, global = true, help_heading = GLOBAL)]

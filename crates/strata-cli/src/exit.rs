@@ -80,7 +80,7 @@ pub fn report(error: &anyhow::Error) {
 
 /// The error and its causes on one line, each cause once: library errors
 /// often repeat their cause in their own message.
-fn one_line(error: &anyhow::Error) -> String {
+pub(crate) fn one_line(error: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in error.chain() {
         let text = cause.to_string();

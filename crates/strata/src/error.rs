@@ -199,6 +199,47 @@ pub enum Error {
         /// The driver asked for.
         requested: String,
     },
+    /// The store's root is another tool's store (containers/storage,
+    /// docker, containerd); strata writes nothing into it.
+    #[error(
+        "{root} is a {owner} directory ({marker} found), not a strata store; choose another root"
+    )]
+    ForeignStore {
+        /// The root asked for.
+        root: String,
+        /// Whose it is: `containers/storage (podman, buildah, cri-o)`, ...
+        owner: String,
+        /// The entry that gave it away (`overlay-layers`, `image`, ...).
+        marker: String,
+    },
+    /// The store's root is a directory that holds other things and no
+    /// strata store; strata writes nothing into it.
+    #[error(
+        "{root} is not empty and is not a strata store (it holds {entry}); choose an empty or new directory as the root"
+    )]
+    NotAStore {
+        /// The root asked for.
+        root: String,
+        /// One of the entries found there.
+        entry: String,
+    },
+    /// The store, or the directory it would be made in, belongs to another
+    /// user and this one may not write to it.
+    #[error(
+        "permission denied: the store at {root} belongs to {owner}; run as {owner} or pass --root"
+    )]
+    PermissionDenied {
+        /// The store's root.
+        root: String,
+        /// The user who owns it (a name, else `uid N`).
+        owner: String,
+    },
+    /// No store was named and there is no default one: neither
+    /// `XDG_DATA_HOME` nor `HOME` is set (to an absolute path).
+    #[error(
+        "no store given and no default: HOME is not set; set HOME, or name the store with STRATA_ROOT or --root"
+    )]
+    NoDefaultRoot,
     /// No driver by this name.
     #[error("unknown driver {0:?} (known: overlay, vfs)")]
     UnknownDriver(String),

@@ -28,6 +28,7 @@ pub use error::{DatabaseError, Error, Result, TarSplitError};
 pub use fs::{Output, write_output};
 pub use store::DiffOptions;
 pub use store::ToSaveItems;
+pub use store::local_name;
 pub use store::{CommitOptions, Container, ContainerOptions};
 pub use store::{ContainerUsage, DiskUsage, ImageUsage};
 pub use store::{CreateOptions, DiffFormat, DiffReport};

@@ -15,6 +15,7 @@ mod layer_edit;
 mod layer_make;
 mod layer_show;
 mod man;
+mod not_found;
 mod output;
 mod progress;
 mod prune;
@@ -34,22 +35,46 @@ use crate::cli::{
     TarSplitCommand,
 };
 
-/// Runs the command line.
+/// Runs the command line. A failure to find an image says which names
+/// are close to the one asked for.
 pub fn run(cli: Cli) -> Result<()> {
+    let store = cli.store.clone();
+    dispatch(cli).map_err(|e| not_found::with_similar_names(&store, e))
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::TarSplit(TarSplitCommand::Disasm(args)) => tar_split::disasm(&args),
         Command::TarSplit(TarSplitCommand::Asm(args)) => tar_split::asm(&args),
-        Command::Layers(args) => layer_show::list(&open(&cli.store)?, &args),
+        Command::Layers(args) => layer_show::list(&open_to_read(&cli.store)?, &args),
+        Command::Layer(LayerCommand::Ls(args)) => {
+            layer_show::list(&open_to_read(&cli.store)?, &args)
+        }
+        Command::Layer(LayerCommand::Inspect(args)) => {
+            layer_show::inspect(&open_to_read(&cli.store)?, &args)
+        }
         Command::Layer(command) => layer(&open(&cli.store)?, command),
-        Command::Containers(args) => container::list(&open(&cli.store)?, &args),
+        Command::Containers(args) => container::list(&open_to_read(&cli.store)?, &args),
+        Command::Container(ContainerCommand::Ls(args)) => {
+            container::list(&open_to_read(&cli.store)?, &args)
+        }
+        Command::Container(ContainerCommand::Inspect(args)) => {
+            container::inspect(&open_to_read(&cli.store)?, &args)
+        }
         Command::Container(command) => container(&open(&cli.store)?, command),
-        Command::Images(args) => image_list::list(&open(&cli.store)?, &args),
+        Command::Images(args) => image_list::list(&open_to_read(&cli.store)?, &args),
+        Command::Image(
+            command @ (ImageCommand::Ls(_)
+            | ImageCommand::Inspect(_)
+            | ImageCommand::History(_)
+            | ImageCommand::Exists(_)),
+        ) => image(&open_to_read(&cli.store)?, command),
         Command::Image(command) => image(&open(&cli.store)?, command),
         Command::Rmi(args) => image::remove(&open(&cli.store)?, &args),
         Command::Rm(args) => container::remove(&open(&cli.store)?, &args),
         Command::Tag(args) => image::tag(&open(&cli.store)?, &args),
-        Command::History(args) => image_show::history(&open(&cli.store)?, &args),
-        Command::Inspect(args) => verbs::inspect(&open(&cli.store)?, &args),
+        Command::History(args) => image_show::history(&open_to_read(&cli.store)?, &args),
+        Command::Inspect(args) => verbs::inspect(&open_to_read(&cli.store)?, &args),
         Command::Diff(args) => verbs::diff(&open(&cli.store)?, &args),
         Command::Commit(args) => commit::commit(&open(&cli.store)?, &args),
         Command::Import(args) => commit::import(&open(&cli.store)?, &args),
@@ -65,7 +90,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Gc(args) => store::gc(&open(&cli.store)?, &args),
         Command::System(SystemCommand::Prune(args)) => prune::system(&open(&cli.store)?, &args),
         Command::System(SystemCommand::Df(args)) => df::df(&open(&cli.store)?, &args),
-        Command::Status(args) => store::status(&open(&cli.store)?, &args),
+        Command::Status(args) => store::status(&open_to_read(&cli.store)?, &args),
         Command::Version(args) => version::version(&options(&cli.store), &args),
         Command::Completion(args) => completion::completion(&args),
         Command::Man(args) => man::man(&args),
@@ -119,6 +144,12 @@ fn container(store: &Store, command: ContainerCommand) -> Result<()> {
 
 fn open(args: &StoreArgs) -> Result<Store> {
     Ok(Store::open(&options(args))?)
+}
+
+/// Opens the store for commands that only read it: they work on a store
+/// this user may read but not write.
+fn open_to_read(args: &StoreArgs) -> Result<Store> {
+    Ok(Store::open_to_read(&options(args))?)
 }
 
 fn options(args: &StoreArgs) -> StoreOptions {

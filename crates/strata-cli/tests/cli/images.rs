@@ -57,7 +57,7 @@ fn lines(text: &str) -> Vec<&str> {
 fn listing_has_a_row_per_name_json_and_ids() {
     let (s, sample) = loaded();
     let id = sample.image_id.as_str();
-    s.ok(&["image", "tag", NAME, "myimg"]);
+    s.ok(&["image", "tag", NAME, "docker.io/myimg"]);
 
     let table = s.ok(&["images"]);
     let rows = lines(&table);
@@ -229,6 +229,8 @@ fn history_is_newest_first_with_layer_sizes() {
     }
 }
 
+/// Short names are local names, as in podman: `tag X myimg` names the
+/// image `localhost/myimg:latest`, and `untag` takes that name.
 #[test]
 fn tag_and_untag_take_normalized_names() {
     let (s, sample) = loaded();
@@ -237,9 +239,9 @@ fn tag_and_untag_take_normalized_names() {
         |s: &CliStore| json(s, &["image", "inspect", &sample.image_id])[0]["RepoTags"].clone();
     assert_eq!(
         names(&s),
-        json!(["docker.io/library/myimg:latest", NAME, "quay.io/x/y:2"])
+        json!(["localhost/myimg:latest", NAME, "quay.io/x/y:2"])
     );
-    for alias in ["myimg", "docker.io/library/myimg", "myimg:latest"] {
+    for alias in ["myimg", "localhost/myimg", "myimg:latest", "y:2", "x/y:2"] {
         let found = json(&s, &["image", "inspect", alias]);
         assert_eq!(
             found[0]["Id"],
@@ -247,6 +249,8 @@ fn tag_and_untag_take_normalized_names() {
             "{alias}"
         );
     }
+    let err = s.fails(&["image", "inspect", "docker.io/library/myimg"]);
+    assert!(err.contains("not found"), "{err}");
 
     assert_eq!(
         s.ok(&["image", "untag", "myimg", "myimg", "quay.io/x/y:2"]),
@@ -254,7 +258,7 @@ fn tag_and_untag_take_normalized_names() {
     );
     assert_eq!(names(&s), json!([NAME]));
     let err = s.fails(&["image", "untag", NAME, "other"]);
-    assert!(err.contains("docker.io/library/other:latest"), "{err}");
+    assert!(err.contains("localhost/other:latest"), "{err}");
     let err = s.fails(&["image", "tag", NAME, "Upper"]);
     assert!(err.contains("lowercase"), "{err}");
     assert_eq!(names(&s), json!([NAME]));
@@ -263,7 +267,7 @@ fn tag_and_untag_take_normalized_names() {
 #[test]
 fn rm_by_one_of_two_names_only_untags() {
     let (s, sample) = loaded();
-    s.ok(&["image", "tag", NAME, "myimg"]);
+    s.ok(&["image", "tag", NAME, "docker.io/myimg"]);
     assert_eq!(
         s.ok(&["rmi", "myimg"]),
         "Untagged: docker.io/library/myimg:latest\n"
@@ -287,7 +291,7 @@ fn rm_by_id_deletes_the_image_and_its_layers() {
     let out = s.ok(&["image", "rm", &sample.image_id[..12]]);
     // podman's lines: the names, then the image (its layers unnamed).
     let expected = [
-        "Untagged: docker.io/library/myimg:latest".to_string(),
+        "Untagged: localhost/myimg:latest".to_string(),
         format!("Untagged: {NAME}"),
         format!("Deleted: {}", sample.image_id),
     ];

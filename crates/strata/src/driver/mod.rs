@@ -107,6 +107,20 @@ pub trait Driver: Send + Sync {
     fn list(&self) -> Result<Vec<String>>;
 }
 
+/// Driver `name` of a store that is only read, as it is on disk: no
+/// probe, nothing created.
+pub fn open_existing(name: &str, root: &Path, runroot: &Path) -> Result<Box<dyn Driver>> {
+    match name {
+        "vfs" => Ok(Box::new(vfs::Vfs::existing(root))),
+        "overlay" => Ok(Box::new(overlay::Overlay::existing(
+            root,
+            runroot,
+            overlay_mount::KernelCalls,
+        ))),
+        other => Err(crate::error::Error::UnknownDriver(other.to_string())),
+    }
+}
+
 /// Drivers this build has.
 pub const DRIVERS: &[&str] = &["overlay", "vfs"];
 

@@ -76,6 +76,17 @@ impl<C: MountCalls> Overlay<C> {
         })
     }
 
+    /// The driver of a store that is only read: nothing is probed or
+    /// made, and mounting is not expected (legacy mounts if it is tried).
+    pub fn existing(root: &Path, runroot: &Path, calls: C) -> Self {
+        Self {
+            home: root.join("overlay"),
+            scratch: runroot.join("overlay-views"),
+            calls,
+            api: MountApi::Legacy,
+        }
+    }
+
     fn layer_dir(&self, id: &str) -> PathBuf {
         self.home.join(id)
     }

@@ -25,6 +25,13 @@ impl Vfs {
         Ok(Self { home })
     }
 
+    /// The driver of a store that is only read: nothing is made.
+    pub fn existing(root: &Path) -> Self {
+        Self {
+            home: root.join("vfs"),
+        }
+    }
+
     fn layer_dir(&self, id: &str) -> PathBuf {
         self.home.join(id)
     }

@@ -193,6 +193,20 @@ impl Reference {
         })
     }
 
+    /// Parses `text` as podman names a local image (its `NormalizeName`):
+    /// a name without a registry is put under `localhost/` (`sample:2`
+    /// becomes `localhost/sample:2`, `app` becomes
+    /// `localhost/app:latest`); a name with one is normalized as
+    /// [`Reference::parse`] does. `tag`, `commit` and `import` name images
+    /// so.
+    pub fn parse_local(text: &str) -> Result<Self, ReferenceError> {
+        let parsed = Self::parse(text)?;
+        if names_domain(text) {
+            return Ok(parsed);
+        }
+        Self::parse(&format!("{LOCALHOST}/{text}"))
+    }
+
     /// The registry: `docker.io`, `quay.io`, `localhost:5000`, `[::1]:5000`.
     pub fn domain(&self) -> &str {
         &self.domain
@@ -331,6 +345,15 @@ fn split_domain(name: &str) -> (&str, String) {
     } else {
         (domain, path.to_string())
     }
+}
+
+/// Whether `text` starts with a registry (`quay.io/x`, `localhost/x`,
+/// `host:5000/x`), not a name that [`Reference::parse`] would put on
+/// Docker Hub.
+pub fn names_domain(text: &str) -> bool {
+    let name = text.split_once('@').map_or(text, |(name, _)| name);
+    name.split_once('/')
+        .is_some_and(|(first, _)| is_domain_like(first))
 }
 
 /// Whether a first component names a registry rather than a namespace.

@@ -45,7 +45,9 @@ use crate::transport::{LayerBlob, generate_manifest};
 /// How [`Store::commit`] makes the image.
 #[derive(Debug, Clone, Default)]
 pub struct CommitOptions {
-    /// Names for the new image (normalized; taken from images that have them).
+    /// Names for the new image (normalized as podman names local images,
+    /// `sample` → `localhost/sample:latest`; taken from images that have
+    /// them).
     pub names: Vec<String>,
     /// Config changes in `docker commit --change` syntax (`CMD`,
     /// `ENTRYPOINT`, `ENV`, `LABEL`, `WORKDIR`, `USER`, `EXPOSE`,
@@ -167,7 +169,11 @@ impl Store {
             &NewImage {
                 config: bytes,
                 manifests: vec![manifest],
-                names: options.names.clone(),
+                names: options
+                    .names
+                    .iter()
+                    .map(|name| super::image_names::local_name(name))
+                    .collect::<Result<_>>()?,
             },
         )
     }

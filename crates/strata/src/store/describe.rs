@@ -40,7 +40,7 @@ impl Store {
     /// Describes the store `options` name without creating or changing
     /// it. Its database, if any, is opened read-only.
     pub fn describe(options: &StoreOptions) -> Result<StoreDescription> {
-        let resolved = options.resolve();
+        let resolved = options.resolve()?;
         let database = resolved.root.join(DATABASE);
         let (exists, schema_version, driver) = match database.exists() {
             true => {

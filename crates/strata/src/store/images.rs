@@ -12,13 +12,14 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
+use super::image_names::{self, local_name};
 use super::layer::{LayerState, now_rfc3339};
 use super::leases::{self, Lease};
-use super::records::{self, Lookup};
+use super::records;
 use super::{Store, containers};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::image::reference::{self, Reference};
+use crate::image::reference;
 use crate::image::{ImageConfig, chain_ids};
 
 /// One image.
@@ -72,13 +73,6 @@ pub struct Removed {
     /// Layers deleted because nothing else used them.
     pub layers: Vec<String>,
 }
-
-const IMAGES: Lookup = Lookup {
-    records: "images",
-    names: "image_names",
-    owner: "image_id",
-    not_found: Error::ImageNotFound,
-};
 
 /// Normalizes an image name (`alpine` → `docker.io/library/alpine:latest`).
 pub fn normalize_name(name: &str) -> Result<String> {
@@ -155,8 +149,11 @@ impl Store {
         })
     }
 
-    /// Looks an image up by full id (`sha256:` optional), name (normalized
-    /// first) or unique id prefix.
+    /// Looks an image up as podman does: by full id (`sha256:` optional),
+    /// by name (a short name as `localhost/NAME`, then as Docker Hub's),
+    /// by unique id prefix, then by a name that ends in `/NAME` (see
+    /// [`Store::similar_image_names`] for what to offer when nothing is
+    /// found).
     pub fn image(&self, reference: &str) -> Result<Image> {
         let conn = self.conn();
         let id = resolve(&conn, reference)?;
@@ -184,9 +181,11 @@ impl Store {
         Ok(images)
     }
 
-    /// Gives image `reference` the name `name` (taken from any image that had it).
+    /// Gives image `reference` the name `name` (taken from any image that
+    /// had it). A name without a registry is put under `localhost/`, as
+    /// `podman tag` does (`sample:2` → `localhost/sample:2`).
     pub fn tag_image(&self, reference: &str, name: &str) -> Result<Image> {
-        let name = normalize_name(name)?;
+        let name = local_name(name)?;
         self.write(|conn| {
             let id = resolve(conn, reference)?;
             add_names(conn, &id, std::slice::from_ref(&name))?;
@@ -194,9 +193,12 @@ impl Store {
         })
     }
 
-    /// Takes the name `name` from image `reference`.
+    /// Takes the name `name` from image `reference`. The name is
+    /// normalized as [`Store::tag_image`] does, as `podman untag` does: a
+    /// short name is the image's `localhost/` name, never its Docker Hub
+    /// one.
     pub fn untag_image(&self, reference: &str, name: &str) -> Result<Image> {
-        let name = normalize_name(name)?;
+        let name = local_name(name)?;
         self.write(|conn| {
             let id = resolve(conn, reference)?;
             let removed = conn
@@ -216,10 +218,12 @@ impl Store {
     /// from the image or on its top layer exist, unless `force`, which
     /// removes those containers too (as `podman rmi --force` does).
     pub fn delete_image(&self, reference: &str, force: bool) -> Result<Removed> {
-        let image = self.image(reference)?;
-        let by_name = normalize_name(reference)
-            .ok()
-            .filter(|name| image.names.contains(name));
+        let (image, by_name) = {
+            let conn = self.conn();
+            let found = image_names::lookup(&conn, reference)?;
+            let image = get(&conn, &found.id)?.ok_or(Error::ImageNotFound(found.id))?;
+            (image, found.name)
+        };
         if let Some(name) = by_name.filter(|_| image.names.len() > 1) {
             self.untag_image(&image.id, &name)?;
             return Ok(Removed {
@@ -336,23 +340,10 @@ fn add_names(conn: &Connection, id: &str, names: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Resolves a full id (`sha256:` optional), a name (as given, then
-/// normalized) or a unique id prefix to an image id.
+/// Resolves a reference to an image id, in podman's order (see the
+/// `image_names` module).
 pub(crate) fn resolve(conn: &Connection, reference: &str) -> Result<String> {
-    let bare = reference.strip_prefix("sha256:").unwrap_or(reference);
-    if records::is_id(bare) {
-        return records::resolve_in(conn, &IMAGES, bare);
-    }
-    if let Ok(name) = reference::parse(reference).map(|r: Reference| r.to_string()) {
-        let found: Option<String> = conn
-            .prepare_cached("SELECT image_id FROM image_names WHERE name = ?1")?
-            .query_row([&name], |row| row.get(0))
-            .optional()?;
-        if let Some(id) = found {
-            return Ok(id);
-        }
-    }
-    records::resolve_in(conn, &IMAGES, bare)
+    Ok(image_names::lookup(conn, reference)?.id)
 }
 
 /// The top layer of image `id` (none for an image without layers, or no

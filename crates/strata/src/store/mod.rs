@@ -26,11 +26,13 @@
 // The Store's methods, in the order rustdoc lists them (modules in
 // declaration order): what a caller does first comes first.
 mod open;
+mod open_read;
 // Looking at one without opening it.
 mod describe;
 // Moving images in and out.
 mod transfer;
 // Images.
+mod image_names;
 mod images;
 // Their configs, manifests and history.
 mod history;
@@ -66,6 +68,7 @@ mod mountinfo;
 mod options;
 mod records;
 mod recovery;
+mod root_check;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -83,6 +86,7 @@ pub use downloads::{DOWNLOAD_EXPIRY, Downloads};
 pub use fsck::{FsckIssue, FsckReport, Status};
 pub use gc::{GcOptions, GcReport};
 pub use history::HistoryStep;
+pub use image_names::local_name;
 pub use images::{Image, NewImage, Removed, normalize_name};
 pub use import::CreateOptions;
 pub use layer::{Layer, LayerState};
@@ -107,6 +111,8 @@ pub struct Store {
     runroot: PathBuf,
     driver: Box<dyn Driver>,
     db: Mutex<Connection>,
+    /// The owner of a store opened to read only (`Store::open_to_read`).
+    read_only: Option<String>,
 }
 
 impl Store {
@@ -118,6 +124,7 @@ impl Store {
 
     /// Runs `f` in one short write transaction.
     fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.check_writable()?;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;

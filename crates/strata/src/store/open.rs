@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use super::{Store, StoreOptions, db, settle_driver};
+use super::{Store, StoreOptions, db, open_read, root_check, settle_driver};
 use crate::error::Result;
 use crate::fs::durable::create_dir_all;
 
@@ -15,9 +15,16 @@ use crate::fs::durable::create_dir_all;
 /// images, containers, layers, leases, and upkeep.
 impl Store {
     /// Opens (creating if needed) the store, then cleans up after processes
-    /// that died while changing it.
+    /// that died while changing it. A root that is another tool's store
+    /// ([`Error::ForeignStore`](crate::Error::ForeignStore)) or a
+    /// directory of other things ([`Error::NotAStore`](crate::Error::NotAStore))
+    /// is refused before anything is written, and so is a store this user
+    /// may not write ([`Error::PermissionDenied`](crate::Error::PermissionDenied);
+    /// see [`Store::open_to_read`] to look at one).
     pub fn open(options: &StoreOptions) -> Result<Self> {
-        let resolved = options.resolve();
+        let resolved = options.resolve()?;
+        root_check::check_root(&resolved.root)?;
+        open_read::check_writable(&resolved.root)?;
         for dir in [&resolved.root, &resolved.runroot] {
             create_dir_all(dir)?;
         }
@@ -31,6 +38,7 @@ impl Store {
             runroot: resolved.runroot,
             driver,
             db: Mutex::new(conn),
+            read_only: None,
         };
         store.recover_all()?;
         Ok(store)

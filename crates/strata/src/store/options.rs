@@ -1,9 +1,13 @@
 //! Where a store lives and which driver it uses: explicit options, then
 //! `STRATA_ROOT` / `STRATA_RUNROOT` / `STRATA_DRIVER`, then defaults
 //! (`/var/lib/strata` and `/run/strata` as root, `$XDG_DATA_HOME/strata` and
-//! `$XDG_RUNTIME_DIR/strata` otherwise).
+//! `$XDG_RUNTIME_DIR/strata` otherwise). A user without `HOME` (and
+//! without `XDG_DATA_HOME`) has no default root: the store is never made
+//! relative to the current directory.
 
 use std::path::PathBuf;
+
+use crate::error::{Error, Result};
 
 /// How to open a store.
 #[derive(Debug, Clone, Default)]
@@ -28,8 +32,10 @@ pub(crate) struct ResolvedOptions {
 }
 
 impl StoreOptions {
-    /// Fills in what is not given from the environment and the defaults.
-    pub(crate) fn resolve(&self) -> ResolvedOptions {
+    /// Fills in what is not given from the environment and the defaults;
+    /// [`Error::NoDefaultRoot`] when no root is given and there is no
+    /// default one.
+    pub(crate) fn resolve(&self) -> Result<ResolvedOptions> {
         let env = |key: &str| {
             std::env::var_os(key)
                 .filter(|v| !v.is_empty())
@@ -39,7 +45,7 @@ impl StoreOptions {
             .root
             .clone()
             .or_else(|| env("STRATA_ROOT"))
-            .unwrap_or_else(default_root);
+            .map_or_else(default_root, Ok)?;
         let runroot = self
             .runroot
             .clone()
@@ -50,11 +56,11 @@ impl StoreOptions {
                 .ok()
                 .filter(|v| !v.is_empty())
         });
-        ResolvedOptions {
+        Ok(ResolvedOptions {
             root: absolute(root),
             runroot: absolute(runroot),
             driver,
-        }
+        })
     }
 }
 
@@ -68,21 +74,22 @@ fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-fn home_dir(sub: &str) -> PathBuf {
-    let home = std::env::var_os("HOME")
+/// An environment variable that holds an absolute path (a relative one
+/// would put the store wherever the command happens to run).
+fn absolute_var(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(sub)
+        .filter(|path| path.is_absolute())
 }
 
-fn default_root() -> PathBuf {
+fn default_root() -> Result<PathBuf> {
     if is_root() {
-        return PathBuf::from("/var/lib/strata");
+        return Ok(PathBuf::from("/var/lib/strata"));
     }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home_dir(".local/share"));
-    data.join("strata")
+    let data = absolute_var("XDG_DATA_HOME")
+        .or_else(|| absolute_var("HOME").map(|home| home.join(".local/share")))
+        .ok_or(Error::NoDefaultRoot)?;
+    Ok(data.join("strata"))
 }
 
 fn default_runroot() -> PathBuf {

@@ -13,6 +13,7 @@ mod front_door;
 mod gc;
 mod hostile;
 mod hostile_archives;
+mod image_names;
 mod layers;
 mod limits;
 mod load;

@@ -54,7 +54,7 @@ fn podman_loads_what_strata_saves() {
         assert_podman_has(&podman, &Expected::sample(&sample, &[NAME]));
     }
     // A Docker Hub name: familiar in manifest.json, full in podman.
-    store.ok(&["image", "tag", NAME, "interop-hub:1"]);
+    store.ok(&["image", "tag", NAME, "docker.io/interop-hub:1"]);
     let hub = "docker.io/library/interop-hub:1";
     for format in ["docker-archive", "oci-archive"] {
         let out = store.dir.path().join(format!("hub-{format}.tar"));
