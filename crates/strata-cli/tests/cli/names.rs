@@ -66,8 +66,8 @@ impl Both {
             .expect("an array")
             .iter()
             .flat_map(|image| {
-                let id = image["id"].as_str().expect("id").to_string();
-                image["names"]
+                let id = image["Id"].as_str().expect("id").to_string();
+                image["Names"]
                     .as_array()
                     .expect("names")
                     .iter()

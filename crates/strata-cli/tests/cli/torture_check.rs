@@ -31,7 +31,7 @@ impl Snapshot {
 
     pub fn has_image(&self, name: &str) -> bool {
         self.images.iter().any(|i| {
-            i["names"]
+            i["RepoTags"]
                 .as_array()
                 .is_some_and(|n| n.contains(&name.into()))
         })
@@ -42,6 +42,23 @@ fn listing(s: &CliStore, what: &str) -> Vec<Value> {
     let out = s.ok(&[what, "--json"]);
     serde_json::from_str::<Value>(&out)
         .unwrap_or_else(|e| panic!("{what} --json: {e}: {out}"))
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Every image as `image inspect` shows it (its layers and manifests,
+/// which the listing leaves out).
+fn images(s: &CliStore) -> Vec<Value> {
+    let ids = s.ok(&["images", "-q", "--no-trunc"]);
+    let mut args = vec!["image", "inspect"];
+    args.extend(ids.split_whitespace());
+    if args.len() == 2 {
+        return Vec::new();
+    }
+    let out = s.ok(&args);
+    serde_json::from_str::<Value>(&out)
+        .unwrap_or_else(|e| panic!("image inspect: {e}: {out}"))
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -59,7 +76,7 @@ pub fn repaired_and_whole(s: &CliStore, outputs: &Path, trial: &str) -> Snapshot
     s.assert_clean();
     let snapshot = Snapshot {
         layers: listing(s, "layers"),
-        images: listing(s, "images"),
+        images: images(s),
         containers: listing(s, "containers"),
     };
     every_layer_rebuilds(s, &snapshot, trial);
@@ -98,7 +115,7 @@ fn nothing_unreachable(s: &CliStore, snapshot: &Snapshot, trial: &str) {
         .collect();
     let mut roots: Vec<&str> = Vec::new();
     for image in &snapshot.images {
-        roots.extend(strings(&image["layers"]));
+        roots.extend(strings(&image["Layers"]));
     }
     for container in &snapshot.containers {
         roots.extend(container["layer"].as_str());
@@ -125,8 +142,12 @@ fn nothing_unreachable(s: &CliStore, snapshot: &Snapshot, trial: &str) {
 
     let mut named_blobs: BTreeSet<String> = BTreeSet::new();
     for image in &snapshot.images {
-        named_blobs.extend(image["id"].as_str().map(str::to_string));
-        for manifest in strings(&image["manifests"]) {
+        named_blobs.extend(
+            image["Id"]
+                .as_str()
+                .map(|id| id.trim_start_matches("sha256:").to_string()),
+        );
+        for manifest in strings(&image["Manifests"]) {
             named_blobs.insert(manifest.trim_start_matches("sha256:").to_string());
         }
     }
