@@ -163,6 +163,18 @@ fn without_home_no_store_is_made_where_the_command_runs() {
             "{err}"
         );
     }
+    // `version` still tells the version (and that there is no store), as
+    // podman's does without HOME.
+    let out = run(&mut as_nobody_without_home(&cwd, &["version"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
+    assert!(text.contains("HOME is not set"), "{text}");
+    let out = run(&mut as_nobody_without_home(&cwd, &["version", "--json"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("version JSON");
+    assert_eq!(json["store"], serde_json::Value::Null);
+    assert_eq!(json["client"]["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(
         std::fs::read_dir(&cwd).expect("list").count(),
         0,
