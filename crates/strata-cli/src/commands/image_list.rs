@@ -154,7 +154,13 @@ fn entries(store: &Store) -> Result<Vec<Entry>> {
     let containers = store.containers()?;
     images
         .iter()
-        .map(|image| {
+        .filter_map(|image| {
+            // An image removed since the list was read is left out.
+            let labels = match labels(store, image) {
+                Ok(labels) => labels,
+                Err(error) if is_gone(&error) => return None,
+                Err(error) => return Some(Err(error)),
+            };
             let intermediate = image.names.is_empty()
                 && image.top_layer.as_ref().is_some_and(|top| {
                     images.iter().any(|other| {
@@ -163,17 +169,24 @@ fn entries(store: &Store) -> Result<Vec<Entry>> {
                             && other.layers.contains(top)
                     })
                 });
-            Ok(Entry {
-                labels: labels(store, image)?,
+            Some(Ok(Entry {
+                labels,
                 containers: containers
                     .iter()
                     .filter(|c| c.image.as_deref() == Some(image.id.as_str()))
                     .count(),
                 intermediate,
                 image: image.clone(),
-            })
+            }))
         })
         .collect()
+}
+
+fn is_gone(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<strata::Error>(),
+        Some(strata::Error::ImageNotFound(_))
+    )
 }
 
 /// The config's `config.Labels`.

@@ -20,8 +20,28 @@ use crate::image::manifest::check_json_size;
 impl Store {
     /// The image's config, exactly as received, checked against its digest
     /// (the image id).
+    ///
+    /// An image another process removed after `image` was read gives
+    /// [`Error::ImageNotFound`], not a missing file, so a listing taken
+    /// while images come and go can leave the gone ones out.
     pub fn image_config_bytes(&self, image: &Image) -> Result<Vec<u8>> {
-        self.blob(&image.digest())
+        match self.blob(&image.digest()) {
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && !self.has_image(image)? =>
+            {
+                Err(Error::ImageNotFound(image.id.clone()))
+            }
+            read => read,
+        }
+    }
+
+    /// Whether `image` (by id) is still in the store.
+    fn has_image(&self, image: &Image) -> Result<bool> {
+        match self.image(&image.id) {
+            Ok(_) => Ok(true),
+            Err(Error::ImageNotFound(_)) => Ok(false),
+            Err(error) => Err(error),
+        }
     }
 
     /// The image's config as the OCI image spec's typed struct: platform,

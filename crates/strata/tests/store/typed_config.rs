@@ -381,3 +381,27 @@ fn a_config_the_types_cannot_hold_stays_readable_as_bytes() {
     assert_eq!(steps[0].created_by.as_deref(), Some("ADD rootfs /"));
     assert_history_matches_layers(&t, &image, &steps);
 }
+
+/// An image read from a listing and removed (and its blobs collected)
+/// before its config is read gives `ImageNotFound`, as a lookup by name
+/// would, not a missing file: a listing taken while another process
+/// removes images can leave the gone ones out.
+#[test]
+fn the_config_of_an_image_removed_meanwhile_is_not_found() {
+    let t = TestStore::new();
+    let want = ia::Image::new(
+        "gone",
+        &["localhost/gone:1"],
+        vec![ia::Layer::plain(rootfs_tar())],
+    );
+    let path = t.dir.path().join("archive.tar");
+    std::fs::write(&path, ia::oci_layout(std::slice::from_ref(&want)).to_tar()).expect("write");
+    let image = load_one(&t, &path);
+    t.store.delete_image(&image.id, false).expect("delete");
+    t.store.gc(&strata::GcOptions::default()).expect("gc");
+    let error = t.store.image_config_bytes(&image).expect_err("gone");
+    assert!(
+        matches!(&error, Error::ImageNotFound(id) if *id == image.id),
+        "{error:?}"
+    );
+}
