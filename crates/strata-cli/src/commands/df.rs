@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use strata::{DiskUsage, Store};
 
+use super::format::human;
 use super::output;
 use crate::cli::SystemDfArgs;
 
@@ -215,52 +216,13 @@ pub fn human_size(bytes: u64) -> String {
     format!("{text}{}", UNITS[unit])
 }
 
-/// How long ago an RFC 3339 time was, as podman's verbose `system df`
-/// says it (`4 seconds`, `About an hour`, `2 weeks`).
+/// How long ago `rfc3339` was, without podman's " ago" (its `system df`
+/// prints `3 days`).
 fn since(rfc3339: &str) -> String {
-    let Some(then) = unix_seconds(rfc3339) else {
-        return rfc3339.to_string();
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    human_duration((now - then).max(0) as u64)
-}
-
-/// podman's (go-units') wording of a duration.
-fn human_duration(seconds: u64) -> String {
-    let minutes = seconds / 60;
-    let hours = minutes / 60;
-    let days = hours / 24;
-    match () {
-        _ if seconds < 1 => "Less than a second".into(),
-        _ if seconds == 1 => "1 second".into(),
-        _ if seconds < 60 => format!("{seconds} seconds"),
-        _ if minutes == 1 => "About a minute".into(),
-        _ if minutes < 60 => format!("{minutes} minutes"),
-        _ if hours == 1 => "About an hour".into(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{days} days"),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", days / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", days / 30),
-        _ => format!("{} years", days / 365),
+    match human::unix_seconds(rfc3339) {
+        Some(then) => human::duration((human::now() - then).max(0)),
+        None => rfc3339.to_string(),
     }
-}
-
-/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS...` (read as UTC).
-fn unix_seconds(text: &str) -> Option<i64> {
-    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 #[cfg(test)]
@@ -279,12 +241,5 @@ mod tests {
         ] {
             assert_eq!(human_size(bytes), text, "{bytes}");
         }
-    }
-
-    #[test]
-    fn epoch_seconds() {
-        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(unix_seconds("2024-03-01T12:00:00Z"), Some(1_709_294_400));
-        assert_eq!(human_duration(3 * 86_400), "3 days");
     }
 }
