@@ -1,0 +1,165 @@
+//! `strata serve` with real clients: skopeo copies served images into an
+//! OCI layout and a docker archive, `strata pull` copies them into a
+//! second store, for an image served with its stored manifest and for a
+//! pulled one served with a generated manifest; each gives back the
+//! store's config and diff ids.
+
+use std::io::Read;
+
+use testkit::peers::{sample_image, skopeo_ok};
+use testkit::registry::Registry;
+
+use crate::serve_support::Served;
+use crate::store_support::CliStore;
+
+/// The image `name`'s `image inspect` JSON in store `s`.
+fn inspect(s: &CliStore, name: &str) -> serde_json::Value {
+    let json: serde_json::Value =
+        serde_json::from_str(&s.ok(&["image", "inspect", name])).expect("inspect json");
+    json[0].clone()
+}
+
+/// The diff ids of image `name` in `s`.
+fn diff_ids(s: &CliStore, name: &str) -> serde_json::Value {
+    inspect(s, name)["RootFS"]["Layers"].clone()
+}
+
+/// skopeo copies `reference` (on `served`) into an uncompressed OCI
+/// layout and a docker archive; returns the layout's manifest and checks
+/// the archive loads into a new store as image `id` with `diffs`.
+fn skopeo_copies(
+    served: &Served,
+    reference: &str,
+    id: &str,
+    diffs: &serde_json::Value,
+) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = format!("docker://{}/{reference}", served.addr);
+    let layout = dir.path().join("oci");
+    skopeo_ok([
+        "copy",
+        "--src-tls-verify=false",
+        &source,
+        &format!("oci:{}:x", layout.display()),
+    ]);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index"))
+            .expect("index json");
+    let digest = index["manifests"][0]["digest"].as_str().expect("digest");
+    let blob = |digest: &str| {
+        std::fs::read(layout.join("blobs/sha256").join(&digest["sha256:".len()..])).expect("blob")
+    };
+    let manifest: serde_json::Value = serde_json::from_slice(&blob(digest)).expect("manifest json");
+    assert_eq!(manifest["config"]["digest"], format!("sha256:{id}"));
+    // skopeo compresses what goes into a layout; uncompressed, each layer
+    // is its diff id.
+    let layers: Vec<serde_json::Value> = manifest["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|layer| {
+            let mut tar = Vec::new();
+            flate2::read::GzDecoder::new(&blob(layer["digest"].as_str().expect("digest"))[..])
+                .read_to_end(&mut tar)
+                .expect("gunzip");
+            serde_json::json!(format!("sha256:{}", testkit::sha256(&tar)))
+        })
+        .collect();
+    assert_eq!(
+        &serde_json::json!(layers),
+        diffs,
+        "the layers are the diff ids"
+    );
+
+    let archive = dir.path().join("image.tar");
+    skopeo_ok([
+        "copy",
+        "--src-tls-verify=false",
+        &source,
+        &format!("docker-archive:{}:served/copy:1", archive.display()),
+    ]);
+    let other = CliStore::new();
+    other.ok(&["load", "-q", "-i", archive.to_str().expect("utf-8")]);
+    let loaded = inspect(&other, "docker.io/served/copy:1");
+    assert_eq!(loaded["Id"], format!("sha256:{id}"));
+    assert_eq!(&loaded["RootFS"]["Layers"], diffs);
+    manifest
+}
+
+/// `strata pull` of `reference` from `served` into a new store gives
+/// image `id`.
+fn strata_pulls(served: &Served, reference: &str, id: &str) {
+    let other = CliStore::new();
+    let pulled = other.ok(&[
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        &format!("{}/{reference}", served.addr),
+    ]);
+    assert_eq!(pulled.trim(), id);
+    other.assert_clean();
+}
+
+#[test]
+fn a_loaded_image_is_served_with_its_stored_manifest() {
+    let s = CliStore::new();
+    let image = sample_image(&s.dir.path().join("sample.tar"), &["--layers", "3"]);
+    s.ok(&["load", "-q", "-i", image.path.to_str().expect("utf-8")]);
+    let diffs = diff_ids(&s, &image.name);
+    let mut served = Served::start(&s);
+
+    let head = served.request("HEAD", "/v2/sample/manifests/1", &[]);
+    assert_eq!(head.status, 200, "{}", served.log());
+    assert_eq!(head.header("docker-content-digest"), image.manifest);
+    for reference in ["sample:1", "localhost/sample:1"] {
+        skopeo_copies(&served, reference, &image.image_id, &diffs);
+    }
+    strata_pulls(&served, "sample:1", &image.image_id);
+    let by_digest = format!("sample@{}", image.manifest);
+    strata_pulls(&served, &by_digest, &image.image_id);
+
+    assert!(served.stop(), "SIGTERM stops it cleanly");
+    let log = served.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"HEAD /v2/sample/manifests/1\" 200")),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_pulled_image_is_served_with_a_generated_manifest() {
+    let s = CliStore::new();
+    let image = sample_image(&s.dir.path().join("sample.tar"), &["--layers", "2"]);
+    let registry = Registry::plain();
+    registry.target().push(&image.path, "team/app:2");
+    let upstream = format!("{}/team/app:2", registry.host());
+    s.ok(&["pull", "-q", "--tls-verify=false", &upstream]);
+    let diffs = diff_ids(&s, &upstream);
+    let upstream_digest = inspect(&s, &upstream)["Digest"].clone();
+    let mut served = Served::start(&s);
+
+    let first = served.request("GET", "/v2/team/app/manifests/2", &[]);
+    assert_eq!(first.status, 200, "{}", served.log());
+    let digest = first.header("docker-content-digest").to_string();
+    assert_ne!(serde_json::json!(digest), upstream_digest);
+    assert_eq!(digest, format!("sha256:{}", testkit::sha256(&first.body)));
+    let again = served.request("GET", &format!("/v2/team/app/manifests/{digest}"), &[]);
+    assert_eq!(again.body, first.body, "the same bytes every time");
+    let manifest = first.json();
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    for layer in manifest["layers"].as_array().expect("layers") {
+        assert_eq!(layer["mediaType"], "application/vnd.oci.image.layer.v1.tar");
+    }
+
+    let copied = skopeo_copies(&served, "team/app:2", &image.image_id, &diffs);
+    assert_eq!(
+        copied["config"]["digest"],
+        format!("sha256:{}", image.image_id)
+    );
+    strata_pulls(&served, "team/app:2", &image.image_id);
+    assert!(served.stop(), "SIGTERM stops it cleanly");
+}
