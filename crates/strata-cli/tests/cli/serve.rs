@@ -2,11 +2,11 @@
 //! OCI layout and a docker archive, `strata pull` copies them into a
 //! second store, for an image served with its stored manifest and for a
 //! pulled one served with a generated manifest; each gives back the
-//! store's config and diff ids.
+//! store's config and diff ids. podman pulls them too.
 
 use std::io::Read;
 
-use testkit::peers::{sample_image, skopeo_ok};
+use testkit::peers::{Podman, sample_image, skopeo_ok};
 use testkit::registry::Registry;
 
 use crate::serve_support::Served;
@@ -162,4 +162,27 @@ fn a_pulled_image_is_served_with_a_generated_manifest() {
     );
     strata_pulls(&served, "team/app:2", &image.image_id);
     assert!(served.stop(), "SIGTERM stops it cleanly");
+}
+
+#[test]
+fn podman_pulls_a_served_image() {
+    let s = CliStore::new();
+    let image = sample_image(&s.dir.path().join("sample.tar"), &["--layers", "2"]);
+    s.ok(&["load", "-q", "-i", image.path.to_str().expect("utf-8")]);
+    let served = Served::start(&s);
+    let podman = Podman::new();
+    // podman's pull fails when the auth file its environment names is missing.
+    let config = podman.dir().join("config");
+    std::fs::create_dir_all(&config).expect("podman config dir");
+    std::fs::write(config.join("auth.json"), "{}").expect("auth file");
+    let reference = format!("{}/sample:1", served.addr);
+    podman.run_ok(["pull", "-q", "--tls-verify=false", &reference]);
+    let id = podman.run_ok(["image", "inspect", "--format", "{{.Id}}", &reference]);
+    assert_eq!(id.trim(), image.image_id);
+    let digest = podman.run_ok(["image", "inspect", "--format", "{{.Digest}}", &reference]);
+    assert_eq!(
+        digest.trim(),
+        image.manifest,
+        "the stored manifest's digest"
+    );
 }

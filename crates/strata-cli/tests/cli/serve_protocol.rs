@@ -342,3 +342,38 @@ fn many_clients_at_once_get_the_same_bytes() {
         }
     });
 }
+
+#[test]
+fn a_damaged_layer_ends_its_reply_short() {
+    let (s, image) = fixture();
+    let base = image.diff_ids[0].trim_start_matches("sha256:");
+    let motd = ["overlay/{}/diff/etc/motd", "vfs/{}/etc/motd"]
+        .iter()
+        .map(|pattern| s.root().join(pattern.replace("{}", base)))
+        .find(|path| path.exists())
+        .expect("the base layer's etc/motd");
+    let mut text = std::fs::read(&motd).expect("read motd");
+    text[0] ^= 1;
+    std::fs::write(&motd, &text).expect("damage motd");
+
+    let served = Served::start(&s);
+    let path = format!("/v2/sample/blobs/{}", image.diff_ids[0]);
+    let head = served.request("HEAD", &path, &[]);
+    let full: usize = head.header("content-length").parse().expect("length");
+    let reply = crate::serve_support::request_unchecked(&served.addr, "GET", &path, &[]);
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply.body.len() < full,
+        "{} of {full} bytes: a damaged layer must not look complete",
+        reply.body.len()
+    );
+    let ranged = crate::serve_support::request_unchecked(
+        &served.addr,
+        "GET",
+        &path,
+        &[("Range", "bytes=0-9")],
+    );
+    assert!(ranged.body.len() < 10, "a range of it is cut short too");
+    let log = served.log();
+    assert!(log.contains(base), "the error names the layer: {log}");
+}

@@ -137,8 +137,26 @@ impl Reply {
     }
 }
 
-/// One request on a new connection (`Connection: close`), read to its end.
+/// One request on a new connection (`Connection: close`), read to its
+/// end; the body must be as long as its `Content-Length` says.
 pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let reply = request_unchecked(addr, method, path, headers);
+    if method != "HEAD"
+        && let Some(len) = reply.headers.get("content-length")
+    {
+        assert_eq!(
+            reply.body.len().to_string(),
+            *len,
+            "body length of a {} reply",
+            reply.status
+        );
+    }
+    reply
+}
+
+/// [`request`], reading until the server closes or breaks the
+/// connection, whatever the body's length.
+pub fn request_unchecked(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
@@ -150,11 +168,20 @@ pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).expect("send");
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read the reply");
-    parse(&raw, method == "HEAD")
+    let mut buf = [0; 64 << 10];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("read the reply: {e}"),
+        }
+    }
+    parse(&raw)
 }
 
-fn parse(raw: &[u8], head: bool) -> Reply {
+fn parse(raw: &[u8]) -> Reply {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -172,13 +199,6 @@ fn parse(raw: &[u8], head: bool) -> Reply {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
     let body = raw[end + 4..].to_vec();
-    if !head && let Some(len) = headers.get("content-length") {
-        assert_eq!(
-            body.len().to_string(),
-            *len,
-            "body length of a {status} reply"
-        );
-    }
     Reply {
         status,
         headers,
