@@ -186,3 +186,49 @@ fn podman_pulls_a_served_image() {
         "the stored manifest's digest"
     );
 }
+
+#[test]
+fn a_big_layer_streams_in_flat_memory_and_sigterm_lets_it_finish() {
+    let s = CliStore::new();
+    let image = sample_image(
+        &s.dir.path().join("big.tar"),
+        &["--layers", "1", "--size-mib", "64"],
+    );
+    s.ok(&["load", "-q", "-i", image.path.to_str().expect("utf-8")]);
+    let mut served = Served::start(&s);
+    let mut stream = std::net::TcpStream::connect(&served.addr).expect("connect");
+    let request = format!(
+        "GET /v2/sample/blobs/{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        image.diff_ids[0]
+    );
+    std::io::Write::write_all(&mut stream, request.as_bytes()).expect("send");
+    let mut reply = Vec::new();
+    let mut buf = vec![0; 1 << 20];
+    while reply.len() < 4 << 20 {
+        let n = stream.read(&mut buf).expect("read");
+        assert!(n > 0, "the reply ended early");
+        reply.extend_from_slice(&buf[..n]);
+    }
+    // The server now waits for this slow client; what it holds is a few
+    // chunks, not the layer.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let peak = served.peak_rss_kib();
+    assert!(
+        peak < 40 << 10,
+        "peak RSS {peak} KiB while sending a 64 MiB layer"
+    );
+
+    served.terminate();
+    stream.read_to_end(&mut reply).expect("read the rest");
+    let end = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers");
+    let body = &reply[end + 4..];
+    assert_eq!(
+        format!("sha256:{}", testkit::sha256(body)),
+        image.diff_ids[0],
+        "the reply in flight finished after SIGTERM"
+    );
+    assert!(served.stop(), "then it exits cleanly");
+}

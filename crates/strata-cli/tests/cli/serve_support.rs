@@ -58,6 +58,29 @@ impl Served {
         }
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends it SIGTERM without waiting.
+    pub fn terminate(&self) {
+        if let Some(child) = &self.child {
+            send_signal(child.id(), "TERM");
+        }
+    }
+
+    /// Its peak resident memory (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/PID/status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+
     /// What it logged so far.
     pub fn log(&self) -> String {
         self.log.lock().expect("log").clone()
@@ -68,7 +91,9 @@ impl Served {
         let Some(mut child) = self.child.take() else {
             return true;
         };
-        send_signal(child.id(), "TERM");
+        if child.try_wait().expect("wait").is_none() {
+            send_signal(child.id(), "TERM");
+        }
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
             if let Some(status) = child.try_wait().expect("wait") {
