@@ -2,12 +2,14 @@
 //! OCI layout and a docker archive, `strata pull` copies them into a
 //! second store, for an image served with its stored manifest and for a
 //! pulled one served with a generated manifest; each gives back the
-//! store's config and diff ids. podman pulls them too.
+//! store's config and diff ids. podman pulls them too, and skopeo gets
+//! from `strata serve` what it gets from the reference registry holding
+//! the same image.
 
 use std::io::Read;
 
 use testkit::peers::{Podman, sample_image, skopeo_ok};
-use testkit::registry::Registry;
+use testkit::registry::{Registry, Target};
 
 use crate::serve_support::Served;
 use crate::store_support::CliStore;
@@ -231,4 +233,59 @@ fn a_big_layer_streams_in_flat_memory_and_sigterm_lets_it_finish() {
         "the reply in flight finished after SIGTERM"
     );
     assert!(served.stop(), "then it exits cleanly");
+}
+
+/// Every file of `dir`, by path relative to it.
+fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(path) = todo.pop() {
+        for entry in std::fs::read_dir(&path).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let name = path
+                    .strip_prefix(dir)
+                    .expect("under dir")
+                    .display()
+                    .to_string();
+                out.insert(name, std::fs::read(&path).expect("read file"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn skopeo_gets_what_the_reference_registry_serves_for_the_same_image() {
+    let s = CliStore::new();
+    let image = sample_image(&s.dir.path().join("sample.tar"), &["--layers", "2"]);
+    s.ok(&["load", "-q", "-i", image.path.to_str().expect("utf-8")]);
+    let served = Served::start(&s);
+    let ours = Target::new(served.addr.clone(), None, None);
+    let registry = Registry::plain();
+    let reference = registry.target();
+    // Without --preserve-digests skopeo would gzip the uncompressed layers.
+    let mut args: Vec<std::ffi::OsString> = vec!["copy".into(), "--preserve-digests".into()];
+    args.extend(ours.src_flags());
+    args.extend(reference.dest_flags());
+    args.push(ours.docker_ref("sample:1").into());
+    args.push(reference.docker_ref("mirror/sample:1").into());
+    skopeo_ok(args);
+
+    let manifest = ours.inspect_raw("sample:1");
+    assert_eq!(manifest, reference.inspect_raw("mirror/sample:1"));
+    assert_eq!(
+        format!("sha256:{}", testkit::sha256(&manifest)),
+        image.manifest
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    ours.pull_oci("sample:1", &dir.path().join("ours"));
+    reference.pull_oci("mirror/sample:1", &dir.path().join("reference"));
+    assert_eq!(
+        files(&dir.path().join("ours")),
+        files(&dir.path().join("reference")),
+        "the same layout, blob for blob"
+    );
 }
