@@ -2,13 +2,13 @@
 //! OCI layout and a docker archive, `strata pull` copies them into a
 //! second store, for an image served with its stored manifest and for a
 //! pulled one served with a generated manifest; each gives back the
-//! store's config and diff ids. podman pulls them too, and skopeo gets
+//! store's config and diff ids. podman and docker pull them too, and skopeo gets
 //! from `strata serve` what it gets from the reference registry holding
 //! the same image.
 
 use std::io::Read;
 
-use testkit::peers::{Podman, sample_image, skopeo_ok};
+use testkit::peers::{Dockerd, Podman, sample_image, skopeo_ok};
 use testkit::registry::{Registry, Target};
 
 use crate::serve_support::Served;
@@ -288,4 +288,28 @@ fn skopeo_gets_what_the_reference_registry_serves_for_the_same_image() {
         files(&dir.path().join("reference")),
         "the same layout, blob for blob"
     );
+}
+
+#[test]
+fn docker_pulls_a_served_image() {
+    let s = CliStore::new();
+    let image = sample_image(&s.dir.path().join("sample.tar"), &["--layers", "2"]);
+    s.ok(&["load", "-q", "-i", image.path.to_str().expect("utf-8")]);
+    let served = Served::start(&s);
+    // A private dockerd; registries on 127.0.0.1 are insecure to docker by
+    // default, so plain HTTP is fine.
+    let docker = Dockerd::start();
+    let reference = format!("{}/sample:1", served.addr);
+    docker.docker_ok(["pull", "-q", &reference]);
+    let id = docker.docker_ok(["image", "inspect", "--format", "{{.Id}}", &reference]);
+    assert_eq!(id.trim(), format!("sha256:{}", image.image_id));
+    let layers = docker.docker_ok([
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RootFS.Layers}}",
+        &reference,
+    ]);
+    let layers: Vec<String> = serde_json::from_str(layers.trim()).expect("layers json");
+    assert_eq!(layers, image.diff_ids);
 }
