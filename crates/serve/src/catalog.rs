@@ -117,3 +117,73 @@ fn entry(name: &str, image: &Image) -> Option<Entry> {
         image: image.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(id: char, names: &[&str]) -> Image {
+        Image {
+            id: id.to_string().repeat(64),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            layers: Vec::new(),
+            top_layer: None,
+            manifests: Vec::new(),
+            created: String::new(),
+            added: String::new(),
+            size: 0,
+        }
+    }
+
+    fn catalog(images: &[Image]) -> Catalog {
+        let entries = images
+            .iter()
+            .flat_map(|image| image.names.iter().filter_map(|name| entry(name, image)))
+            .collect();
+        Catalog { entries }
+    }
+
+    fn tags(catalog: &Catalog, name: &str) -> Result<Vec<(String, char)>, &'static str> {
+        let name = RepoName::parse(name).map_err(|e| e.code)?;
+        let repo = catalog.repo(&name).map_err(|e| e.code)?;
+        Ok(repo
+            .tags
+            .iter()
+            .map(|(tag, image)| (tag.clone(), image.id.chars().next().unwrap_or('?')))
+            .collect())
+    }
+
+    #[test]
+    fn names_answer_to_their_path_full_name_and_docker_short_name() {
+        let store = catalog(&[
+            image('a', &["localhost/sample:1", "localhost/sample:2"]),
+            image('b', &["docker.io/library/alpine:3.20", "quay.io/ns/app:2"]),
+            image('c', &["localhost:5000/team/x:1"]),
+        ]);
+        let sample = Ok(vec![("1".to_string(), 'a'), ("2".to_string(), 'a')]);
+        assert_eq!(tags(&store, "sample"), sample);
+        assert_eq!(tags(&store, "localhost/sample"), sample);
+        let alpine = Ok(vec![("3.20".to_string(), 'b')]);
+        for name in ["library/alpine", "docker.io/library/alpine", "alpine"] {
+            assert_eq!(tags(&store, name), alpine, "{name}");
+        }
+        assert_eq!(tags(&store, "ns/app"), Ok(vec![("2".to_string(), 'b')]));
+        assert_eq!(tags(&store, "team/x"), Ok(vec![("1".to_string(), 'c')]));
+        assert_eq!(tags(&store, "app"), Err("NAME_UNKNOWN"));
+        assert_eq!(tags(&store, "quay.io/ns"), Err("NAME_UNKNOWN"));
+    }
+
+    #[test]
+    fn a_path_under_two_registries_is_ambiguous() {
+        let store = catalog(&[
+            image('a', &["localhost/library/alpine:1"]),
+            image('b', &["docker.io/library/alpine:2"]),
+        ]);
+        assert_eq!(tags(&store, "library/alpine"), Err("NAME_UNKNOWN"));
+        assert_eq!(
+            tags(&store, "localhost/library/alpine"),
+            Ok(vec![("1".to_string(), 'a')])
+        );
+        assert_eq!(tags(&store, "alpine"), Ok(vec![("2".to_string(), 'b')]));
+    }
+}

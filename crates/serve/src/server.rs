@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use strata::Store;
 use tokio::net::TcpListener;
@@ -23,6 +23,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::Error;
 use crate::handler::{self, Request};
 use crate::reply::{ApiError, Body, Reply};
+
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A reply body as hyper sends it.
 type HttpBody = BoxBody<Bytes, std::io::Error>;
@@ -45,6 +48,8 @@ pub async fn run(
                     let store = Arc::clone(&store);
                     let service = service_fn(move |request| answer(Arc::clone(&store), peer, request));
                     let connection = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT)
                         .serve_connection(TokioIo::new(stream), service);
                     let watched = graceful.watch(connection);
                     tokio::spawn(async move {

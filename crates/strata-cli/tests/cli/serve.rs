@@ -121,7 +121,7 @@ fn a_loaded_image_is_served_with_its_stored_manifest() {
     strata_pulls(&served, &by_digest, &image.image_id);
 
     assert!(served.stop(), "SIGTERM stops it cleanly");
-    let log = served.log();
+    let log = served.log_when(|log| log.contains("stopping"));
     assert!(
         log.lines()
             .any(|l| l.contains("\"HEAD /v2/sample/manifests/1\" 200")),

@@ -81,6 +81,19 @@ impl Served {
             .expect("VmHWM")
     }
 
+    /// Its log once `done` holds for it (a line is logged as its reply
+    /// goes out, and read from the pipe a moment later), or after 10 s.
+    pub fn log_when(&self, done: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let log = self.log();
+            if done(&log) || start.elapsed() > Duration::from_secs(10) {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// What it logged so far.
     pub fn log(&self) -> String {
         self.log.lock().expect("log").clone()
