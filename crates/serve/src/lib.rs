@@ -12,6 +12,19 @@
 //! Repository names and digests from requests are checked against their
 //! grammars before anything reads the store; no request path is ever used
 //! as a file path.
+//!
+//! ```no_run
+//! use strata::{Store, StoreOptions};
+//! use strata_serve::{ServeOptions, Server};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::open_to_read(&StoreOptions::default())?;
+//! let server = Server::bind(store, &ServeOptions::default())?;
+//! eprintln!("listening on {}", server.local_addr());
+//! server.run()?; // until SIGTERM or SIGINT
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(missing_docs)]
 
