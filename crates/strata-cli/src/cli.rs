@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod listings;
+mod serve;
 mod transfer;
 mod verbs;
 
 pub use listings::*;
+pub use serve::*;
 pub use transfer::*;
 pub use verbs::*;
 
@@ -92,6 +94,10 @@ pub enum Command {
     Login(LoginArgs),
     /// Forget the credentials recorded for a registry.
     Logout(LogoutArgs),
+    /// Serve the store as an OCI registry, read-only: pulls only, pushes
+    /// and deletes are not served yet (docs/serve.md).
+    #[command(long_about = SERVE_ABOUT)]
+    Serve(ServeArgs),
     /// Check the store; with --repair, fix what can be fixed.
     Fsck(FsckArgs),
     /// Remove what nothing uses: layers no image, container, name or lease

@@ -21,6 +21,7 @@ mod progress;
 mod prune;
 mod registry;
 mod remove;
+mod serve;
 mod store;
 mod tar_split;
 mod transfer;
@@ -86,6 +87,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Push(args) => registry::push(&open(&cli.store)?, &args),
         Command::Login(args) => registry::login(&args),
         Command::Logout(args) => registry::logout(&args),
+        Command::Serve(args) => serve::serve(open_to_read(&cli.store)?, &args),
         Command::Fsck(args) => store::fsck(&open(&cli.store)?, &args),
         Command::Gc(args) => store::gc(&open(&cli.store)?, &args),
         Command::System(SystemCommand::Prune(args)) => prune::system(&open(&cli.store)?, &args),

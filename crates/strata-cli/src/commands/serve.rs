@@ -1,0 +1,20 @@
+//! `strata serve`: the store as a read-only registry, through the public
+//! API of `strata-serve`.
+
+use anyhow::Result;
+use strata::Store;
+use strata_serve::{ServeOptions, Server};
+
+use crate::cli::ServeArgs;
+
+/// Serves `store` until SIGTERM or SIGINT.
+pub fn serve(store: Store, args: &ServeArgs) -> Result<()> {
+    let options = ServeOptions {
+        listen: args.listen,
+        ..ServeOptions::default()
+    };
+    let server = Server::bind(store, &options)?;
+    eprintln!("listening on {}", server.local_addr());
+    server.run()?;
+    Ok(())
+}
