@@ -237,9 +237,15 @@ fn top_level_tag_history_and_rmi() {
         names,
         serde_json::json!(["localhost/other:2", "localhost/sample:1"])
     );
+    // (Not the default table: its CREATED column may tick between runs.)
+    let steps = "{{.ID}} {{.CreatedBy}} {{.Size}} {{.Comment}}";
     assert_eq!(
-        s.ok(&["history", "localhost/other:2"]),
-        s.ok(&["image", "history", "localhost/other:2"])
+        s.ok(&["history", "--format", steps, "localhost/other:2"]),
+        s.ok(&["image", "history", "--format", steps, "localhost/other:2"])
+    );
+    assert_eq!(
+        s.ok(&["history", "--format", "json", "localhost/other:2"]),
+        s.ok(&["image", "history", "--format", "json", "localhost/other:2"])
     );
     let id = json(&s.ok(&["image", "inspect", "localhost/other:2"]))[0]["Id"]
         .as_str()
