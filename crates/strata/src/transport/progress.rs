@@ -35,7 +35,24 @@ struct Counter<'a> {
     told: u64,
 }
 
-impl Counter<'_> {
+impl<'a> Counter<'a> {
+    /// Tells `Started` for the blob `digest` of `size` bytes; counts from
+    /// nothing.
+    fn start(progress: TransferProgress<'a>, digest: Digest, size: u64) -> Self {
+        progress(&TransferEvent::Started {
+            digest: digest.clone(),
+            size,
+            resumed_at: 0,
+        });
+        Counter {
+            progress,
+            digest,
+            size,
+            done: 0,
+            told: 0,
+        }
+    }
+
     fn add(&mut self, n: usize) {
         self.done += n as u64;
         if self.done - self.told >= STEP || (self.done >= self.size && self.done > self.told) {
@@ -75,20 +92,9 @@ impl<'a, R: Read> CountingReader<'a, R> {
         digest: Digest,
         size: u64,
     ) -> Self {
-        progress(&TransferEvent::Started {
-            digest: digest.clone(),
-            size,
-            resumed_at: 0,
-        });
         Self {
             inner,
-            counter: Counter {
-                progress,
-                digest,
-                size,
-                done: 0,
-                told: 0,
-            },
+            counter: Counter::start(progress, digest, size),
         }
     }
 }
@@ -125,20 +131,9 @@ impl<'a, 'w> CountingWriter<'a, 'w> {
         digest: Digest,
         size: u64,
     ) -> Self {
-        progress(&TransferEvent::Started {
-            digest: digest.clone(),
-            size,
-            resumed_at: 0,
-        });
         Self {
             inner,
-            counter: Counter {
-                progress,
-                digest,
-                size,
-                done: 0,
-                told: 0,
-            },
+            counter: Counter::start(progress, digest, size),
         }
     }
 
