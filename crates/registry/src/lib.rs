@@ -29,6 +29,6 @@ pub use blob::BlobReader;
 pub use client::Client;
 pub use error::{Error, Result};
 pub use manifest::{MANIFEST_TYPES, MAX_MANIFEST_SIZE, Manifest};
-pub use names::check_repository;
+pub use names::{check_repository, is_repository_component};
 pub use options::{ClientOptions, Login};
 pub use upload::Pushed;

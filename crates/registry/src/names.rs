@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 /// `/`-separated components of lowercase letters and digits joined by
 /// `.`, `_`, `__` or runs of `-`.
 pub fn check_repository(name: &str) -> Result<()> {
-    let valid = !name.is_empty() && name.len() <= 255 && name.split('/').all(component_ok);
+    let valid =
+        !name.is_empty() && name.len() <= 255 && name.split('/').all(is_repository_component);
     if valid {
         Ok(())
     } else {
@@ -15,7 +16,9 @@ pub fn check_repository(name: &str) -> Result<()> {
     }
 }
 
-fn component_ok(component: &str) -> bool {
+/// Whether `component` is one `/`-separated part of a repository name:
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+pub fn is_repository_component(component: &str) -> bool {
     let bytes = component.as_bytes();
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {

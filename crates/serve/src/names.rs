@@ -4,6 +4,7 @@
 //! passed one of these.
 
 use strata::digest::Digest;
+use strata::registry::is_repository_component;
 
 use crate::reply::ApiError;
 
@@ -29,7 +30,7 @@ impl RepoName {
         if text.len() > MAX_NAME {
             return Err(invalid(&format!("it is longer than {MAX_NAME} characters")));
         }
-        if !text.split('/').all(valid_component) {
+        if !text.split('/').all(is_repository_component) {
             return Err(invalid(
                 "each component must be lowercase letters and digits, separated by '.', '_', '__' or '-'",
             ));
@@ -41,35 +42,6 @@ impl RepoName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// Whether `component` is `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
-fn valid_component(component: &str) -> bool {
-    let bytes = component.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
-        return false;
-    };
-    if !alnum(first) || !alnum(last) {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        if alnum(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !alnum(bytes[i]) {
-            i += 1;
-        }
-        let separator = &component[start..i];
-        let ok = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
-        if !ok {
-            return false;
-        }
-    }
-    true
 }
 
 /// What a manifest request asks for: a tag or a digest.
