@@ -71,10 +71,10 @@ fn summary(usage: &DiskUsage) -> Vec<Summary> {
         active,
         raw_size: size,
         raw_reclaimable: reclaimable,
-        size: human_size(size),
+        size: human::compact_size(size),
         reclaimable: format!(
             "{} ({}%)",
-            human_size(reclaimable),
+            human::compact_size(reclaimable),
             percent(reclaimable, size)
         ),
     };
@@ -111,9 +111,9 @@ fn verbose(out: &mut impl Write, usage: &DiskUsage) -> Result<()> {
                 tag,
                 output::short_id(&image.id, false),
                 since(&image.created),
-                human_size(image.size),
-                human_size(image.shared_size),
-                human_size(image.unique_size),
+                human::compact_size(image.size),
+                human::compact_size(image.shared_size),
+                human::compact_size(image.unique_size),
                 image.containers.to_string(),
             ]);
         }
@@ -143,7 +143,7 @@ fn verbose(out: &mut impl Write, usage: &DiskUsage) -> Result<()> {
                     .as_deref()
                     .map(|i| output::short_id(i, false))
                     .unwrap_or_default(),
-                human_size(c.size),
+                human::compact_size(c.size),
                 since(&c.created),
                 if c.mounted { "mounted" } else { "unmounted" }.to_string(),
                 c.names.join(","),
@@ -197,49 +197,11 @@ fn write_table(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> R
     Ok(())
 }
 
-/// Bytes as podman's `system df` and `system prune` print them: four
-/// significant digits, powers of 1000, no space (`22.66kB`, `0B`).
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    let integer_digits = (value.max(1.0).log10().floor() as usize) + 1;
-    let decimals = 4usize.saturating_sub(integer_digits);
-    let mut text = format!("{value:.decimals$}");
-    if text.contains('.') {
-        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
-    }
-    format!("{text}{}", UNITS[unit])
-}
-
 /// How long ago `rfc3339` was, without podman's " ago" (its `system df`
 /// prints `3 days`).
 fn since(rfc3339: &str) -> String {
     match human::unix_seconds(rfc3339) {
         Some(then) => human::duration((human::now() - then).max(0)),
         None => rfc3339.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_as_podman_prints_them() {
-        for (bytes, text) in [
-            (0, "0B"),
-            (999, "999B"),
-            (11_330, "11.33kB"),
-            (22_660, "22.66kB"),
-            (1_500_000, "1.5MB"),
-            (121_000_000, "121MB"),
-        ] {
-            assert_eq!(human_size(bytes), text, "{bytes}");
-        }
     }
 }

@@ -9,7 +9,8 @@ use std::io::{BufRead, Write};
 use anyhow::{Context, Result};
 use strata::{PruneOptions, Store};
 
-use super::{df, output};
+use super::format::human;
+use super::output;
 use crate::cli::{ContainerPruneArgs, ImagePruneArgs, SystemPruneArgs};
 
 /// `strata image prune [-a] [-f]`.
@@ -108,7 +109,7 @@ pub fn system(store: &Store, args: &SystemPruneArgs) -> Result<()> {
         true => "Total reclaimable space",
         false => "Total reclaimed space",
     };
-    writeln!(out, "{total}: {}", df::human_size(report.bytes()))?;
+    writeln!(out, "{total}: {}", human::compact_size(report.bytes()))?;
     out.flush()?;
     Ok(())
 }

@@ -88,6 +88,20 @@ pub fn duration(seconds: i64) -> String {
 /// Bytes in SI units with three significant digits, as podman prints
 /// sizes: `5 B`, `36 kB`, `11.3 kB`, `121 MB`.
 pub fn size(bytes: u64) -> String {
+    let (value, unit) = si(bytes, 3);
+    format!("{value} {unit}")
+}
+
+/// Bytes as podman's `system df` and `system prune` print them: four
+/// significant digits, no space (`22.66kB`, `0B`).
+pub fn compact_size(bytes: u64) -> String {
+    let (value, unit) = si(bytes, 4);
+    format!("{value}{unit}")
+}
+
+/// `bytes` in the largest SI unit that keeps the number under 1000, to
+/// `digits` significant digits.
+fn si(bytes: u64, digits: usize) -> (String, &'static str) {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -95,7 +109,7 @@ pub fn size(bytes: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    format!("{} {}", significant(value, 3), UNITS[unit])
+    (significant(value, digits), UNITS[unit])
 }
 
 /// `value` to `digits` significant digits without trailing zeros, as Go's
@@ -163,6 +177,20 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_sizes_as_podmans_system_df_prints_them() {
+        for (bytes, text) in [
+            (0, "0B"),
+            (999, "999B"),
+            (11_330, "11.33kB"),
+            (22_660, "22.66kB"),
+            (1_500_000, "1.5MB"),
+            (121_000_000, "121MB"),
+        ] {
+            assert_eq!(compact_size(bytes), text, "{bytes}");
+        }
+    }
 
     #[test]
     fn sizes_have_three_significant_digits() {
