@@ -168,6 +168,16 @@ pub(crate) trait Visitor {
         let _ = path;
         Ok(false)
     }
+
+    /// Whether a hard-linked regular file whose metadata matches on both
+    /// sides is also compared by link count and contents. A file replaced
+    /// by a hard link to another of the same size and time looks
+    /// unchanged to the metadata alone; a visitor that must reproduce the
+    /// tree (the changeset writer) asks for the closer look, which reads
+    /// such files. The default, like `podman diff`, does not.
+    fn compares_linked_contents(&self) -> bool {
+        false
+    }
 }
 
 /// An added or modified path as the walk saw it in the new tree.
@@ -388,7 +398,8 @@ impl<V: Visitor> Walker<'_, V> {
         let mut new_xattrs = None;
         let differs = meta_differs(&old_meta, &new_meta)
             || self.target_differs(old, new, name, &new_meta)?
-            || self.xattrs_differ(old, new, name, &mut new_xattrs)?;
+            || self.xattrs_differ(old, new, name, &mut new_xattrs)?
+            || self.linked_contents_differ(old, new, name, &old_meta, &new_meta)?;
         if differs {
             self.flush()?;
             let mut entry = Entry {
@@ -444,6 +455,34 @@ impl<V: Visitor> Walker<'_, V> {
         Ok(old_target != new_target)
     }
 
+    /// For a visitor that asks (see [`Visitor::compares_linked_contents`]):
+    /// whether a regular file linked more than once on either side has a
+    /// different link count or different contents.
+    fn linked_contents_differ(
+        &self,
+        old: BorrowedFd<'_>,
+        new: BorrowedFd<'_>,
+        name: &CStr,
+        old_meta: &Meta,
+        new_meta: &Meta,
+    ) -> Result<bool, ChangesError> {
+        let linked = old_meta.nlink > 1 || new_meta.nlink > 1;
+        if !self.visitor.compares_linked_contents()
+            || new_meta.file_type != FileType::RegularFile
+            || !linked
+        {
+            return Ok(false);
+        }
+        if old_meta.nlink != new_meta.nlink {
+            return Ok(true);
+        }
+        let open = |dir, side| open_file_at(dir, name).map_err(|e| self.err("open", side, e));
+        let (old_file, new_file) = (open(old, Side::Old)?, open(new, Side::New)?);
+        same_bytes(old_file, new_file)
+            .map(|same| !same)
+            .map_err(|e| self.err("read", Side::New, e))
+    }
+
     /// Whether the extended attributes differ; keeps the new ones read.
     fn xattrs_differ(
         &self,
@@ -490,6 +529,32 @@ fn is_replaced(old_names: &[CString], new_names: &[CString]) -> bool {
                 .binary_search_by(|probe| probe.as_bytes().cmp(name.as_bytes()))
                 .is_err()
         })
+}
+
+/// Opens a regular file of a tree for reading, not following a symlink.
+fn open_file_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<std::fs::File> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
+    Ok(std::fs::File::from(fd))
+}
+
+/// Whether two files hold the same bytes (their sizes already agree).
+fn same_bytes(mut a: std::fs::File, mut b: std::fs::File) -> io::Result<bool> {
+    use std::io::Read;
+    let (mut left, mut right) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = a.read(&mut left)?;
+        if n == 0 {
+            return Ok(b.read(&mut right[..1])? == 0);
+        }
+        match b.read_exact(&mut right[..n]) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
+            read => read?,
+        }
+        if left[..n] != right[..n] {
+            return Ok(false);
+        }
+    }
 }
 
 /// Whether two entries differ in what `ChangesDirs` compares.

@@ -152,6 +152,12 @@ struct ChangesetWriter<'a, W: Write> {
 impl<W: Write> Visitor for ChangesetWriter<'_, W> {
     type Error = ChangesetError;
 
+    /// A changeset must rebuild the tree, so files swapped for hard links
+    /// that keep size and time are found by their contents.
+    fn compares_linked_contents(&self) -> bool {
+        true
+    }
+
     fn changed(&mut self, _kind: ChangeKind, entry: &mut Entry<'_>) -> Result<(), ChangesetError> {
         let Some(kind) = typeflag(entry.meta.file_type) else {
             self.stats.skipped_sockets += 1;
