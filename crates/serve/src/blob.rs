@@ -1,10 +1,12 @@
 //! Streaming a blob: a blocking task reads it (a config from memory, a
-//! layer rebuilt from tar-split by [`Store::diff`]) and sends the bytes a
+//! layer rebuilt from tar-split by [`Store::diff`], a blob the store keeps
+//! as a file) and sends the bytes a
 //! reply carries through a small bounded channel, so memory stays flat
 //! whatever the blob's size and a slow client slows the read.
 //!
-//! A layer is always read to its end and its digest compared with the
-//! diff id, even for a range; the last chunk of the reply is held back
+//! A layer or stored blob is always read to its end and its digest
+//! compared with the one it is served by, even for a range; the last
+//! chunk of the reply is held back
 //! until then. A layer that does not match ends the reply short of its
 //! `Content-Length`: the client sees a broken transfer, never wrong bytes
 //! that look complete.
@@ -16,6 +18,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use strata::digest::{Digest, DigestReader};
 use strata::{DiffFormat, Store};
 use tokio::sync::mpsc;
 
@@ -125,6 +128,7 @@ impl BlobBody {
         let read = match &self.blob {
             Blob::Config(bytes) => shaper.write_all(bytes),
             Blob::Layer(layer) => rebuild(store, layer, &mut shaper),
+            Blob::Stored { digest, size } => copy_stored(store, digest, *size, &mut shaper),
         };
         let done = read.and_then(|()| shaper.finish(&self.trailer));
         if let Err(error) = done {
@@ -151,6 +155,23 @@ fn rebuild(store: &Store, layer: &LayerBlob, out: &mut Shaper) -> io::Result<()>
         return Err(io::Error::other(format!(
             "layer {} rebuilt as {} ({} bytes), not its diff id {} ({} bytes): reply cut short",
             layer.id, report.digest, report.size, layer.diff_id, layer.size
+        )));
+    }
+    Ok(())
+}
+
+/// Copies the stored blob `digest` into `out`, then checks its digest.
+fn copy_stored(store: &Store, digest: &Digest, size: u64, out: &mut Shaper) -> io::Result<()> {
+    let (file, _) = store
+        .open_stored_blob(digest)
+        .map_err(|e| io::Error::other(e.to_string()))?
+        .ok_or_else(|| io::Error::other(format!("blob {digest} went away")))?;
+    let mut hashed = DigestReader::new(file);
+    let copied = io::copy(&mut hashed, out)?;
+    let (actual, _) = hashed.finish();
+    if &actual != digest || copied != size {
+        return Err(io::Error::other(format!(
+            "stored blob {digest} read as {actual} ({copied} bytes, want {size}): reply cut short"
         )));
     }
     Ok(())

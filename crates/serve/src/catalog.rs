@@ -97,6 +97,41 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// The image name a push of `tag` to repository `name` gives: the full
+    /// name of the images `name` answers to already (one registry), else
+    /// `name` itself when its first component is a registry (`localhost`
+    /// or one with a `.` or `:`), else `localhost/NAME`, as podman names
+    /// local images. Ambiguous names are refused as they are for pulls.
+    pub fn push_target(&self, name: &RepoName, tag: &str) -> Result<String, ApiError> {
+        match self.repo(name) {
+            Ok(repo) => {
+                let full = self
+                    .entries
+                    .iter()
+                    .find(|entry| {
+                        entry.aliases.iter().any(|alias| alias == name.as_str())
+                            && repo.tags.contains_key(&entry.tag)
+                    })
+                    .map(|entry| entry.full.clone())
+                    .unwrap_or_else(|| name.as_str().to_string());
+                Ok(format!("{full}:{tag}"))
+            }
+            Err(error) if error.detail.get("candidates").is_some() => Err(error),
+            Err(_) => {
+                let first = name.as_str().split('/').next().unwrap_or("");
+                let has_registry = name.as_str().contains('/')
+                    && (first == "localhost" || first.contains('.') || first.contains(':'));
+                Ok(if has_registry {
+                    format!("{}:{tag}", name.as_str())
+                } else {
+                    format!("localhost/{}:{tag}", name.as_str())
+                })
+            }
+        }
+    }
+}
+
 /// The entry of image name `name`, if it has a tag.
 fn entry(name: &str, image: &Image) -> Option<Entry> {
     let parsed = reference::parse(name).ok()?;

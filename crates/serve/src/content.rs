@@ -1,17 +1,19 @@
 //! What an image is served as: its manifest, and the blobs that manifest
 //! names.
 //!
-//! strata can hand back byte-exactly an image's config (kept as received)
-//! and each layer's uncompressed tar (rebuilt from tar-split, checked
-//! against the diff id). A stored manifest that names only those blobs —
-//! the config by its digest and size, and each layer as a blob whose
-//! digest is the layer's diff id and whose size is the tar's — is served
-//! as its exact bytes, so its digest is kept. Any other image (pulled
-//! images, whose manifests name compressed blobs strata does not keep)
-//! gets a manifest generated from the store: an OCI image manifest in
-//! compact JSON naming the config with the OCI config media type and the
-//! layers as `application/vnd.oci.image.layer.v1.tar` blobs by diff id,
-//! the same bytes every time and the same ones `strata save` writes.
+//! strata can hand back byte-exactly an image's config (kept as received),
+//! each layer's uncompressed tar (rebuilt from tar-split, checked against
+//! the diff id), and the layer blobs an image keeps in the store's blobs
+//! (those of an image pushed into the server, compressed as the client
+//! sent them). A stored manifest that names only those blobs — the config
+//! by its digest and size, and each layer either as a blob whose digest
+//! is the layer's diff id and whose size is the tar's, or as a kept blob —
+//! is served as its exact bytes, so its digest is kept. Any other image
+//! (pulled images, whose manifests name compressed blobs strata does not
+//! keep) gets a manifest generated from the store: an OCI image manifest
+//! in compact JSON naming the config with the OCI config media type and
+//! the layers as `application/vnd.oci.image.layer.v1.tar` blobs by diff
+//! id, the same bytes every time and the same ones `strata save` writes.
 
 use strata::digest::Digest;
 use strata::image::{Descriptor, Manifest, media};
@@ -48,6 +50,14 @@ pub enum Blob {
     Config(Vec<u8>),
     /// A layer's tar, rebuilt as it is sent.
     Layer(LayerBlob),
+    /// A blob the store keeps as a file (a pushed layer, as compressed
+    /// as the client sent it), `size` bytes.
+    Stored {
+        /// Its digest, checked as it is read.
+        digest: Digest,
+        /// Its length.
+        size: u64,
+    },
 }
 
 /// The layers of `image` as blobs, base first.
@@ -83,7 +93,7 @@ pub fn served(store: &Store, image: &Image) -> Result<Served, ApiError> {
     let layers = layers(store, image)?;
     for digest in &image.manifests {
         let bytes = store.blob(digest)?;
-        if let Some(media_type) = producible(&bytes, image, config.len() as u64, &layers) {
+        if let Some(media_type) = producible(store, &bytes, image, config.len() as u64, &layers) {
             return Ok(Served {
                 manifest: bytes,
                 media_type,
@@ -100,8 +110,10 @@ pub fn served(store: &Store, image: &Image) -> Result<Served, ApiError> {
 }
 
 /// The media type of stored manifest `bytes` when it names exactly the
-/// config of `image` (`config_size` bytes) and `layers` by diff id.
+/// config of `image` (`config_size` bytes) and, for each of `layers`,
+/// either its tar by diff id or a blob the store keeps.
 fn producible(
+    store: &Store,
     bytes: &[u8],
     image: &Image,
     config_size: u64,
@@ -116,7 +128,8 @@ fn producible(
             .iter()
             .zip(layers)
             .all(|(descriptor, layer)| {
-                descriptor.digest == layer.diff_id && descriptor.size == layer.size
+                (descriptor.digest == layer.diff_id && descriptor.size == layer.size)
+                    || store.stored_blob_size(&descriptor.digest) == Some(descriptor.size)
             });
     (config_fits && layers_fit).then(|| {
         manifest
@@ -160,6 +173,11 @@ pub fn find_blob(
         }
     }
     for image in images {
+        if let Some(blob) = stored_layer_blob(store, image, digest)? {
+            return Ok(Some(blob));
+        }
+    }
+    for image in images {
         for id in &image.layers {
             let layer = store.layer(id)?;
             if layer.diff_digest.as_ref() == Some(digest) {
@@ -173,6 +191,35 @@ pub fn find_blob(
                     size,
                 })));
             }
+        }
+    }
+    Ok(None)
+}
+
+/// Blob `digest` when a served manifest of `image` names it as a layer
+/// blob the store keeps.
+fn stored_layer_blob(
+    store: &Store,
+    image: &Image,
+    digest: &Digest,
+) -> Result<Option<Blob>, ApiError> {
+    let Some(size) = store.stored_blob_size(digest) else {
+        return Ok(None);
+    };
+    for manifest in &image.manifests {
+        let bytes = store.blob(manifest)?;
+        let Ok(parsed) = Manifest::parse("a stored manifest", &bytes) else {
+            continue;
+        };
+        if parsed
+            .layers
+            .iter()
+            .any(|layer| &layer.digest == digest && layer.size == size)
+        {
+            return Ok(Some(Blob::Stored {
+                digest: digest.clone(),
+                size,
+            }));
         }
     }
     Ok(None)

@@ -2,8 +2,6 @@
 //! digest it carries, then the store. Runs on a blocking thread (the
 //! store is synchronous).
 
-use std::sync::Arc;
-
 use hyper::StatusCode;
 use serde_json::json;
 use strata::Store;
@@ -16,6 +14,7 @@ use crate::names::{ManifestRef, RepoName, parse_digest};
 use crate::ranges::{self, Multipart, Ranges};
 use crate::reply::{ApiError, Body, Reply};
 use crate::route::{Route, query_value};
+use crate::state::State;
 
 /// What the handler reads of a request.
 #[derive(Debug, Clone)]
@@ -28,22 +27,30 @@ pub struct Request {
     pub query: Option<String>,
     /// The `Range` header, if any.
     pub range: Option<String>,
+    /// The `Content-Range` header, if any (a chunk of an upload).
+    pub content_range: Option<String>,
 }
 
-/// The reply to `request`.
-pub fn handle(store: &Arc<Store>, request: &Request) -> Reply {
-    respond(store, request).unwrap_or_else(ApiError::into_reply)
+/// The reply to a request that reads (or to a write this server does not
+/// take: see [`crate::push`] for those it does).
+pub fn handle(state: &State, request: &Request) -> Reply {
+    respond(state, request).unwrap_or_else(ApiError::into_reply)
 }
 
-fn respond(store: &Arc<Store>, request: &Request) -> Result<Reply, ApiError> {
+fn respond(state: &State, request: &Request) -> Result<Reply, ApiError> {
+    let store = &state.store;
     let route = Route::of(&request.path);
     let method = request.method.as_str();
     if !matches!(method, "GET" | "HEAD") {
-        return Err(ApiError::unsupported(method, route.writes(method)));
+        return Err(match route.writes(method) {
+            "pushes" if state.writes.is_none() => ApiError::read_only(method),
+            what => ApiError::unsupported(method, what),
+        });
     }
     match route {
         Route::Base => Ok(Reply::new(StatusCode::OK).json(&json!({}))),
-        Route::Upload => Err(ApiError::unsupported(method, "pushes")),
+        Route::Upload { .. } if state.writes.is_none() => Err(ApiError::read_only(method)),
+        Route::Upload { .. } => Err(ApiError::not_found(&request.path)),
         Route::Referrers => Err(ApiError::referrers()),
         Route::Unknown => Err(ApiError::not_found(&request.path)),
         Route::Manifest { name, reference } => {
@@ -53,7 +60,7 @@ fn respond(store: &Arc<Store>, request: &Request) -> Result<Reply, ApiError> {
         Route::Blob { name, digest } => {
             let name = RepoName::parse(name)?;
             blob(
-                store,
+                state,
                 &name,
                 &parse_digest(digest)?,
                 request.range.as_deref(),
@@ -99,19 +106,40 @@ fn by_digest(
     Ok(None)
 }
 
-/// A blob, whole or in ranges.
+/// A blob, whole or in ranges: one the repository's served manifests
+/// name, or one pushed or mounted into it by this server (before a
+/// manifest names it). A blob pushed to one repository is not found in
+/// another; a client that knows where it is mounts it.
 fn blob(
-    store: &Store,
+    state: &State,
     name: &RepoName,
     digest: &Digest,
     range: Option<&str>,
 ) -> Result<Reply, ApiError> {
-    let repo = Catalog::load(store)?.repo(name)?;
-    let blob = content::find_blob(store, &repo.images(), digest)?
+    let store = &state.store;
+    let pushed = || {
+        let writes = state.writes.as_ref()?;
+        writes.is_linked(name.as_str(), digest).then_some(())?;
+        let size = store.stored_blob_size(digest)?;
+        Some(Blob::Stored {
+            digest: digest.clone(),
+            size,
+        })
+    };
+    let found = match Catalog::load(store)?.repo(name) {
+        Ok(repo) => content::find_blob(store, &repo.images(), digest)?,
+        Err(error) => match pushed() {
+            Some(blob) => Some(blob),
+            None => return Err(error),
+        },
+    };
+    let blob = found
+        .or_else(pushed)
         .ok_or_else(|| ApiError::blob_unknown(name.as_str(), digest.as_str()))?;
     let size = match &blob {
         Blob::Config(bytes) => bytes.len() as u64,
         Blob::Layer(layer) => layer.size,
+        Blob::Stored { size, .. } => *size,
     };
     let reply = |status| {
         Reply::new(status)

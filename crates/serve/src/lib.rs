@@ -1,11 +1,13 @@
 //! `strata serve`: a strata store served as an OCI distribution (v1.1)
-//! registry, read-only for now.
+//! registry.
 //!
 //! [`serve`] (or [`Server::bind`] then [`Server::run`]) answers
 //! `GET /v2/`, `GET`/`HEAD` of manifests (by tag or digest) and blobs
-//! (with `Range`: single, suffix and multiple ranges), and tag lists with
-//! `n`/`last` pagination. Pushes and deletes are not served yet: every
-//! other method answers 405 with the code `UNSUPPORTED`.
+//! (with `Range`: single, suffix and multiple ranges), tag lists with
+//! `n`/`last` pagination, and pushes (upload sessions, monolithic
+//! uploads, cross-repository mounts, manifest `PUT`s), which land as
+//! images of the store, unless [`ServeOptions::read_only`]. Deletes are
+//! not served yet: they answer 405 with the code `UNSUPPORTED`.
 //!
 //! What each image is served as, and which repository names reach it,
 //! is in the modules `content` and `catalog` and in docs/serve.md.
@@ -18,7 +20,7 @@
 //! use strata_serve::{ServeOptions, Server};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let store = Store::open_to_read(&StoreOptions::default())?;
+//! let store = Store::open(&StoreOptions::default())?;
 //! let server = Server::bind(store, &ServeOptions::default())?;
 //! eprintln!("listening on {}", server.local_addr());
 //! server.run()?; // until SIGTERM or SIGINT
@@ -33,16 +35,23 @@ mod catalog;
 mod content;
 mod handler;
 mod names;
+mod push;
+mod push_errors;
 mod ranges;
 mod reply;
 mod route;
 mod server;
+mod sessions;
+mod state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use strata::Store;
+
+use crate::sessions::Writes;
+use crate::state::State;
 
 /// The address served when none is given: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5000";
@@ -55,6 +64,12 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// How long requests in flight may take to finish after a stop signal.
     pub grace: Duration,
+    /// Refuse pushes (every write answers 405 `UNSUPPORTED`); the store
+    /// may then be one opened only to read.
+    pub read_only: bool,
+    /// The largest blob a push may upload; a bigger one is refused with
+    /// 413 `SIZE_INVALID` and its bytes thrown away.
+    pub max_blob: u64,
 }
 
 impl Default for ServeOptions {
@@ -62,6 +77,8 @@ impl Default for ServeOptions {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
             grace: Duration::from_secs(10),
+            read_only: false,
+            max_blob: u64::MAX,
         }
     }
 }
@@ -84,13 +101,17 @@ pub enum Error {
     /// SIGTERM and SIGINT could not be caught.
     #[error("cannot catch SIGTERM and SIGINT: {0}")]
     Signal(std::io::Error),
+    /// The store refused what serving pushes needs (a lease), or failed
+    /// to release it at the end.
+    #[error("{0}")]
+    Store(#[from] strata::Error),
 }
 
 /// A server bound to its address, not answering yet.
 pub struct Server {
     listener: std::net::TcpListener,
     address: SocketAddr,
-    store: Arc<Store>,
+    state: Arc<State>,
     grace: Duration,
     runtime: tokio::runtime::Runtime,
 }
@@ -110,10 +131,19 @@ impl Server {
             .thread_name("strata-serve")
             .build()
             .map_err(Error::Runtime)?;
+        let writes = match options.read_only {
+            true => None,
+            false => Some(Arc::new(Writes::new(&store)?)),
+        };
+        let state = State {
+            store: Arc::new(store),
+            writes,
+            max_blob: options.max_blob,
+        };
         Ok(Self {
             listener,
             address,
-            store: Arc::new(store),
+            state: Arc::new(state),
             grace: options.grace,
             runtime,
         })
@@ -129,17 +159,34 @@ impl Server {
     pub fn run(self) -> Result<(), Error> {
         let Self {
             listener,
-            store,
+            state,
             grace,
             runtime,
             ..
         } = self;
         let result = runtime.block_on(async {
             // Tokio's listener must be made inside the runtime.
-            server::run(listener, store, grace).await
+            server::run(listener, Arc::clone(&state), grace).await
         });
         runtime.shutdown_timeout(Duration::from_secs(1));
-        result
+        result?;
+        close_writes(state)
+    }
+}
+
+/// Cancels the uploads left open and releases the pushed blobs no image
+/// names, once no request holds the state any more.
+fn close_writes(state: Arc<State>) -> Result<(), Error> {
+    let Ok(state) = Arc::try_unwrap(state) else {
+        eprintln!("strata serve: requests still hold the store; the next strata command tidies up");
+        return Ok(());
+    };
+    let Some(writes) = state.writes else {
+        return Ok(());
+    };
+    match Arc::try_unwrap(writes) {
+        Ok(writes) => writes.close(&state.store).map_err(Error::from),
+        Err(_) => Ok(()),
     }
 }
 

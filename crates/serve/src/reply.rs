@@ -70,15 +70,23 @@ pub struct ApiError {
     pub message: String,
     /// What the request named.
     pub detail: Value,
+    /// Headers the reply carries besides the body's.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: String, detail: Value) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        detail: Value,
+    ) -> Self {
         Self {
             status,
             code,
             message,
             detail,
+            headers: Vec::new(),
         }
     }
 
@@ -160,7 +168,7 @@ impl ApiError {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "UNSUPPORTED",
-            format!("{what} are not served yet: strata serve is read-only (GET and HEAD)"),
+            format!("{what} are not served yet"),
             json!({ "method": method }),
         )
     }
@@ -215,7 +223,8 @@ impl ApiError {
         let body = json!({
             "errors": [{ "code": self.code, "message": self.message, "detail": self.detail }]
         });
-        let reply = Reply::new(self.status).json(&body);
+        let mut reply = Reply::new(self.status).json(&body);
+        reply.headers.extend(self.headers);
         if self.status == StatusCode::METHOD_NOT_ALLOWED {
             reply.header("Allow", "GET, HEAD")
         } else {

@@ -12,8 +12,12 @@ pub enum Route<'a> {
     Manifest { name: &'a str, reference: &'a str },
     /// `/v2/<name>/blobs/<digest>`.
     Blob { name: &'a str, digest: &'a str },
-    /// `/v2/<name>/blobs/uploads/...`.
-    Upload,
+    /// `/v2/<name>/blobs/uploads/` (a new upload) or
+    /// `/v2/<name>/blobs/uploads/<session>`.
+    Upload {
+        name: &'a str,
+        session: Option<&'a str>,
+    },
     /// `/v2/<name>/tags/list`.
     Tags { name: &'a str },
     /// `/v2/<name>/referrers/<digest>`.
@@ -31,8 +35,20 @@ impl<'a> Route<'a> {
         let Some(rest) = path.strip_prefix("/v2/") else {
             return Route::Unknown;
         };
-        if rest.contains("/blobs/uploads/") || rest.ends_with("/blobs/uploads") {
-            return Route::Upload;
+        if let Some(name) = rest
+            .strip_suffix("/blobs/uploads/")
+            .or_else(|| rest.strip_suffix("/blobs/uploads"))
+        {
+            return Route::Upload {
+                name,
+                session: None,
+            };
+        }
+        if let Some((name, session)) = rest.rsplit_once("/blobs/uploads/") {
+            return Route::Upload {
+                name,
+                session: Some(session),
+            };
         }
         let Some((head, last)) = rest.rsplit_once('/') else {
             return Route::Unknown;
@@ -53,8 +69,9 @@ impl<'a> Route<'a> {
     /// it is not served: `pushes` or `deletes`.
     pub fn writes(&self, method: &str) -> &'static str {
         match (self, method) {
+            (Route::Upload { .. }, _) => "pushes",
             (_, "DELETE") => "deletes",
-            (Route::Upload | Route::Manifest { .. } | Route::Blob { .. }, _) => "pushes",
+            (Route::Manifest { .. } | Route::Blob { .. }, _) => "pushes",
             _ => "methods other than GET and HEAD",
         }
     }
@@ -67,6 +84,35 @@ pub fn query_value<'q>(query: Option<&'q str>, key: &str) -> Option<&'q str> {
         .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
         .find(|(k, _)| *k == key)
         .map(|(_, v)| v)
+}
+
+/// The value of `key` in `query`, percent-decoded (`sha256%3A...` is
+/// `sha256:...`); `None` when absent or not UTF-8 once decoded.
+pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    let raw = query_value(query, key)?.as_bytes();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = raw
+            .get(i + 1..i + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match (raw[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -94,8 +140,20 @@ mod tests {
             Route::of("/v2/ns/app/tags/list"),
             Route::Tags { name: "ns/app" }
         );
-        assert_eq!(Route::of("/v2/ns/app/blobs/uploads/"), Route::Upload);
-        assert_eq!(Route::of("/v2/ns/app/blobs/uploads/abc"), Route::Upload);
+        assert_eq!(
+            Route::of("/v2/ns/app/blobs/uploads/"),
+            Route::Upload {
+                name: "ns/app",
+                session: None
+            }
+        );
+        assert_eq!(
+            Route::of("/v2/ns/app/blobs/uploads/abc"),
+            Route::Upload {
+                name: "ns/app",
+                session: Some("abc")
+            }
+        );
         assert_eq!(Route::of("/v2/ns/app/referrers/sha256:x"), Route::Referrers);
         for unknown in ["/", "/v1/", "/v2/x", "/v2/x/tags/all", "/v2//manifests"] {
             assert!(
@@ -111,5 +169,15 @@ mod tests {
         assert_eq!(query_value(Some("n=2&last=b"), "last"), Some("b"));
         assert_eq!(query_value(Some("n"), "n"), Some(""));
         assert_eq!(query_value(None, "n"), None);
+    }
+
+    #[test]
+    fn query_params_are_percent_decoded() {
+        let query = Some("digest=sha256%3Aab&from=a%2Fb&bad=%zz&plus=a+b");
+        assert_eq!(query_param(query, "digest").as_deref(), Some("sha256:ab"));
+        assert_eq!(query_param(query, "from").as_deref(), Some("a/b"));
+        assert_eq!(query_param(query, "bad").as_deref(), Some("%zz"));
+        assert_eq!(query_param(query, "plus").as_deref(), Some("a b"));
+        assert_eq!(query_param(Some("d=%ff"), "d"), None);
     }
 }

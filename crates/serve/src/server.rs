@@ -1,6 +1,7 @@
 //! The HTTP side: a listener, one task per connection (HTTP/1.1 with
-//! keep-alive), each request handled on a blocking thread, one log line
-//! per request on stderr, and a graceful stop on SIGTERM or SIGINT.
+//! keep-alive), each read handled on a blocking thread and each push by
+//! [`crate::push`] as its body arrives, one log line per request on
+//! stderr, and a graceful stop on SIGTERM or SIGINT.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,13 +17,15 @@ use hyper::service::service_fn;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use strata::Store;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::Error;
 use crate::handler::{self, Request};
+use crate::push;
 use crate::reply::{ApiError, Body, Reply};
+use crate::route::Route;
+use crate::state::State;
 
 /// How long a client may take to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,7 +37,7 @@ type HttpBody = BoxBody<Bytes, std::io::Error>;
 /// finish for at most `grace`.
 pub async fn run(
     listener: std::net::TcpListener,
-    store: Arc<Store>,
+    state: Arc<State>,
     grace: Duration,
 ) -> Result<(), Error> {
     let listener = TcpListener::from_std(listener).map_err(Error::Runtime)?;
@@ -45,8 +48,8 @@ pub async fn run(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let store = Arc::clone(&store);
-                    let service = service_fn(move |request| answer(Arc::clone(&store), peer, request));
+                    let state = Arc::clone(&state);
+                    let service = service_fn(move |request| answer(Arc::clone(&state), peer, request));
                     let connection = http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(HEADER_TIMEOUT)
@@ -79,7 +82,7 @@ pub async fn run(
 
 /// Answers one request and logs it.
 async fn answer(
-    store: Arc<Store>,
+    state: Arc<State>,
     peer: SocketAddr,
     request: hyper::Request<Incoming>,
 ) -> Result<Response<HttpBody>, Infallible> {
@@ -96,22 +99,32 @@ async fn answer(
         path: request.uri().path().to_string(),
         query: request.uri().query().map(str::to_string),
         range: header(hyper::header::RANGE),
+        content_range: header(hyper::header::CONTENT_RANGE),
     };
     let target = request
         .uri()
         .path_and_query()
         .map_or_else(|| asked.path.clone(), |pq| pq.as_str().to_string());
-    let handled = {
-        let store = Arc::clone(&store);
-        let asked = asked.clone();
-        tokio::task::spawn_blocking(move || handler::handle(&store, &asked)).await
+    let route = Route::of(&asked.path);
+    let pushing = matches!(route, Route::Upload { .. })
+        || (matches!(route, Route::Manifest { .. }) && asked.method == "PUT");
+    let reply = match state.writes.clone() {
+        Some(writes) if pushing => {
+            push::answer(&state, &writes, &asked, route, request.into_body()).await
+        }
+        _ => {
+            let state = Arc::clone(&state);
+            let asked = asked.clone();
+            tokio::task::spawn_blocking(move || handler::handle(&state, &asked))
+                .await
+                .unwrap_or_else(|error| {
+                    ApiError::internal_message(format!("the request failed: {error}")).into_reply()
+                })
+        }
     };
-    let reply = handled.unwrap_or_else(|error| {
-        ApiError::internal_message(format!("the request failed: {error}")).into_reply()
-    });
     let status = reply.status;
     let length = content_length(&reply);
-    let response = build(reply, asked.method == "HEAD", store);
+    let response = build(reply, asked.method == "HEAD", Arc::clone(&state.store));
     eprintln!(
         "{peer} \"{} {target}\" {} {length} {}ms",
         asked.method,
@@ -131,7 +144,7 @@ fn content_length(reply: &Reply) -> String {
 }
 
 /// The HTTP response of `reply`; without its body for a `HEAD`.
-fn build(reply: Reply, head: bool, store: Arc<Store>) -> Response<HttpBody> {
+fn build(reply: Reply, head: bool, store: Arc<strata::Store>) -> Response<HttpBody> {
     let mut builder = Response::builder()
         .status(reply.status)
         .header("Docker-Distribution-API-Version", "registry/2.0");

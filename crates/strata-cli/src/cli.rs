@@ -94,8 +94,8 @@ pub enum Command {
     Login(LoginArgs),
     /// Forget the credentials recorded for a registry.
     Logout(LogoutArgs),
-    /// Serve the store as an OCI registry, read-only: pulls only, pushes
-    /// and deletes are not served yet (docs/serve.md).
+    /// Serve the store as an OCI registry: pulls, and pushes that land as
+    /// images (docs/serve.md).
     #[command(long_about = SERVE_ABOUT)]
     Serve(ServeArgs),
     /// Check the store; with --repair, fix what can be fixed.

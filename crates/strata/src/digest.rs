@@ -32,7 +32,7 @@ impl Digest {
         Self::from_hasher(Sha256::new_with_prefix(bytes))
     }
 
-    fn from_hasher(hasher: Sha256) -> Self {
+    pub(crate) fn from_hasher(hasher: Sha256) -> Self {
         Self(format!("sha256:{}", hex::encode(hasher.finalize())))
     }
 
@@ -67,7 +67,7 @@ impl From<Digest> for String {
 }
 
 /// Counts and hashes the bytes read through it.
-pub(crate) struct DigestReader<R> {
+pub struct DigestReader<R> {
     inner: R,
     hasher: Sha256,
     count: u64,

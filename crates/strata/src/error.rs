@@ -254,6 +254,14 @@ pub enum Error {
     /// A request that makes no sense for this layer or store.
     #[error("{0}")]
     Invalid(String),
+    /// A manifest names a blob the store does not have (a push whose
+    /// manifest came before its blobs).
+    #[error("blob {0} is not in the store")]
+    BlobNotFound(String),
+    /// Content strata understands but does not keep (an image index or an
+    /// artifact pushed as an image); the message says what and why.
+    #[error("{0}")]
+    Unsupported(String),
     /// A path given to write an output to cannot take it (a directory, a
     /// socket, a path that changed while it was written).
     #[error("cannot write to {path}: {reason}")]

@@ -6,14 +6,18 @@ use clap::Args;
 
 /// The long help of `strata serve`.
 pub const SERVE_ABOUT: &str = "\
-Serve the store as an OCI distribution registry (API v1.1), READ-ONLY.
+Serve the store as an OCI distribution registry (API v1.1).
 
 Clients pull with HOST:PORT/REPOSITORY:TAG, where an image named
 REGISTRY/PATH:TAG is the repository PATH (localhost/sample:1 is sample:1,
 docker.io/library/alpine:3.20 is library/alpine:3.20), or REGISTRY/PATH.
-Served: GET /v2/, manifests and blobs (GET, HEAD, Range), tag lists.
+Served: GET /v2/, manifests and blobs (GET, HEAD, Range), tag lists, and
+pushes: a push of REPOSITORY:TAG lands as an image of the store, checked
+like a load, named as the repository's images are (localhost/REPOSITORY
+for a new one), with its manifest and compressed layers kept so it is
+served back with the same digest. --read-only refuses pushes.
 
-NOT SERVED YET: pushes and deletes (405 UNSUPPORTED), authentication,
+NOT SERVED YET: deletes (405 UNSUPPORTED), image indexes, authentication,
 TLS, the referrers API. Plain HTTP only: clients need
 --tls-verify=false (skopeo: --src-tls-verify=false).
 
@@ -25,4 +29,11 @@ pub struct ServeArgs {
     /// Address to listen on (port 0: any free port, printed on stderr).
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:5000")]
     pub listen: SocketAddr,
+    /// Refuse pushes; the store is then only read (a user who may read it
+    /// but not write it can serve it).
+    #[arg(long)]
+    pub read_only: bool,
+    /// The largest blob a push may upload, in bytes (default: no limit).
+    #[arg(long, value_name = "BYTES")]
+    pub max_blob_size: Option<u64>,
 }

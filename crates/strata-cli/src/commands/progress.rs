@@ -129,6 +129,9 @@ impl Transfers {
         let style = ProgressStyle::with_template(&format!("{what} {{spinner}} {{binary_bytes}}"))
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
         let bar = self.bars.add(ProgressBar::new_spinner().with_style(style));
+        // Drawn at once, as the blob bars are: a short transfer would
+        // otherwise end before the first steady tick shows it.
+        bar.tick();
         bar.enable_steady_tick(std::time::Duration::from_millis(100));
         bar
     }

@@ -1,5 +1,5 @@
-//! `strata serve`: the store as a read-only registry, through the public
-//! API of `strata-serve`.
+//! `strata serve`: the store as a registry, through the public API of
+//! `strata-serve`.
 
 use anyhow::Result;
 use strata::Store;
@@ -11,6 +11,8 @@ use crate::cli::ServeArgs;
 pub fn serve(store: Store, args: &ServeArgs) -> Result<()> {
     let options = ServeOptions {
         listen: args.listen,
+        read_only: args.read_only,
+        max_blob: args.max_blob_size.unwrap_or(u64::MAX),
         ..ServeOptions::default()
     };
     let server = Server::bind(store, &options)?;

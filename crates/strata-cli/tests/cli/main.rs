@@ -19,6 +19,8 @@ mod pull;
 mod push;
 mod serve;
 mod serve_protocol;
+mod serve_push;
+mod serve_push_protocol;
 mod serve_support;
 mod store_commands;
 mod store_containers;

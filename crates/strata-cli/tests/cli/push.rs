@@ -152,7 +152,7 @@ fn podman_and_docker_read_what_strata_pushes_and_strata_what_podman_pushes() {
 
 /// The podman given, with the (empty) auth file its environment names:
 /// podman's push and pull fail when that file is missing.
-fn with_auth_file(podman: Podman) -> Podman {
+pub fn with_auth_file(podman: Podman) -> Podman {
     let config = podman.dir().join("config");
     std::fs::create_dir_all(&config).expect("podman config dir");
     std::fs::write(config.join("auth.json"), "{}").expect("auth file");

@@ -11,7 +11,7 @@ use std::io::Read;
 use testkit::peers::{Dockerd, Podman, sample_image, skopeo_ok};
 use testkit::registry::{Registry, Target};
 
-use crate::serve_support::Served;
+use crate::serve_support::{Served, files};
 use crate::store_support::CliStore;
 
 /// The image `name`'s `image inspect` JSON in store `s`.
@@ -233,28 +233,6 @@ fn a_big_layer_streams_in_flat_memory_and_sigterm_lets_it_finish() {
         "the reply in flight finished after SIGTERM"
     );
     assert!(served.stop(), "then it exits cleanly");
-}
-
-/// Every file of `dir`, by path relative to it.
-fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(path) = todo.pop() {
-        for entry in std::fs::read_dir(&path).expect("read dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                let name = path
-                    .strip_prefix(dir)
-                    .expect("under dir")
-                    .display()
-                    .to_string();
-                out.insert(name, std::fs::read(&path).expect("read file"));
-            }
-        }
-    }
-    out
 }
 
 #[test]

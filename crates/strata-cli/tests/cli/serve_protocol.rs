@@ -1,11 +1,12 @@
 //! The distribution API of `strata serve`, seen with a plain HTTP client:
 //! every endpoint, the sizes and digests of `HEAD`, `Range` (single,
 //! suffix, multiple, unsatisfiable), tag pagination, each error code,
-//! hostile names and digests, and 405 for every push or delete.
+//! hostile names and digests, and 405 for every delete and for pushes to a
+//! server started with `--read-only`.
 
 use testkit::peers::{SampleImage, sample_image};
 
-use crate::serve_support::{Reply, Served};
+use crate::serve_support::{Served, expect_error, sha};
 use crate::store_support::CliStore;
 
 /// A store with the sample image tagged `sample:1`, `:2`, `:3`, `:a`, and
@@ -24,20 +25,6 @@ fn fixture() -> (CliStore, SampleImage) {
         s.ok(&["image", "tag", &image.name, name]);
     }
     (s, image)
-}
-
-fn sha(body: &[u8]) -> String {
-    format!("sha256:{}", testkit::sha256(body))
-}
-
-fn expect_error(reply: &Reply, status: u16, code: &str) {
-    assert_eq!(
-        (reply.status, reply.code().as_str()),
-        (status, code),
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    assert_eq!(reply.header("content-type"), "application/json");
 }
 
 #[test]
@@ -269,9 +256,9 @@ fn errors_have_the_spec_codes() {
 }
 
 #[test]
-fn pushes_and_deletes_answer_405() {
+fn pushes_to_a_read_only_server_and_deletes_answer_405() {
     let (s, image) = fixture();
-    let served = Served::start(&s);
+    let served = Served::start_with(&s, &["--read-only"]);
     let cases = [
         ("POST", "/v2/sample/blobs/uploads/".to_string(), "pushes"),
         (
@@ -301,10 +288,11 @@ fn pushes_and_deletes_answer_405() {
         let reply = served.request(method, path, &[("Content-Length", "0")]);
         expect_error(&reply, 405, "UNSUPPORTED");
         let message = reply.json()["errors"][0]["message"].to_string();
-        assert!(
-            message.contains(&format!("{what} are not served yet")),
-            "{method} {path}: {message}"
-        );
+        let expected = match *what {
+            "pushes" => "this strata serve is read-only (--read-only)".to_string(),
+            _ => format!("{what} are not served yet"),
+        };
+        assert!(message.contains(&expected), "{method} {path}: {message}");
     }
     let still = served.request("GET", "/v2/sample/tags/list", &[]);
     assert_eq!(

@@ -23,8 +23,15 @@ impl Served {
     /// Starts `strata serve --listen 127.0.0.1:0` on `store` and waits for
     /// its `listening on ADDRESS` line.
     pub fn start(store: &CliStore) -> Served {
+        Self::start_with(store, &[])
+    }
+
+    /// [`Served::start`] with more arguments (`--read-only`, ...).
+    pub fn start_with(store: &CliStore, extra: &[&str]) -> Served {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
         let mut child = store
-            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .command(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -123,6 +130,15 @@ impl Served {
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
         request(&self.addr, method, path, headers)
     }
+
+    /// `method` of `path` with `headers` and `body` (its `Content-Length`
+    /// added).
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let len = body.len().to_string();
+        let mut all = headers.to_vec();
+        all.push(("Content-Length", &len));
+        exchange(&self.addr, method, path, &all, body)
+    }
 }
 
 impl Drop for Served {
@@ -195,6 +211,12 @@ pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -
 /// [`request`], reading until the server closes or breaks the
 /// connection, whatever the body's length.
 pub fn request_unchecked(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    exchange(addr, method, path, headers, &[])
+}
+
+/// Sends one request with `body` on a new connection and reads the reply
+/// until the server closes the connection.
+fn exchange(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
@@ -205,6 +227,7 @@ pub fn request_unchecked(addr: &str, method: &str, path: &str, headers: &[(&str,
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).expect("send");
+    stream.write_all(body).expect("send the body");
     let mut raw = Vec::new();
     let mut buf = [0; 64 << 10];
     loop {
@@ -242,4 +265,52 @@ fn parse(raw: &[u8]) -> Reply {
         headers,
         body,
     }
+}
+
+/// `sha256:` and the hex digest of `bytes`.
+pub fn sha(bytes: &[u8]) -> String {
+    format!("sha256:{}", testkit::sha256(bytes))
+}
+
+/// Asserts `reply` is an error of the API with `status` and `code`.
+pub fn expect_error(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (status, code),
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.header("content-type"), "application/json");
+}
+
+/// Asserts `reply` has `status`, showing its body otherwise.
+pub fn expect_status(reply: &Reply, status: u16) {
+    assert_eq!(
+        reply.status,
+        status,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+}
+
+/// Every file of `dir`, by path relative to it.
+pub fn files(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(path) = todo.pop() {
+        for entry in std::fs::read_dir(&path).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let name = path
+                    .strip_prefix(dir)
+                    .expect("under dir")
+                    .display()
+                    .to_string();
+                out.insert(name, std::fs::read(&path).expect("read file"));
+            }
+        }
+    }
+    out
 }

@@ -170,7 +170,7 @@ pub(crate) trait Visitor {
     }
 
     /// Whether a hard-linked regular file whose metadata matches on both
-    /// sides is also compared by link count and contents. A file replaced
+    /// sides is also compared by contents. A file replaced
     /// by a hard link to another of the same size and time looks
     /// unchanged to the metadata alone; a visitor that must reproduce the
     /// tree (the changeset writer) asks for the closer look, which reads
@@ -456,8 +456,8 @@ impl<V: Visitor> Walker<'_, V> {
     }
 
     /// For a visitor that asks (see [`Visitor::compares_linked_contents`]):
-    /// whether a regular file linked more than once on either side has a
-    /// different link count or different contents.
+    /// whether a regular file linked more than once on either side has
+    /// different contents.
     fn linked_contents_differ(
         &self,
         old: BorrowedFd<'_>,
@@ -473,9 +473,9 @@ impl<V: Visitor> Walker<'_, V> {
         {
             return Ok(false);
         }
-        if old_meta.nlink != new_meta.nlink {
-            return Ok(true);
-        }
+        // Contents only, not link counts: those differ between drivers
+        // for the same tree (overlay's copy-up breaks links to lower
+        // files), and a changeset must not depend on the driver.
         let open = |dir, side| open_file_at(dir, name).map_err(|e| self.err("open", side, e));
         let (old_file, new_file) = (open(old, Side::Old)?, open(new, Side::New)?);
         same_bytes(old_file, new_file)

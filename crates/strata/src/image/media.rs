@@ -36,3 +36,8 @@ pub fn is_manifest(media_type: &str) -> bool {
 pub fn is_index(media_type: &str) -> bool {
     matches!(media_type, OCI_INDEX | DOCKER_MANIFEST_LIST)
 }
+
+/// Whether `media_type` is an image config (OCI or Docker).
+pub fn is_config(media_type: &str) -> bool {
+    media_type == OCI_CONFIG || media_type == DOCKER_CONFIG
+}

@@ -174,6 +174,7 @@ impl Store {
                     .iter()
                     .map(|name| super::image_names::local_name(name))
                     .collect::<Result<_>>()?,
+                blobs: Vec::new(),
             },
         )
     }

@@ -114,6 +114,15 @@ const MIGRATIONS: &[&str] = &[
         seen INTEGER NOT NULL,
         PRIMARY KEY (diff_id, digest, host, repository)
      );",
+    // 7: layer blobs (compressed, as a registry holds them) that an
+    // image's manifests name and the store keeps in `blobs/` so the image
+    // can be served with those manifests; named like its config.
+    "CREATE TABLE image_blobs (
+        image_id TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        PRIMARY KEY (image_id, digest)
+     );
+     CREATE INDEX image_blobs_by_digest ON image_blobs(digest);",
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema

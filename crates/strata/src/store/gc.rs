@@ -266,6 +266,10 @@ impl Store {
                 &[],
             ),
             (
+                "SELECT substr(b.digest, 8) FROM image_blobs b JOIN images i ON i.id = b.image_id",
+                &[],
+            ),
+            (
                 "SELECT substr(b.digest, 8) FROM lease_blobs b JOIN leases s ON s.id = b.lease_id \
                  WHERE s.expires IS NULL OR s.expires > ?1",
                 &[&now],
@@ -396,6 +400,8 @@ pub(crate) fn blob_named(conn: &Connection, digest: &Digest) -> Result<bool> {
         "SELECT 1 FROM images WHERE id = substr(?1, 8)",
         "SELECT 1 FROM images, json_each(images.manifests) j WHERE j.value = ?1 LIMIT 1",
         "SELECT 1 FROM lease_blobs WHERE digest = ?1 LIMIT 1",
+        "SELECT 1 FROM image_blobs b JOIN images i ON i.id = b.image_id \
+         WHERE b.digest = ?1 LIMIT 1",
     ];
     for sql in queries {
         let found: Option<i64> = conn

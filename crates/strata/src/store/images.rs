@@ -59,6 +59,10 @@ pub struct NewImage {
     pub manifests: Vec<Vec<u8>>,
     /// Names to give it (normalized first; taken from images that have them).
     pub names: Vec<String>,
+    /// Layer blobs its manifests name that are in the store's blobs
+    /// already (held by `lease`): kept as long as the image is, so it can
+    /// be served with those manifests.
+    pub blobs: Vec<Digest>,
 }
 
 /// What removing an image did.
@@ -145,6 +149,12 @@ impl Store {
                 size as i64,
             ])?;
             add_names(conn, &id, &names)?;
+            for digest in &new.blobs {
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO image_blobs (image_id, digest) VALUES (?1, ?2)",
+                )?
+                .execute(params![id, digest.as_str()])?;
+            }
             get(conn, &id)?.ok_or_else(|| Error::ImageNotFound(id.clone()))
         })
     }
@@ -277,13 +287,19 @@ impl Store {
                 .execute([id])?;
             conn.prepare_cached("DELETE FROM images WHERE id = ?1")?
                 .execute([id])?;
-            Ok(image)
+            let kept: Vec<Digest> = conn
+                .prepare_cached("DELETE FROM image_blobs WHERE image_id = ?1 RETURNING digest")?
+                .query_map([id], |row| row.get::<_, String>(0))?
+                .filter_map(|digest| digest.ok().and_then(|d| Digest::parse(&d).ok()))
+                .collect();
+            Ok(image.map(|image| (image, kept)))
         })?
         else {
             return Ok(());
         };
+        let (image, kept) = image;
         self.write(|conn| {
-            for digest in image.manifests.iter().chain([&image.digest()]) {
+            for digest in image.manifests.iter().chain([&image.digest()]).chain(&kept) {
                 if !super::gc::blob_named(conn, digest)? {
                     self.remove_blob(digest)?;
                 }

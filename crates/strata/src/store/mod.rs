@@ -57,6 +57,7 @@ mod downloads;
 mod fsck;
 mod gc;
 mod prune;
+mod uploads;
 mod usage;
 
 // Internals.
@@ -95,6 +96,7 @@ pub(crate) use options::ResolvedOptions;
 pub use options::StoreOptions;
 pub use prune::{PruneOptions, PruneReport, SystemPruneReport};
 pub use transfer::ToSaveItems;
+pub use uploads::Upload;
 pub use usage::{ContainerUsage, DiskUsage, ImageUsage};
 
 use crate::driver::{self, Driver};

@@ -91,7 +91,7 @@ pub(crate) fn load_archive_selected(
         };
         let archive = ArchiveIn::open_told(input, lease.dir(), options.progress)?;
         let plans = docker_archive::plans(&archive, reference)?;
-        import_plans(store, &lease, &archive, plans, names, options)
+        import_plans(store, &lease, &archive, plans, names, &[], options)
     })();
     finish(store, lease, loaded)
 }
@@ -108,25 +108,32 @@ pub(crate) fn load_layout(
     let loaded = (|| {
         let source = super::source::DirSource::new(dir)?;
         let plans = super::oci_layout::plans(&source, reference)?;
-        import_plans(store, &lease, &source, plans, names, options)
+        import_plans(store, &lease, &source, plans, names, &[], options)
     })();
     finish(store, lease, loaded)
 }
 
 /// Releases the lease; on failure that deletes what the load made.
-fn finish(store: &Store, lease: Lease, loaded: Result<LoadReport>) -> Result<LoadReport> {
+pub(crate) fn finish(
+    store: &Store,
+    lease: Lease,
+    loaded: Result<LoadReport>,
+) -> Result<LoadReport> {
     let released = store.release(lease);
     let report = loaded?;
     released?;
     Ok(report)
 }
 
-fn import_plans(
+/// Imports `plans` from `source` under `lease`; each image keeps the
+/// stored blobs `keep` (see [`NewImage::blobs`]).
+pub(crate) fn import_plans(
     store: &Store,
     lease: &Lease,
     source: &dyn Source,
     plans: Vec<Plan>,
     names: Option<&[String]>,
+    keep: &[Digest],
     options: &LoadOptions<'_>,
 ) -> Result<LoadReport> {
     if plans.is_empty() {
@@ -156,6 +163,7 @@ fn import_plans(
                 config: image.plan.config,
                 manifests: image.manifests,
                 names: image.names,
+                blobs: keep.to_vec(),
             },
         )?;
         report.images.push(image);

@@ -14,6 +14,7 @@ mod location;
 mod oci_layout;
 mod plan;
 mod progress;
+mod pushed;
 mod registry;
 mod save;
 mod source;

@@ -161,6 +161,7 @@ fn blobs_of_a_load_in_progress_are_kept() {
             config: image.config.clone(),
             manifests: vec![image.oci_manifest()],
             names: vec![],
+            blobs: Vec::new(),
         },
     );
     assert!(committed.is_err());
@@ -201,6 +202,7 @@ fn an_expired_lease_is_released_by_gc_even_with_its_owner_alive() {
         config: image.config.clone(),
         manifests: vec![image.oci_manifest()],
         names: vec![],
+        blobs: Vec::new(),
     };
     assert!(t.store.commit_image(&lease, &new).is_err());
     assert_eq!(blob_names(&t).len(), 2);

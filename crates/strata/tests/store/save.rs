@@ -78,6 +78,7 @@ pub(crate) fn make_image(
         config: config_for(&diff_ids, label),
         manifests,
         names: names.iter().map(|n| n.to_string()).collect(),
+        blobs: Vec::new(),
     };
     let image = store.commit_image(&lease, &new).expect("commit image");
     store.release(lease).expect("release");

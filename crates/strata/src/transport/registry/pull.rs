@@ -288,6 +288,7 @@ fn bring_in(
             config: resolved.config.clone(),
             manifests: vec![resolved.manifest.clone()],
             names,
+            blobs: Vec::new(),
         },
     )?;
     store.remember_blob_sources(&sources_of(client, repository, resolved))?;

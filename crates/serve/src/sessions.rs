@@ -1,0 +1,170 @@
+//! What a server that takes pushes keeps between requests: the upload
+//! sessions in progress (each a [`strata::Upload`] known by its id), and
+//! one lease that holds the blobs pushed so far until a manifest puts
+//! them in an image.
+//!
+//! A session is taken out of the table while a request writes to it, so
+//! two requests cannot write the same upload at once; a request that ends
+//! without giving it back (the client went away mid-body) takes the
+//! session with it, and its bytes are thrown away.
+//!
+//! When the server stops, sessions still open are cancelled and the lease
+//! released, which removes the pushed blobs no image names. A server
+//! killed instead leaves that to the next process that opens the store.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use strata::digest::Digest;
+use strata::{Lease, Store, Upload};
+
+use crate::reply::ApiError;
+
+/// The write side of a server.
+pub struct Writes {
+    pending: Lease,
+    sessions: Mutex<HashMap<String, Session>>,
+    /// Blobs pushed (or mounted) into each repository by this server, so
+    /// the repository serves them before a manifest names them, as a
+    /// registry does (docker checks each blob it uploaded that way).
+    linked: Mutex<HashSet<(String, Digest)>>,
+}
+
+/// One upload in progress.
+struct Session {
+    /// The repository it was started in.
+    repo: String,
+    /// The upload; `None` while a request writes to it.
+    upload: Option<Upload>,
+}
+
+impl Writes {
+    /// Starts the lease that holds pushed blobs.
+    pub fn new(store: &Store) -> Result<Self, strata::Error> {
+        Ok(Self {
+            pending: store.lease()?,
+            sessions: Mutex::new(HashMap::new()),
+            linked: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Records that blob `digest` was pushed or mounted into `repo`.
+    pub fn link(&self, repo: &str, digest: &Digest) {
+        self.linked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((repo.to_string(), digest.clone()));
+    }
+
+    /// Whether blob `digest` was pushed or mounted into `repo`.
+    pub fn is_linked(&self, repo: &str, digest: &Digest) -> bool {
+        self.linked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&(repo.to_string(), digest.clone()))
+    }
+
+    /// The lease pushed blobs are held by.
+    pub fn pending(&self) -> &Lease {
+        &self.pending
+    }
+
+    fn table(&self) -> MutexGuard<'_, HashMap<String, Session>> {
+        // A panic while the table was held leaves it consistent (each
+        // change is one insert or remove), so a poisoned lock is used.
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records `upload` as a session of `repo`; returns its id.
+    pub fn open(&self, repo: &str, upload: Upload) -> String {
+        let id = upload.id().to_string();
+        self.table().insert(
+            id.clone(),
+            Session {
+                repo: repo.to_string(),
+                upload: Some(upload),
+            },
+        );
+        id
+    }
+
+    /// Takes session `id` of `repo` out to write to it.
+    pub fn take(self: &Arc<Self>, repo: &str, id: &str) -> Result<Taken, ApiError> {
+        let mut table = self.table();
+        let session = table
+            .get_mut(id)
+            .filter(|session| session.repo == repo)
+            .ok_or_else(|| ApiError::upload_unknown(id))?;
+        let upload = session
+            .upload
+            .take()
+            .ok_or_else(|| ApiError::upload_busy(id))?;
+        Ok(Taken {
+            writes: Arc::clone(self),
+            id: id.to_string(),
+            upload: Some(upload),
+        })
+    }
+
+    /// Ends the server's writes: open sessions are cancelled, and the
+    /// lease released (removing pushed blobs no image names).
+    pub fn close(self, store: &Store) -> Result<(), strata::Error> {
+        let sessions = std::mem::take(&mut *self.table());
+        for (_, session) in sessions {
+            if let Some(upload) = session.upload {
+                store.cancel_upload(upload)?;
+            }
+        }
+        store.release(self.pending).map(drop)
+    }
+}
+
+/// A session taken out of the table. Given back with [`Taken::give_back`];
+/// dropped, it ends the session and throws its bytes away.
+pub struct Taken {
+    writes: Arc<Writes>,
+    id: String,
+    upload: Option<Upload>,
+}
+
+impl Taken {
+    /// The upload.
+    pub fn upload(&mut self) -> &mut Upload {
+        match &mut self.upload {
+            Some(upload) => upload,
+            None => unreachable!("only give_back and end take the upload, and they consume it"),
+        }
+    }
+
+    /// The session's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Puts the session back for the next request.
+    pub fn give_back(mut self) {
+        let upload = self.upload.take();
+        if let Some(session) = self.writes.table().get_mut(&self.id) {
+            session.upload = upload;
+        }
+    }
+
+    /// Ends the session, handing over its upload (to finish or cancel).
+    pub fn end(mut self) -> Upload {
+        self.writes.table().remove(&self.id);
+        match self.upload.take() {
+            Some(upload) => upload,
+            None => unreachable!("only give_back and end take the upload, and they consume it"),
+        }
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        if self.upload.is_some() {
+            self.writes.table().remove(&self.id);
+        }
+    }
+}
