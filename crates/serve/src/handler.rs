@@ -52,6 +52,7 @@ fn respond(state: &State, request: &Request) -> Result<Reply, ApiError> {
         Route::Upload { .. } if state.writes.is_none() => Err(ApiError::read_only(method)),
         Route::Upload { .. } => Err(ApiError::not_found(&request.path)),
         Route::Referrers => Err(ApiError::referrers()),
+        Route::Token => Err(ApiError::not_found(&request.path)),
         Route::Unknown => Err(ApiError::not_found(&request.path)),
         Route::Manifest { name, reference } => {
             let name = RepoName::parse(name)?;

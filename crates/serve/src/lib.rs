@@ -6,8 +6,11 @@
 //! (with `Range`: single, suffix and multiple ranges), tag lists with
 //! `n`/`last` pagination, and pushes (upload sessions, monolithic
 //! uploads, cross-repository mounts, manifest `PUT`s), which land as
-//! images of the store, unless [`ServeOptions::read_only`]. Deletes are
-//! not served yet: they answer 405 with the code `UNSUPPORTED`.
+//! images of the store, unless [`ServeOptions::read_only`]; over HTTPS
+//! with [`ServeOptions::tls`], and only to the users of an htpasswd file
+//! with [`ServeOptions::htpasswd`] (Basic credentials, or bearer tokens it
+//! issues at `/token`). Deletes are not served yet: they answer 405 with
+//! the code `UNSUPPORTED`.
 //!
 //! What each image is served as, and which repository names reach it,
 //! is in the modules `content` and `catalog` and in docs/serve.md.
@@ -30,6 +33,7 @@
 
 #![deny(missing_docs)]
 
+mod auth;
 mod blob;
 mod catalog;
 mod content;
@@ -43,8 +47,12 @@ mod route;
 mod server;
 mod sessions;
 mod state;
+mod tls;
+
+pub use tls::TlsFiles;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,6 +78,11 @@ pub struct ServeOptions {
     /// The largest blob a push may upload; a bigger one is refused with
     /// 413 `SIZE_INVALID` and its bytes thrown away.
     pub max_blob: u64,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// Let in only the users of this htpasswd file (bcrypt): Basic
+    /// credentials, or bearer tokens the server issues at `/token`.
+    pub htpasswd: Option<PathBuf>,
 }
 
 impl Default for ServeOptions {
@@ -79,6 +92,8 @@ impl Default for ServeOptions {
             grace: Duration::from_secs(10),
             read_only: false,
             max_blob: u64::MAX,
+            tls: None,
+            htpasswd: None,
         }
     }
 }
@@ -101,6 +116,22 @@ pub enum Error {
     /// SIGTERM and SIGINT could not be caught.
     #[error("cannot catch SIGTERM and SIGINT: {0}")]
     Signal(std::io::Error),
+    /// A TLS certificate or key file cannot be used.
+    #[error("cannot use {path} for TLS: {reason}")]
+    Tls {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The htpasswd file cannot be used.
+    #[error("cannot use the htpasswd file {path}: {reason}")]
+    Htpasswd {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The store refused what serving pushes needs (a lease), or failed
     /// to release it at the end.
     #[error("{0}")]
@@ -112,6 +143,7 @@ pub struct Server {
     listener: std::net::TcpListener,
     address: SocketAddr,
     state: Arc<State>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     grace: Duration,
     runtime: tokio::runtime::Runtime,
 }
@@ -119,6 +151,12 @@ pub struct Server {
 impl Server {
     /// Listens on `options.listen` for `store`.
     pub fn bind(store: Store, options: &ServeOptions) -> Result<Self, Error> {
+        let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
+        let auth = options
+            .htpasswd
+            .as_deref()
+            .map(auth::Auth::load)
+            .transpose()?;
         let bind_error = |source| Error::Bind {
             address: options.listen,
             source,
@@ -139,11 +177,15 @@ impl Server {
             store: Arc::new(store),
             writes,
             max_blob: options.max_blob,
+            auth,
+            tls: tls.is_some(),
+            address: address.to_string(),
         };
         Ok(Self {
             listener,
             address,
             state: Arc::new(state),
+            tls,
             grace: options.grace,
             runtime,
         })
@@ -162,11 +204,12 @@ impl Server {
             state,
             grace,
             runtime,
+            tls,
             ..
         } = self;
         let result = runtime.block_on(async {
             // Tokio's listener must be made inside the runtime.
-            server::run(listener, Arc::clone(&state), grace).await
+            server::run(listener, tls, Arc::clone(&state), grace).await
         });
         runtime.shutdown_timeout(Duration::from_secs(1));
         result?;

@@ -203,6 +203,22 @@ impl ApiError {
         )
     }
 
+    /// A request without credentials that let it in (`--htpasswd`).
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "authentication required".into(),
+            Value::Null,
+        )
+    }
+
+    /// The error with one more header on its reply.
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
     /// A failure of the store.
     pub fn internal(error: &strata::Error) -> Self {
         Self::internal_message(error.to_string())

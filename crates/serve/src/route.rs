@@ -22,6 +22,8 @@ pub enum Route<'a> {
     Tags { name: &'a str },
     /// `/v2/<name>/referrers/<digest>`.
     Referrers,
+    /// `/token`: bearer tokens, with `--htpasswd`.
+    Token,
     /// Anything else.
     Unknown,
 }
@@ -31,6 +33,9 @@ impl<'a> Route<'a> {
     pub fn of(path: &'a str) -> Self {
         if path == "/v2" || path == "/v2/" {
             return Route::Base;
+        }
+        if path == "/token" {
+            return Route::Token;
         }
         let Some(rest) = path.strip_prefix("/v2/") else {
             return Route::Unknown;
@@ -62,6 +67,17 @@ impl<'a> Route<'a> {
             ("tags", "list") => Route::Tags { name },
             ("referrers", _) => Route::Referrers,
             _ => Route::Unknown,
+        }
+    }
+
+    /// The repository the route is about, if any.
+    pub fn repository(&self) -> Option<&'a str> {
+        match self {
+            Route::Manifest { name, .. }
+            | Route::Blob { name, .. }
+            | Route::Upload { name, .. }
+            | Route::Tags { name } => Some(name),
+            _ => None,
         }
     }
 

@@ -16,11 +16,14 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio_rustls::TlsAcceptor;
 
 use crate::Error;
+use crate::auth;
 use crate::handler::{self, Request};
 use crate::push;
 use crate::reply::{ApiError, Body, Reply};
@@ -37,6 +40,7 @@ type HttpBody = BoxBody<Bytes, std::io::Error>;
 /// finish for at most `grace`.
 pub async fn run(
     listener: std::net::TcpListener,
+    tls: Option<TlsAcceptor>,
     state: Arc<State>,
     grace: Duration,
 ) -> Result<(), Error> {
@@ -49,15 +53,22 @@ pub async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let state = Arc::clone(&state);
-                    let service = service_fn(move |request| answer(Arc::clone(&state), peer, request));
-                    let connection = http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(HEADER_TIMEOUT)
-                        .serve_connection(TokioIo::new(stream), service);
-                    let watched = graceful.watch(connection);
+                    let watcher = graceful.watcher();
+                    let tls = tls.clone();
                     tokio::spawn(async move {
-                        // A client that goes away mid-reply is no error of ours.
-                        let _ = watched.await;
+                        match tls {
+                            None => serve_stream(stream, peer, state, watcher).await,
+                            Some(tls) => {
+                                let handshake = tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream));
+                                match handshake.await {
+                                    Ok(Ok(stream)) => serve_stream(stream, peer, state, watcher).await,
+                                    Ok(Err(error)) => {
+                                        eprintln!("{peer} TLS handshake failed: {error}");
+                                    }
+                                    Err(_) => eprintln!("{peer} TLS handshake timed out"),
+                                }
+                            }
+                        }
                     });
                 }
                 Err(error) => {
@@ -78,6 +89,20 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Serves HTTP/1.1 on one connection until it closes or the server stops.
+async fn serve_stream<S>(stream: S, peer: SocketAddr, state: Arc<State>, watcher: Watcher)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| answer(Arc::clone(&state), peer, request));
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    // A client that goes away mid-reply is no error of ours.
+    let _ = watcher.watch(connection).await;
 }
 
 /// Answers one request and logs it.
@@ -108,11 +133,18 @@ async fn answer(
     let route = Route::of(&asked.path);
     let pushing = matches!(route, Route::Upload { .. })
         || (matches!(route, Route::Manifest { .. }) && asked.method == "PUT");
-    let reply = match state.writes.clone() {
-        Some(writes) if pushing => {
+    let authorization = header(hyper::header::AUTHORIZATION);
+    let host = header(hyper::header::HOST);
+    let refused = match &state.auth {
+        Some(_) => gate(&state, &route, &asked, authorization, host.as_deref()).await,
+        None => None,
+    };
+    let reply = match (refused, state.writes.clone()) {
+        (Some(reply), _) => reply,
+        (None, Some(writes)) if pushing => {
             push::answer(&state, &writes, &asked, route, request.into_body()).await
         }
-        _ => {
+        (None, _) => {
             let state = Arc::clone(&state);
             let asked = asked.clone();
             tokio::task::spawn_blocking(move || handler::handle(&state, &asked))
@@ -132,6 +164,77 @@ async fn answer(
         started.elapsed().as_millis()
     );
     Ok(response)
+}
+
+/// With `--htpasswd`: the token endpoint's reply for `/token`; a `401`
+/// with a challenge for a request without valid credentials; `None` to
+/// go on with the request.
+async fn gate(
+    state: &Arc<State>,
+    route: &Route<'_>,
+    asked: &Request,
+    authorization: Option<String>,
+    host: Option<&str>,
+) -> Option<Reply> {
+    if matches!(route, Route::Token) && asked.method != "GET" {
+        // No OAuth2 POST: clients fall back to GET with Basic on a 405.
+        return Some(
+            ApiError::unsupported(&asked.method, "token requests other than GET").into_reply(),
+        );
+    }
+    let base = auth::base_url(state.tls, host, &state.address);
+    let checking = Arc::clone(state);
+    let token_asked = matches!(route, Route::Token) && asked.method == "GET";
+    let outcome = tokio::task::spawn_blocking(move || {
+        let auth = checking.auth.as_ref()?;
+        Some(if token_asked {
+            Gate::Token(auth.issue(authorization.as_deref()))
+        } else {
+            Gate::Checked(auth.user(authorization.as_deref()).is_some())
+        })
+    })
+    .await;
+    let scope = route
+        .repository()
+        .map(|name| format!("repository:{name}:pull,push"));
+    match outcome {
+        Ok(Some(Gate::Checked(true))) => None,
+        Ok(Some(Gate::Checked(false))) => Some(
+            ApiError::unauthorized()
+                .with_header("WWW-Authenticate", auth::challenge(&base, scope.as_deref()))
+                .into_reply(),
+        ),
+        Ok(Some(Gate::Token(Ok(Some(token))))) => Some(Reply::new(StatusCode::OK).json(&json!({
+            "token": token.token,
+            "access_token": token.token,
+            "expires_in": token.expires_in,
+            "issued_at": token.issued_at,
+        }))),
+        Ok(Some(Gate::Token(Ok(None)))) => Some(
+            ApiError::unauthorized()
+                .with_header(
+                    "WWW-Authenticate",
+                    format!("Basic realm=\"{}\"", auth::SERVICE),
+                )
+                .into_reply(),
+        ),
+        Ok(Some(Gate::Token(Err(message)))) => {
+            Some(ApiError::internal_message(message).into_reply())
+        }
+        Ok(None) => None,
+        Err(error) => Some(
+            ApiError::internal_message(format!("the credentials check failed: {error}"))
+                .into_reply(),
+        ),
+    }
+}
+
+/// What the credentials check found.
+enum Gate {
+    /// Whether the request's credentials let it in.
+    Checked(bool),
+    /// The token endpoint's answer.
+    Token(Result<Option<auth::Token>, String>),
 }
 
 /// The reply's `Content-Length`, or `-`.

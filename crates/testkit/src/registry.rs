@@ -63,7 +63,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-pub use certs::{PASSWORD, USER};
+pub use certs::{Certs, PASSWORD, USER, make_htpasswd, make_tls};
 pub use skopeo::Target;
 pub use token::{ISSUER, SERVICE, TokenOptions, TokenRequest, TokenServer};
 

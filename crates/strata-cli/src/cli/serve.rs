@@ -1,6 +1,7 @@
 //! Arguments of `strata serve`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Args;
 
@@ -17,9 +18,13 @@ like a load, named as the repository's images are (localhost/REPOSITORY
 for a new one), with its manifest and compressed layers kept so it is
 served back with the same digest. --read-only refuses pushes.
 
-NOT SERVED YET: deletes (405 UNSUPPORTED), image indexes, authentication,
-TLS, the referrers API. Plain HTTP only: clients need
---tls-verify=false (skopeo: --src-tls-verify=false).
+With --tls-cert and --tls-key it serves HTTPS; with --htpasswd only the
+file's users get in (Basic credentials, or bearer tokens it issues at
+/token), as with Docker's registry; every user may pull and push.
+
+NOT SERVED YET: deletes (405 UNSUPPORTED), image indexes, the referrers
+API. Over plain HTTP clients need --tls-verify=false (skopeo:
+--src-tls-verify=false).
 
 Prints `listening on ADDRESS` on stderr once it answers, then one line per
 request; stops on SIGTERM or SIGINT. Details: docs/serve.md.";
@@ -36,4 +41,14 @@ pub struct ServeArgs {
     /// The largest blob a push may upload, in bytes (default: no limit).
     #[arg(long, value_name = "BYTES")]
     pub max_blob_size: Option<u64>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Let in only the users of this htpasswd file (bcrypt, `htpasswd
+    /// -B`): Basic credentials, or bearer tokens issued at /token.
+    #[arg(long, value_name = "FILE")]
+    pub htpasswd: Option<PathBuf>,
 }

@@ -18,6 +18,7 @@ mod prune_df;
 mod pull;
 mod push;
 mod serve;
+mod serve_auth;
 mod serve_protocol;
 mod serve_push;
 mod serve_push_protocol;

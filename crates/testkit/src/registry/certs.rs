@@ -18,9 +18,12 @@ const RSA_BITS: &str = "rsa_keygen_bits:2048";
 const DAYS: &str = "2";
 
 /// Where the generated files are.
-pub(crate) struct Certs {
+pub struct Certs {
+    /// The CA's certificate, which signed the others.
     pub ca_cert: PathBuf,
+    /// The server's certificate, for `127.0.0.1` and `localhost`.
     pub server_cert: PathBuf,
+    /// The server's private key.
     pub server_key: PathBuf,
 }
 
@@ -115,7 +118,7 @@ fn signed(dir: &Path, name: &str, cn: &str, ext: &str) {
 
 /// Makes the CA, server and client certificates in `dir` (the client's
 /// are `client.crt` and `client.key`).
-pub(crate) fn make_tls(dir: &Path) -> Certs {
+pub fn make_tls(dir: &Path) -> Certs {
     fs::create_dir_all(dir).expect("create cert dir");
     key(dir, "ca.key");
     openssl(
@@ -188,7 +191,7 @@ pub(crate) fn make_token_signer(dir: &Path) -> (PathBuf, PathBuf) {
 
 /// Writes an htpasswd file (bcrypt, as distribution requires) for
 /// [`USER`] with [`PASSWORD`].
-pub(crate) fn make_htpasswd(path: &Path) {
+pub fn make_htpasswd(path: &Path) {
     let line = run(
         Command::new("htpasswd").args(["-Bbn", USER, PASSWORD]),
         "apache2-utils",
