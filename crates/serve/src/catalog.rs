@@ -39,6 +39,8 @@ struct Entry {
 
 /// The images of one repository.
 pub struct Repo {
+    /// The full name of its images, `REGISTRY/PATH`.
+    pub full: String,
     /// Tag → image, in tag order.
     pub tags: BTreeMap<String, Image>,
 }
@@ -80,6 +82,10 @@ impl Catalog {
         match fulls.len() {
             0 => Err(ApiError::name_unknown(name.as_str())),
             1 => Ok(Repo {
+                full: fulls
+                    .iter()
+                    .next()
+                    .map_or_else(String::new, |f| f.to_string()),
                 tags: matching
                     .into_iter()
                     .map(|entry| (entry.tag.clone(), entry.image.clone()))

@@ -9,8 +9,9 @@
 //! images of the store, unless [`ServeOptions::read_only`]; over HTTPS
 //! with [`ServeOptions::tls`], and only to the users of an htpasswd file
 //! with [`ServeOptions::htpasswd`] (Basic credentials, or bearer tokens it
-//! issues at `/token`). Deletes are not served yet: they answer 405 with
-//! the code `UNSUPPORTED`.
+//! issues at `/token`). Deletes take tags, and an image with its last
+//! name; the referrers API answers an empty index (the store keeps no
+//! artifacts).
 //!
 //! What each image is served as, and which repository names reach it,
 //! is in the modules `content` and `catalog` and in docs/serve.md.
@@ -37,6 +38,7 @@ mod auth;
 mod blob;
 mod catalog;
 mod content;
+mod delete;
 mod handler;
 mod names;
 mod push;

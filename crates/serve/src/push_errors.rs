@@ -7,12 +7,12 @@ use serde_json::{Value, json};
 use crate::reply::ApiError;
 
 impl ApiError {
-    /// A push to a server started with `--read-only`.
+    /// A push or delete to a server started with `--read-only`.
     pub fn read_only(method: &str) -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "UNSUPPORTED",
-            "pushes are refused: this strata serve is read-only (--read-only)".into(),
+            "pushes and deletes are refused: this strata serve is read-only (--read-only)".into(),
             json!({ "method": method }),
         )
     }

@@ -183,16 +183,6 @@ impl ApiError {
         )
     }
 
-    /// The referrers API, not served yet.
-    pub fn referrers() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "UNSUPPORTED",
-            "the referrers API is not served yet".into(),
-            Value::Null,
-        )
-    }
-
     /// A pagination count that is not a number.
     pub fn pagination_invalid(n: &str) -> Self {
         Self::new(

@@ -21,7 +21,7 @@ pub enum Route<'a> {
     /// `/v2/<name>/tags/list`.
     Tags { name: &'a str },
     /// `/v2/<name>/referrers/<digest>`.
-    Referrers,
+    Referrers { name: &'a str, digest: &'a str },
     /// `/token`: bearer tokens, with `--htpasswd`.
     Token,
     /// Anything else.
@@ -65,7 +65,7 @@ impl<'a> Route<'a> {
             ("manifests", reference) => Route::Manifest { name, reference },
             ("blobs", digest) => Route::Blob { name, digest },
             ("tags", "list") => Route::Tags { name },
-            ("referrers", _) => Route::Referrers,
+            ("referrers", digest) => Route::Referrers { name, digest },
             _ => Route::Unknown,
         }
     }
@@ -76,6 +76,7 @@ impl<'a> Route<'a> {
             Route::Manifest { name, .. }
             | Route::Blob { name, .. }
             | Route::Upload { name, .. }
+            | Route::Referrers { name, .. }
             | Route::Tags { name } => Some(name),
             _ => None,
         }
@@ -170,7 +171,13 @@ mod tests {
                 session: Some("abc")
             }
         );
-        assert_eq!(Route::of("/v2/ns/app/referrers/sha256:x"), Route::Referrers);
+        assert_eq!(
+            Route::of("/v2/ns/app/referrers/sha256:x"),
+            Route::Referrers {
+                name: "ns/app",
+                digest: "sha256:x"
+            }
+        );
         for unknown in ["/", "/v1/", "/v2/x", "/v2/x/tags/all", "/v2//manifests"] {
             assert!(
                 matches!(Route::of(unknown), Route::Unknown | Route::Manifest { .. }),

@@ -25,10 +25,10 @@ use tokio_rustls::TlsAcceptor;
 use crate::Error;
 use crate::auth;
 use crate::handler::{self, Request};
-use crate::push;
 use crate::reply::{ApiError, Body, Reply};
 use crate::route::Route;
 use crate::state::State;
+use crate::{delete, push};
 
 /// How long a client may take to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -143,6 +143,15 @@ async fn answer(
         (Some(reply), _) => reply,
         (None, Some(writes)) if pushing => {
             push::answer(&state, &writes, &asked, route, request.into_body()).await
+        }
+        (None, Some(_)) if asked.method == "DELETE" => {
+            let state = Arc::clone(&state);
+            let path = asked.path.clone();
+            tokio::task::spawn_blocking(move || delete::answer(&state.store, &Route::of(&path)))
+                .await
+                .unwrap_or_else(|error| {
+                    ApiError::internal_message(format!("the request failed: {error}")).into_reply()
+                })
         }
         (None, _) => {
             let state = Arc::clone(&state);

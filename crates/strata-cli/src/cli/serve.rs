@@ -16,15 +16,16 @@ Served: GET /v2/, manifests and blobs (GET, HEAD, Range), tag lists, and
 pushes: a push of REPOSITORY:TAG lands as an image of the store, checked
 like a load, named as the repository's images are (localhost/REPOSITORY
 for a new one), with its manifest and compressed layers kept so it is
-served back with the same digest. --read-only refuses pushes.
+served back with the same digest.
 
 With --tls-cert and --tls-key it serves HTTPS; with --htpasswd only the
 file's users get in (Basic credentials, or bearer tokens it issues at
 /token), as with Docker's registry; every user may pull and push.
 
-NOT SERVED YET: deletes (405 UNSUPPORTED), image indexes, the referrers
-API. Over plain HTTP clients need --tls-verify=false (skopeo:
---src-tls-verify=false).
+Deletes take tags (and an image with its last name). --read-only refuses
+pushes and deletes. NOT SERVED: image indexes (multi-platform pushes),
+deletes of single blobs. Over plain HTTP clients need
+--tls-verify=false (skopeo: --src-tls-verify=false).
 
 Prints `listening on ADDRESS` on stderr once it answers, then one line per
 request; stops on SIGTERM or SIGINT. Details: docs/serve.md.";

@@ -232,9 +232,9 @@ fn errors_have_the_spec_codes() {
             "NAME_INVALID",
         ),
         (
-            format!("/v2/sample/referrers/{}", image.manifest),
-            404,
-            "UNSUPPORTED",
+            "/v2/sample/referrers/sha256:zz".into(),
+            400,
+            "DIGEST_INVALID",
         ),
         ("/v2/sample/nothing/here".into(), 404, "UNSUPPORTED"),
     ];
@@ -256,43 +256,29 @@ fn errors_have_the_spec_codes() {
 }
 
 #[test]
-fn pushes_to_a_read_only_server_and_deletes_answer_405() {
+fn pushes_and_deletes_to_a_read_only_server_answer_405() {
     let (s, image) = fixture();
     let served = Served::start_with(&s, &["--read-only"]);
     let cases = [
-        ("POST", "/v2/sample/blobs/uploads/".to_string(), "pushes"),
-        (
-            "PATCH",
-            "/v2/sample/blobs/uploads/abc".to_string(),
-            "pushes",
-        ),
+        ("POST", "/v2/sample/blobs/uploads/".to_string()),
+        ("PATCH", "/v2/sample/blobs/uploads/abc".to_string()),
         (
             "PUT",
             format!("/v2/sample/blobs/uploads/abc?digest={}", image.config),
-            "pushes",
         ),
-        ("GET", "/v2/sample/blobs/uploads/abc".to_string(), "pushes"),
-        ("PUT", "/v2/sample/manifests/2".to_string(), "pushes"),
-        (
-            "DELETE",
-            format!("/v2/sample/manifests/{}", image.manifest),
-            "deletes",
-        ),
-        (
-            "DELETE",
-            format!("/v2/sample/blobs/{}", image.config),
-            "deletes",
-        ),
+        ("GET", "/v2/sample/blobs/uploads/abc".to_string()),
+        ("PUT", "/v2/sample/manifests/2".to_string()),
+        ("DELETE", format!("/v2/sample/manifests/{}", image.manifest)),
+        ("DELETE", format!("/v2/sample/blobs/{}", image.config)),
     ];
-    for (method, path, what) in &cases {
+    for (method, path) in &cases {
         let reply = served.request(method, path, &[("Content-Length", "0")]);
         expect_error(&reply, 405, "UNSUPPORTED");
         let message = reply.json()["errors"][0]["message"].to_string();
-        let expected = match *what {
-            "pushes" => "this strata serve is read-only (--read-only)".to_string(),
-            _ => format!("{what} are not served yet"),
-        };
-        assert!(message.contains(&expected), "{method} {path}: {message}");
+        assert!(
+            message.contains("this strata serve is read-only (--read-only)"),
+            "{method} {path}: {message}"
+        );
     }
     let still = served.request("GET", "/v2/sample/tags/list", &[]);
     assert_eq!(
@@ -364,4 +350,39 @@ fn a_damaged_layer_ends_its_reply_short() {
     assert!(ranged.body.len() < 10, "a range of it is cut short too");
     let log = served.log_when(|log| log.contains(base));
     assert!(log.contains(base), "the error names the layer: {log}");
+}
+
+#[test]
+fn referrers_are_an_empty_index() {
+    let (s, image) = fixture();
+    let served = Served::start(&s);
+    for path in [
+        format!("/v2/sample/referrers/{}", image.manifest),
+        format!("/v2/nosuch/referrers/{}", image.manifest),
+    ] {
+        let reply = served.request("GET", &path, &[]);
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(
+            reply.header("content-type"),
+            "application/vnd.oci.image.index.v1+json"
+        );
+        assert_eq!(
+            reply.json(),
+            serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": [],
+            })
+        );
+        assert_eq!(reply.header("oci-filters-applied"), "");
+    }
+    let filtered = served.request(
+        "GET",
+        &format!(
+            "/v2/sample/referrers/{}?artifactType=application/x-sbom",
+            image.manifest
+        ),
+        &[],
+    );
+    assert_eq!(filtered.header("oci-filters-applied"), "artifactType");
 }

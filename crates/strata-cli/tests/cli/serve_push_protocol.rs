@@ -410,3 +410,59 @@ fn a_read_only_server_refuses_pushes_and_serves_a_store_it_may_not_write() {
         "a read-only server holds no lease"
     );
 }
+
+#[test]
+fn deletes_take_tags_and_the_image_with_its_last_one() {
+    let s = CliStore::new();
+    let served = Served::start(&s);
+    let image = pushable(b"deleted\n");
+    upload(&served, "app", &image.layer);
+    upload(&served, "app", &image.config);
+    for tag in ["1", "2", "3"] {
+        expect_status(&put_manifest(&served, "app", tag, &image.manifest), 201);
+    }
+    // One tag: the others stay.
+    expect_status(&served.request("DELETE", "/v2/app/manifests/1", &[]), 202);
+    let tags = served.request("GET", "/v2/app/tags/list", &[]);
+    assert_eq!(tags.json()["tags"], serde_json::json!(["2", "3"]));
+    expect_error(
+        &served.request("DELETE", "/v2/app/manifests/1", &[]),
+        404,
+        "MANIFEST_UNKNOWN",
+    );
+    // A blob alone is not deleted.
+    expect_error(
+        &served.request(
+            "DELETE",
+            &format!("/v2/app/blobs/{}", sha(&image.layer)),
+            &[],
+        ),
+        405,
+        "UNSUPPORTED",
+    );
+    // By digest: every tag serving it, and the image with the last one.
+    let digest = sha(&image.manifest);
+    expect_status(
+        &served.request("DELETE", &format!("/v2/app/manifests/{digest}"), &[]),
+        202,
+    );
+    assert_eq!(images(&s), "");
+    expect_error(
+        &served.request("GET", "/v2/app/tags/list", &[]),
+        404,
+        "NAME_UNKNOWN",
+    );
+    let mut served = served;
+    assert!(served.stop());
+    s.ok(&["gc"]);
+    assert_eq!(
+        s.ok(&["layers", "-q"]),
+        "",
+        "the layers went with the image"
+    );
+    let blobs: Vec<_> = std::fs::read_dir(s.root().join("blobs/sha256"))
+        .map(|entries| entries.filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    assert!(blobs.is_empty(), "blobs left: {blobs:?}");
+    s.assert_clean();
+}
