@@ -95,7 +95,7 @@ fn manifest(store: &Store, name: &RepoName, reference: &ManifestRef) -> Result<R
         .header("Content-Type", served.media_type)
         .header("Docker-Content-Digest", served.digest.as_str())
         .header("ETag", format!("\"{}\"", served.digest))
-        .bytes(served.manifest))
+        .bytes(served.bytes))
 }
 
 /// The served manifest of `images` whose digest is `digest`.
@@ -103,7 +103,7 @@ fn by_digest(
     store: &Store,
     images: &[&strata::Image],
     digest: &Digest,
-) -> Result<Option<content::Served>, ApiError> {
+) -> Result<Option<strata::ServedManifest>, ApiError> {
     for image in images {
         let served = content::served(store, image)?;
         if &served.digest == digest {

@@ -42,7 +42,7 @@ pub use store::{PruneOptions, PruneReport, SystemPruneReport};
 pub use strata_registry as registry;
 pub use transport::{ArchiveInput, Copied, CopyOptions, LoadOptions, LoadReport, Location};
 pub use transport::{PlatformSpec, PullOptions, Pulled, PushOptions, PushReport, RegistryOptions};
-pub use transport::{SaveFormat, SaveItem, SaveOptions, SaveReport};
+pub use transport::{SaveFormat, SaveItem, SaveOptions, SaveReport, ServedBlob, ServedManifest};
 pub use transport::{TransferEvent, TransferProgress};
 pub use transport::{login, logout, logout_all};
 

@@ -17,6 +17,7 @@ mod progress;
 mod pushed;
 mod registry;
 mod save;
+mod served;
 mod source;
 
 pub use copy::{Copied, CopyOptions};
@@ -27,6 +28,7 @@ pub use registry::{
     TransferProgress,
 };
 pub use save::{SaveFormat, SaveItem, SaveOptions, SaveReport};
+pub use served::{ServedBlob, ServedManifest};
 
 pub(crate) use copy::{copy, saved_name};
 pub(crate) use load::{load_archive, load_layout};

@@ -61,10 +61,10 @@ mod go_json;
 mod index_merge;
 mod layer;
 mod legacy;
-mod manifest;
+pub(super) mod manifest;
 mod metadata;
 mod oci_dir;
-mod plan;
+pub(super) mod plan;
 mod v1_image;
 
 pub(crate) use foreign::{Destination, ForeignImage, write as write_foreign};
