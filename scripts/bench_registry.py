@@ -49,8 +49,9 @@ Push, from the store the timed pull filled, to an empty registry:
           compressed, fetched once untimed): per blob, layers then config,
           `POST /v2/REPO/blobs/uploads/` and `PUT LOCATION&digest=...`
           with the file as body, then `PUT` of the manifest. Every pushing
-          tool here has to compress the layers from its store first (none
-          keeps the pulled blobs); the floor leaves that out, so it is the
+          tool here has to compress the layers from its store first (strata
+          keeps the pulled blobs but does not push from them yet); the
+          floor leaves that out, so it is the
           transfer alone, the least a push of stored blobs costs.
 
 Timing: wall time of each command through GNU time, which also gives the

@@ -130,21 +130,75 @@ fn a_loaded_image_is_served_with_its_stored_manifest() {
 }
 
 #[test]
-fn a_pulled_image_is_served_with_a_generated_manifest() {
+fn a_pulled_image_is_served_with_its_registrys_manifest_and_blobs() {
     let s = CliStore::new();
     let image = sample_image(&s.dir.path().join("sample.tar"), &["--layers", "2"]);
     let registry = Registry::plain();
-    registry.target().push(&image.path, "team/app:2");
+    let reference = registry.target();
+    reference.push(&image.path, "team/app:2");
     let upstream = format!("{}/team/app:2", registry.host());
     s.ok(&["pull", "-q", "--tls-verify=false", &upstream]);
-    let diffs = diff_ids(&s, &upstream);
-    let upstream_digest = inspect(&s, &upstream)["Digest"].clone();
-    let mut served = Served::start(&s);
+    let served = Served::start(&s);
+    let ours = Target::new(served.addr.clone(), None, None);
+
+    let manifest = ours.inspect_raw("team/app:2");
+    assert_eq!(
+        manifest,
+        reference.inspect_raw("team/app:2"),
+        "the registry's manifest, byte for byte"
+    );
+    assert_eq!(
+        serde_json::json!(format!("sha256:{}", testkit::sha256(&manifest))),
+        inspect(&s, &upstream)["Digest"]
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    ours.pull_oci("team/app:2", &dir.path().join("ours"));
+    reference.pull_oci("team/app:2", &dir.path().join("reference"));
+    assert_eq!(
+        files(&dir.path().join("ours")),
+        files(&dir.path().join("reference")),
+        "the same layout, compressed blob for blob"
+    );
+    // (skopeo_copies does not apply: skopeo converts the registry's Docker
+    // manifest, and with it the config, when it writes an OCI layout.)
+    strata_pulls(&served, "team/app:2", &image.image_id);
+    drop(served);
+
+    // The kept blobs live and go with the image.
+    let blobs = s.root().join("blobs/sha256");
+    let layer_blobs: Vec<_> = serde_json::from_slice::<serde_json::Value>(&manifest)
+        .expect("manifest json")["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| blobs.join(&l["digest"].as_str().expect("digest")["sha256:".len()..]))
+        .collect();
+    s.ok(&["gc"]);
+    assert!(layer_blobs.iter().all(|b| b.is_file()), "kept through gc");
+    s.ok(&["rmi", &upstream]);
+    assert!(
+        layer_blobs.iter().all(|b| !b.exists()),
+        "gone with the image"
+    );
+    s.assert_clean();
+}
+
+#[test]
+fn an_imported_image_is_served_with_a_generated_manifest() {
+    let s = CliStore::new();
+    let tar = crate::store_support::write_tar(s.dir.path(), "rootfs.tar", 3, 100);
+    s.ok(&["import", tar.to_str().expect("utf-8"), "team/app:2"]);
+    let id = inspect(&s, "team/app:2")["Id"]
+        .as_str()
+        .expect("id")
+        .trim_start_matches("sha256:")
+        .to_string();
+    let diffs = diff_ids(&s, "team/app:2");
+    let served = Served::start(&s);
 
     let first = served.request("GET", "/v2/team/app/manifests/2", &[]);
     assert_eq!(first.status, 200, "{}", served.log());
     let digest = first.header("docker-content-digest").to_string();
-    assert_ne!(serde_json::json!(digest), upstream_digest);
     assert_eq!(digest, format!("sha256:{}", testkit::sha256(&first.body)));
     let again = served.request("GET", &format!("/v2/team/app/manifests/{digest}"), &[]);
     assert_eq!(again.body, first.body, "the same bytes every time");
@@ -156,13 +210,10 @@ fn a_pulled_image_is_served_with_a_generated_manifest() {
     for layer in manifest["layers"].as_array().expect("layers") {
         assert_eq!(layer["mediaType"], "application/vnd.oci.image.layer.v1.tar");
     }
-
-    let copied = skopeo_copies(&served, "team/app:2", &image.image_id, &diffs);
-    assert_eq!(
-        copied["config"]["digest"],
-        format!("sha256:{}", image.image_id)
-    );
-    strata_pulls(&served, "team/app:2", &image.image_id);
+    let copied = skopeo_copies(&served, "team/app:2", &id, &diffs);
+    assert_eq!(copied["config"]["digest"], format!("sha256:{id}"));
+    strata_pulls(&served, "team/app:2", &id);
+    let mut served = served;
     assert!(served.stop(), "SIGTERM stops it cleanly");
 }
 

@@ -104,6 +104,28 @@ impl Store {
         }
     }
 
+    /// Makes the whole, checked download of `digest` a blob of the store,
+    /// held by `lease` until an image names it: the file is made durable
+    /// and renamed into `blobs/` (the store's blob already there wins, and
+    /// the download goes). A download another process took meanwhile is
+    /// simply not kept.
+    pub(crate) fn keep_download(&self, digest: &Digest, lease: &super::Lease) -> Result<()> {
+        let path = self.downloads_dir().join(digest.hex());
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).context(|| format!("cannot open {}", path.display())),
+        };
+        self.hold_blobs(lease, std::slice::from_ref(digest))?;
+        if self.stored_blob_size(digest).is_some() {
+            return self.finish_download(digest);
+        }
+        file.sync_all()
+            .context(|| format!("cannot flush {}", path.display()))?;
+        crate::fs::durable::create_dir_all(&self.blob_dir())?;
+        crate::fs::durable::rename_durable(&path, &self.blob_path(digest))
+    }
+
     /// The partial downloads in the store.
     pub fn downloads(&self) -> Result<Downloads> {
         let mut found = Downloads::default();

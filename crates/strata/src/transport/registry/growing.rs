@@ -46,6 +46,18 @@ impl Growing {
         self.changed.notify_all();
     }
 
+    /// Waits until the writer stops; `Ok` when the whole file is written
+    /// and checked.
+    pub fn wait_done(&self) -> Result<(), String> {
+        let mut state = self.lock();
+        loop {
+            if let Some(done) = &state.done {
+                return done.clone();
+            }
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -282,13 +282,20 @@ fn bring_in(
     fetch_and_import(
         store, client, repository, lease, resolved, &chain, &missing, options,
     )?;
+    // The layer blobs the store keeps, fetched now or by an earlier pull.
+    let blobs = resolved
+        .layers
+        .iter()
+        .filter(|blob| store.stored_blob_size(&blob.digest) == Some(blob.size))
+        .map(|blob| blob.digest.clone())
+        .collect();
     let image = store.commit_image(
         lease,
         &NewImage {
             config: resolved.config.clone(),
             manifests: vec![resolved.manifest.clone()],
             names,
-            blobs: Vec::new(),
+            blobs,
         },
     )?;
     store.remember_blob_sources(&sources_of(client, repository, resolved))?;
@@ -418,7 +425,13 @@ fn import_one(
         }
         return Err(e);
     }
-    store.finish_download(&blob.digest)?;
+    // The compressed blob stays, as the registry sent it, so the image can
+    // be served with its registry's manifest (the download becomes the
+    // blob: no copy). A download that did not end whole is not kept.
+    match growing.wait_done() {
+        Ok(()) => store.keep_download(&blob.digest, lease)?,
+        Err(_) => store.finish_download(&blob.digest)?,
+    }
     if let Some(progress) = options.progress {
         progress(&TransferEvent::Done {
             digest: blob.digest.clone(),
