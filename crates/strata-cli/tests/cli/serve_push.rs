@@ -237,3 +237,62 @@ fn a_server_killed_mid_push_leaves_no_image_and_the_next_command_collects_its_up
     );
     s.assert_clean();
 }
+
+#[test]
+fn servers_killed_at_random_points_of_pushes_leave_whole_images_or_none() {
+    let s = CliStore::new();
+    let image = sample_image(
+        &s.dir.path().join("sample.tar"),
+        &["--layers", "3", "--size-mib", "6"],
+    );
+    // Calibrate: how long one whole push takes here.
+    let started = std::time::Instant::now();
+    {
+        let served = Served::start(&s);
+        Target::new(served.addr.clone(), None, None).push(&image.path, "calibrate/app:1");
+        stop_clean(&s, served);
+    }
+    let whole = started.elapsed().as_millis() as u64;
+    s.ok(&["rmi", "localhost/calibrate/app:1"]);
+    let mut random = crate::store_support::Random::new();
+    let trials = crate::store_support::kill_trials().min(12);
+    let mut landed = 0;
+    for trial in 0..trials {
+        let served = Served::start(&s);
+        let target = Target::new(served.addr.clone(), None, None);
+        let name = format!("trial{trial}/app:1");
+        let pushing = {
+            let archive = image.path.clone();
+            let name = name.clone();
+            std::thread::spawn(move || target.try_push(&archive, &name))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(random.below(whole + 1)));
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &served.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let mut served = served;
+        served.stop();
+        let _ = pushing.join();
+
+        // Whole image or nothing, and nothing else left once a command
+        // has collected the dead server's leases.
+        s.ok(&["gc"]);
+        let full = format!("localhost/{name}");
+        let exists = s.output(&["image", "exists", &full]).status.success();
+        if exists {
+            landed += 1;
+            assert_eq!(image_id(&s, &full), image.image_id, "trial {trial}");
+        }
+        let staging: Vec<_> = std::fs::read_dir(s.root().join("staging"))
+            .map(|entries| entries.filter_map(Result::ok).collect())
+            .unwrap_or_default();
+        assert!(staging.is_empty(), "trial {trial}: staging {staging:?}");
+        s.assert_clean();
+    }
+    eprintln!("{landed} of {trials} pushes landed before the kill");
+    // Nothing but whole images' layers: one image's worth at most.
+    let layers = s.ok(&["layers", "-q"]);
+    assert!(layers.lines().count() <= 3, "{layers}");
+}
