@@ -11,16 +11,22 @@ Images: bench_images.py's `one` (one ~120 MB layer) and `multi` (~100 MB
 the loop mount (overlay as root), so their layers are uncompressed tars
 that strata rebuilds from tar-split on every request.
 
-Servers, both plain HTTP on 127.0.0.1 on a free port:
+Servers, all plain HTTP on 127.0.0.1 on a free port:
   strata    `strata --root R --runroot R.run serve --read-only --listen
-            127.0.0.1:PORT` (release build)
+            127.0.0.1:PORT` (release build) on the loaded store: each layer
+            blob is the layer's tar, rebuilt from tar-split and the layer's
+            files and checked against the diff id on every request
+  kept      the same on a second store filled untimed by `strata pull`
+            from the registry: strata keeps a pulled image's blobs as
+            files, so each layer blob is a file read and checked against
+            its digest on every request, with no rebuilding
   registry  Debian's `docker-registry serve CONFIG` as bench_registry.py
             configures it (filesystem storage on the loop mount), filled
             untimed with `skopeo copy --preserve-digests` from the strata
             server: it then holds and serves the very same manifest and
-            blobs (checked: same manifest digest).
+            blobs (checked: same manifest digest), without checking them.
 
-Clients: C concurrent pulls (C = 1 and 16), each one `curl` process that
+Clients (against each server): C concurrent pulls (C = 1 and 16), each one `curl` process that
 fetches the manifest, the config and every layer blob in order over one
 connection (`curl -s -o /dev/null URL -o /dev/null URL ...`), as a
 registry client pulling the image does, minus the unpacking. The figure is
@@ -151,6 +157,8 @@ def serve_bench(bench, mnt, strata, runs):
                         "-i", archive], check=True, stdout=subprocess.DEVNULL)
     ours = StrataServe(strata, store).start()
     theirs = registries.Registry(os.path.join(base, "registry")).start()
+    kept_store = os.path.join(base, "kept")
+    kept = None
     try:
         targets = {}
         for key, label, _, summary, sizes in made:
@@ -168,13 +176,24 @@ def serve_bench(bench, mnt, strata, runs):
                                   u.rsplit(":", 1)[1][:2], u.rsplit(":", 1)[1], "data")
                      for u in their_urls[1:]]
             total = sum(os.path.getsize(f) for f in files)
-            targets[key] = (label, our_urls, their_urls, files, total)
+            subprocess.run([strata, "--root", kept_store, "--runroot", kept_store + ".run", "pull",
+                            "-q", "--tls-verify=false", f"{theirs.host}/{name}"],
+                           check=True, stdout=subprocess.DEVNULL)
+            targets[key] = (label, our_urls, their_urls, files, total, (repo, tag))
+        kept = StrataServe(strata, kept_store).start()
+        for key, (label, our_urls, their_urls, files, total, (repo, tag)) in targets.items():
+            # The pulled image's full name is 127.0.0.1:PORT/REPO: served as REPO.
+            kept_urls, kept_digest = blob_urls(kept.url, repo, tag)
+            if kept_digest != blob_urls(theirs.url, repo, tag)[1]:
+                sys.exit(f"{key}: the kept store serves another manifest ({kept_digest})")
+            targets[key] = (label, our_urls, their_urls, files, total, kept_urls)
         walls = {}
         for _ in range(runs):
-            for key, (label, our_urls, their_urls, files, total) in targets.items():
+            for key, (label, our_urls, their_urls, files, total, kept_urls) in targets.items():
                 for clients in CLIENTS:
                     row = {
                         "strata": pulls(our_urls, clients),
+                        "kept": pulls(kept_urls, clients),
                         "registry": pulls(their_urls, clients),
                         "floor": [["cat", *files]] * clients,
                     }
@@ -182,10 +201,13 @@ def serve_bench(bench, mnt, strata, runs):
                         concurrent(commands)           # untimed: warms the caches
                         wall = concurrent(commands)
                         walls.setdefault((key, clients, who), []).append(wall)
-        rss = {"strata": peak_rss_kib(ours.proc.pid), "registry": peak_rss_kib(theirs.proc.pid)}
+        rss = {"strata": peak_rss_kib(ours.proc.pid), "kept": peak_rss_kib(kept.proc.pid),
+               "registry": peak_rss_kib(theirs.proc.pid)}
     finally:
         ours.stop()
         theirs.stop()
+        if kept is not None:
+            kept.stop()
     print_serve(bench, targets, walls, rss, runs)
 
 
@@ -195,25 +217,24 @@ def print_serve(bench, targets, walls, rss, runs):
     print(f"Serving: `strata serve` vs Debian's docker-registry {version}, the same manifest "
           f"and blobs; C concurrent curl pulls (manifest, config, layers); floor: C concurrent "
           f"`cat` of the blob files. Median of {runs}; throughput = C x image bytes / wall.\n")
-    print("| image | C | strata serve | docker-registry | floor (cat) | strata vs registry "
-          "| strata / floor |")
-    print("|---|---|---|---|---|---|---|")
+    print("| image | C | strata serve (rebuilt tars) | strata serve (kept blobs) | docker-registry "
+          "| floor (cat) | rebuilt vs registry | kept vs registry |")
+    print("|---|---|---|---|---|---|---|---|")
     misses = []
-    for key, (label, _, _, _, total) in targets.items():
+    who_all = ("strata", "kept", "registry", "floor")
+    for key, (label, _, _, _, total, _) in targets.items():
         for clients in CLIENTS:
-            med = {who: statistics.median(walls[(key, clients, who)])
-                   for who in ("strata", "registry", "floor")}
+            med = {who: statistics.median(walls[(key, clients, who)]) for who in who_all}
             rate = {who: clients * total / med[who] / 1e6 for who in med}
-            vs = med["registry"] / med["strata"]
-            print(f"| {label} | {clients} | {bench.secs(med['strata'])} ({rate['strata']:.0f} MB/s) "
-                  f"| {bench.secs(med['registry'])} ({rate['registry']:.0f} MB/s) "
-                  f"| {bench.secs(med['floor'])} ({rate['floor']:.0f} MB/s) "
-                  f"| {vs:.2f}x | {med['strata'] / med['floor']:.2f}x |")
-            if clients == max(CLIENTS) and vs < VS_REGISTRY:
+            cell = {who: f"{bench.secs(med[who])} ({rate[who]:.0f} MB/s)" for who in med}
+            vs = {who: med["registry"] / med[who] for who in ("strata", "kept")}
+            print(f"| {label} | {clients} | {cell['strata']} | {cell['kept']} | {cell['registry']} "
+                  f"| {cell['floor']} | {vs['strata']:.2f}x | {vs['kept']:.2f}x |")
+            if clients == max(CLIENTS) and max(vs.values()) < VS_REGISTRY:
                 misses.append(key)
     print()
-    print(f"Peak RSS over the group: strata serve {bench.mib(rss['strata'])}, "
-          f"docker-registry {bench.mib(rss['registry'])}.")
+    print(f"Peak RSS over the group: strata serve {bench.mib(rss['strata'])} (rebuilt), "
+          f"{bench.mib(rss['kept'])} (kept), docker-registry {bench.mib(rss['registry'])}.")
     print(bench.verdict(not misses, f"Target: strata >= {VS_REGISTRY}x the registry's "
                                     f"throughput at {max(CLIENTS)} clients"))
     print(bench.verdict(rss["strata"] <= RSS_LIMIT_KIB,

@@ -52,6 +52,12 @@ pub async fn run(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // Replies go out as written: with Nagle's algorithm a
+                    // reply's last small write waits for the client's
+                    // delayed ACK (40 ms a request on keep-alive).
+                    if let Err(error) = stream.set_nodelay(true) {
+                        eprintln!("{peer} cannot set TCP_NODELAY: {error}");
+                    }
                     let state = Arc::clone(&state);
                     let watcher = graceful.watcher();
                     let tls = tls.clone();
