@@ -466,3 +466,29 @@ fn deletes_take_tags_and_the_image_with_its_last_one() {
     assert!(blobs.is_empty(), "blobs left: {blobs:?}");
     s.assert_clean();
 }
+
+#[test]
+fn sigterm_discards_open_uploads_and_unnamed_blobs_cleanly() {
+    let s = CliStore::new();
+    let mut served = Served::start(&s);
+    let image = pushable(b"stopped\n");
+    upload(&served, "app", &image.layer);
+    let started = served.send("POST", "/v2/app/blobs/uploads/", &[], &[]);
+    let location = started.header("location").to_string();
+    expect_status(
+        &served.send("PATCH", &location, &[], &image.config[..10]),
+        202,
+    );
+    assert!(served.stop(), "SIGTERM stops it cleanly: {}", served.log());
+    // Before any other command: the server itself cancelled the upload
+    // and released the blob no manifest named.
+    let staging: Vec<_> = std::fs::read_dir(s.root().join("staging"))
+        .map(|entries| entries.filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    assert!(staging.is_empty(), "staging: {staging:?}");
+    let blobs: Vec<_> = std::fs::read_dir(s.root().join("blobs/sha256"))
+        .map(|entries| entries.filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    assert!(blobs.is_empty(), "blobs left: {blobs:?}");
+    s.assert_clean();
+}
