@@ -158,3 +158,38 @@ pub fn with_auth_file(podman: Podman) -> Podman {
     std::fs::write(config.join("auth.json"), "{}").expect("auth file");
     podman
 }
+
+#[test]
+fn a_pulled_image_pushes_its_kept_blobs_and_keeps_its_manifest_digest() {
+    let s = CliStore::new();
+    let image = sample_image(&s.dir.path().join("sample.tar"), &["--layers", "3"]);
+    let first = Registry::plain();
+    first.target().push(&image.path, "team/app:1");
+    let upstream = format!("{}/team/app:1", first.host());
+    s.ok(&["pull", "-q", "--tls-verify=false", &upstream]);
+    let original = first.target().inspect_raw("team/app:1");
+
+    // A registry that has seen none of it: every layer is uploaded, from
+    // the kept blobs as they are, so the manifest goes out unchanged.
+    let second = Registry::plain();
+    let digest_file = s.dir.path().join("digest");
+    s.ok(&[
+        "push",
+        "-q",
+        "--digestfile",
+        digest_file.to_str().expect("utf-8"),
+        &upstream,
+        &format!("{}/copy/app:1", second.host()),
+    ]);
+    let copied = second.target().inspect_raw("copy/app:1");
+    assert!(
+        copied == original,
+        "the same manifest, byte for byte: {}",
+        String::from_utf8_lossy(&copied)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&digest_file).expect("digest file"),
+        format!("sha256:{}", testkit::sha256(&original))
+    );
+    s.assert_clean();
+}

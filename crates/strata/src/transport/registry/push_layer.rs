@@ -2,9 +2,11 @@
 //! registry already has when one is known (so nothing is compressed or
 //! uploaded, and digests stay as they were): first any known blob of the
 //! layer that the destination repository has (a `HEAD`), then a mount
-//! from another repository of the same registry where it was seen; only
-//! then is the layer's tar rebuilt from the store, compressed on the fly
-//! and uploaded, its digest learnt while it streams.
+//! from another repository of the same registry where it was seen; then
+//! a known blob the store keeps as a file (a pulled or pushed image's
+//! compressed layer), uploaded as it is; only then is the layer's tar
+//! rebuilt from the store, compressed on the fly and uploaded, its digest
+//! learnt while it streams.
 //!
 //! Known blobs are the one the image's kept manifest names for the layer
 //! and those the store remembers seeing on this registry (see
@@ -73,7 +75,10 @@ impl LayerPush<'_> {
         let known = self.known_blobs(layer, named)?;
         let (sent, route) = match self.reuse(&known)? {
             Some(found) => found,
-            None => (self.upload(layer)?, Route::Uploaded),
+            None => match self.kept(&known) {
+                Some(kept) => (self.upload_kept(kept)?, Route::Uploaded),
+                None => (self.upload(layer)?, Route::Uploaded),
+            },
         };
         if route != Route::Uploaded {
             self.emit(TransferEvent::Skipped {
@@ -154,6 +159,49 @@ impl LayerPush<'_> {
             }
         }
         Ok(None)
+    }
+
+    /// A known blob the store keeps as a file, whole.
+    fn kept<'k>(&self, known: &'k [Known]) -> Option<&'k Known> {
+        known
+            .iter()
+            .find(|blob| self.store.stored_blob_size(&blob.digest) == Some(blob.size))
+    }
+
+    /// Uploads the kept blob `blob` as it is: no rebuilding, no
+    /// compressing, and the digest it had (the upload names it, and the
+    /// registry checks it).
+    fn upload_kept(&self, blob: &Known) -> Result<SentLayer> {
+        self.emit(TransferEvent::Started {
+            digest: blob.digest.clone(),
+            size: blob.size,
+            resumed_at: 0,
+        });
+        let known = strata_registry::Pushed {
+            digest: blob.digest.to_string(),
+            size: blob.size,
+        };
+        let mut open = || -> io::Result<Box<dyn Read + Send>> {
+            match self.store.open_stored_blob(&blob.digest) {
+                Ok(Some((file, _))) => Ok(Box::new(file)),
+                Ok(None) => Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("blob {} went from the store", blob.digest),
+                )),
+                Err(e) => Err(io::Error::other(e.to_string())),
+            }
+        };
+        self.client
+            .upload_blob(self.repository, Some(&known), &mut open)?;
+        self.emit(TransferEvent::Done {
+            digest: blob.digest.clone(),
+            size: blob.size,
+        });
+        Ok(SentLayer {
+            digest: blob.digest.clone(),
+            size: blob.size,
+            compression: blob.compression,
+        })
     }
 
     /// Rebuilds the layer's tar, compresses it and uploads it.
