@@ -284,7 +284,7 @@ class Strata:
 
     def image_ids(self, store):
         argv, env = self.cmd(store, "images", "--json")
-        return sorted(image["id"] for image in json.loads(run(argv, env)))
+        return sorted(image["Id"] for image in json.loads(run(argv, env)))
 
     def driver_name(self, store):
         argv, env = self.cmd(store, "status")
