@@ -223,7 +223,6 @@ async fn gate(
             "token": token.token,
             "access_token": token.token,
             "expires_in": token.expires_in,
-            "issued_at": token.issued_at,
         }))),
         Ok(Some(Gate::Token(Ok(None)))) => Some(
             ApiError::unauthorized()

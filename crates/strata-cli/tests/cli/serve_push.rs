@@ -31,15 +31,7 @@ fn image_id(s: &CliStore, name: &str) -> String {
 /// `staging/` (the lease holding pushed blobs went with the server).
 fn stop_clean(s: &CliStore, mut served: Served) {
     assert!(served.stop(), "SIGTERM stops it cleanly: {}", served.log());
-    let staging = s.root().join("staging");
-    let left: Vec<_> = std::fs::read_dir(&staging)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name())
-                .collect()
-        })
-        .unwrap_or_default();
+    let left = s.entries("staging");
     assert!(left.is_empty(), "staging holds {left:?}");
     s.assert_clean();
 }
@@ -227,9 +219,7 @@ fn a_server_killed_mid_push_leaves_no_image_and_the_next_command_collects_its_up
     // upload and the pushed blob no image names go.
     assert_eq!(s.ok(&["images", "-q"]), "");
     s.ok(&["gc"]);
-    let staging: Vec<_> = std::fs::read_dir(s.root().join("staging"))
-        .map(|entries| entries.filter_map(Result::ok).collect())
-        .unwrap_or_default();
+    let staging = s.entries("staging");
     assert!(staging.is_empty(), "staging: {staging:?}");
     assert!(
         !blobs.join(&digest["sha256:".len()..]).exists(),
@@ -285,9 +275,7 @@ fn servers_killed_at_random_points_of_pushes_leave_whole_images_or_none() {
             landed += 1;
             assert_eq!(image_id(&s, &full), image.image_id, "trial {trial}");
         }
-        let staging: Vec<_> = std::fs::read_dir(s.root().join("staging"))
-            .map(|entries| entries.filter_map(Result::ok).collect())
-            .unwrap_or_default();
+        let staging = s.entries("staging");
         assert!(staging.is_empty(), "trial {trial}: staging {staging:?}");
         s.assert_clean();
     }

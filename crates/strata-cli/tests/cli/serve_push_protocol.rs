@@ -269,9 +269,7 @@ fn uploads_are_cancelled_checked_and_kept_to_their_repository() {
     let mut served = served;
     assert!(served.stop());
     s.ok(&["gc"]);
-    let blobs: Vec<_> = std::fs::read_dir(s.root().join("blobs/sha256"))
-        .map(|entries| entries.filter_map(Result::ok).collect())
-        .unwrap_or_default();
+    let blobs = s.entries("blobs/sha256");
     assert!(blobs.is_empty(), "blobs left: {blobs:?}");
     s.assert_clean();
 }
@@ -404,9 +402,7 @@ fn a_read_only_server_refuses_pushes_and_serves_a_store_it_may_not_write() {
         );
     }
     assert!(
-        std::fs::read_dir(s.root().join("staging"))
-            .map(|entries| entries.count() == 0)
-            .unwrap_or(true),
+        s.entries("staging").is_empty(),
         "a read-only server holds no lease"
     );
 }
@@ -460,9 +456,7 @@ fn deletes_take_tags_and_the_image_with_its_last_one() {
         "",
         "the layers went with the image"
     );
-    let blobs: Vec<_> = std::fs::read_dir(s.root().join("blobs/sha256"))
-        .map(|entries| entries.filter_map(Result::ok).collect())
-        .unwrap_or_default();
+    let blobs = s.entries("blobs/sha256");
     assert!(blobs.is_empty(), "blobs left: {blobs:?}");
     s.assert_clean();
 }
@@ -482,13 +476,9 @@ fn sigterm_discards_open_uploads_and_unnamed_blobs_cleanly() {
     assert!(served.stop(), "SIGTERM stops it cleanly: {}", served.log());
     // Before any other command: the server itself cancelled the upload
     // and released the blob no manifest named.
-    let staging: Vec<_> = std::fs::read_dir(s.root().join("staging"))
-        .map(|entries| entries.filter_map(Result::ok).collect())
-        .unwrap_or_default();
+    let staging = s.entries("staging");
     assert!(staging.is_empty(), "staging: {staging:?}");
-    let blobs: Vec<_> = std::fs::read_dir(s.root().join("blobs/sha256"))
-        .map(|entries| entries.filter_map(Result::ok).collect())
-        .unwrap_or_default();
+    let blobs = s.entries("blobs/sha256");
     assert!(blobs.is_empty(), "blobs left: {blobs:?}");
     s.assert_clean();
 }
