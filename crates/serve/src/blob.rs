@@ -23,6 +23,7 @@ use strata::{DiffFormat, Store};
 use tokio::sync::mpsc;
 
 use crate::content::{Blob, LayerBlob};
+use crate::log::log;
 use crate::ranges::{Multipart, Span};
 
 /// Bytes sent to the client at a time.
@@ -133,7 +134,7 @@ impl BlobBody {
         let done = read.and_then(|()| shaper.finish(&self.trailer));
         if let Err(error) = done {
             if error.kind() != io::ErrorKind::BrokenPipe {
-                eprintln!("strata serve: {error}");
+                log!("strata serve: {error}");
             }
             shaper.sink.fail(error);
         }

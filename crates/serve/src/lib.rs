@@ -40,6 +40,7 @@ mod catalog;
 mod content;
 mod delete;
 mod handler;
+mod log;
 mod names;
 mod push;
 mod push_errors;
@@ -171,12 +172,13 @@ impl Server {
             .thread_name("strata-serve")
             .build()
             .map_err(Error::Runtime)?;
+        let store = Arc::new(store);
         let writes = match options.read_only {
             true => None,
-            false => Some(Arc::new(Writes::new(&store)?)),
+            false => Some(Arc::new(Writes::new(Arc::clone(&store))?)),
         };
         let state = State {
-            store: Arc::new(store),
+            store,
             writes,
             max_blob: options.max_blob,
             auth,
@@ -223,14 +225,14 @@ impl Server {
 /// names, once no request holds the state any more.
 fn close_writes(state: Arc<State>) -> Result<(), Error> {
     let Ok(state) = Arc::try_unwrap(state) else {
-        eprintln!("strata serve: requests still hold the store; the next strata command tidies up");
+        log::log!("strata serve: requests still hold the store; the next strata command tidies up");
         return Ok(());
     };
     let Some(writes) = state.writes else {
         return Ok(());
     };
     match Arc::try_unwrap(writes) {
-        Ok(writes) => writes.close(&state.store).map_err(Error::from),
+        Ok(writes) => writes.close().map_err(Error::from),
         Err(_) => Ok(()),
     }
 }

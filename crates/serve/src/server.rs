@@ -25,6 +25,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::Error;
 use crate::auth;
 use crate::handler::{self, Request};
+use crate::log::log;
 use crate::reply::{ApiError, Body, Reply};
 use crate::route::Route;
 use crate::state::State;
@@ -47,6 +48,9 @@ pub async fn run(
     let listener = TcpListener::from_std(listener).map_err(Error::Runtime)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(Error::Signal)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(Error::Signal)?;
+    // Caught, so that a write to a closed stderr fails (and the log line
+    // is dropped) instead of ending the server; sockets never raise it.
+    let _pipe = signal(SignalKind::pipe()).map_err(Error::Signal)?;
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -56,7 +60,7 @@ pub async fn run(
                     // reply's last small write waits for the client's
                     // delayed ACK (40 ms a request on keep-alive).
                     if let Err(error) = stream.set_nodelay(true) {
-                        eprintln!("{peer} cannot set TCP_NODELAY: {error}");
+                        log!("{peer} cannot set TCP_NODELAY: {error}");
                     }
                     let state = Arc::clone(&state);
                     let watcher = graceful.watcher();
@@ -69,16 +73,16 @@ pub async fn run(
                                 match handshake.await {
                                     Ok(Ok(stream)) => serve_stream(stream, peer, state, watcher).await,
                                     Ok(Err(error)) => {
-                                        eprintln!("{peer} TLS handshake failed: {error}");
+                                        log!("{peer} TLS handshake failed: {error}");
                                     }
-                                    Err(_) => eprintln!("{peer} TLS handshake timed out"),
+                                    Err(_) => log!("{peer} TLS handshake timed out"),
                                 }
                             }
                         }
                     });
                 }
                 Err(error) => {
-                    eprintln!("strata serve: cannot accept a connection: {error}");
+                    log!("strata serve: cannot accept a connection: {error}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
@@ -87,11 +91,11 @@ pub async fn run(
         }
     }
     drop(listener);
-    eprintln!("strata serve: stopping");
+    log!("strata serve: stopping");
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(grace) => {
-            eprintln!("strata serve: requests still in flight after {grace:?}, stopping anyway");
+            log!("strata serve: requests still in flight after {grace:?}, stopping anyway");
         }
     }
     Ok(())
@@ -172,7 +176,7 @@ async fn answer(
     let status = reply.status;
     let length = content_length(&reply);
     let response = build(reply, asked.method == "HEAD", Arc::clone(&state.store));
-    eprintln!(
+    log!(
         "{peer} \"{} {target}\" {} {length} {}ms",
         asked.method,
         status.as_u16(),

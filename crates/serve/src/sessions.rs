@@ -6,7 +6,7 @@
 //! A session is taken out of the table while a request writes to it, so
 //! two requests cannot write the same upload at once; a request that ends
 //! without giving it back (the client went away mid-body) takes the
-//! session with it, and its bytes are thrown away.
+//! session with it: the upload is cancelled, its bytes and lease gone.
 //!
 //! When the server stops, sessions still open are cancelled and the lease
 //! released, which removes the pushed blobs no image names. A server
@@ -22,6 +22,7 @@ use crate::reply::ApiError;
 
 /// The write side of a server.
 pub struct Writes {
+    store: Arc<Store>,
     pending: Lease,
     sessions: Mutex<HashMap<String, Session>>,
     /// Blobs pushed (or mounted) into each repository by this server, so
@@ -40,9 +41,10 @@ struct Session {
 
 impl Writes {
     /// Starts the lease that holds pushed blobs.
-    pub fn new(store: &Store) -> Result<Self, strata::Error> {
+    pub fn new(store: Arc<Store>) -> Result<Self, strata::Error> {
         Ok(Self {
             pending: store.lease()?,
+            store,
             sessions: Mutex::new(HashMap::new()),
             linked: Mutex::new(HashSet::new()),
         })
@@ -110,19 +112,19 @@ impl Writes {
 
     /// Ends the server's writes: open sessions are cancelled, and the
     /// lease released (removing pushed blobs no image names).
-    pub fn close(self, store: &Store) -> Result<(), strata::Error> {
+    pub fn close(self) -> Result<(), strata::Error> {
         let sessions = std::mem::take(&mut *self.table());
         for (_, session) in sessions {
             if let Some(upload) = session.upload {
-                store.cancel_upload(upload)?;
+                self.store.cancel_upload(upload)?;
             }
         }
-        store.release(self.pending).map(drop)
+        self.store.release(self.pending).map(drop)
     }
 }
 
 /// A session taken out of the table. Given back with [`Taken::give_back`];
-/// dropped, it ends the session and throws its bytes away.
+/// dropped, it ends the session and cancels the upload.
 pub struct Taken {
     writes: Arc<Writes>,
     id: String,
@@ -163,8 +165,11 @@ impl Taken {
 
 impl Drop for Taken {
     fn drop(&mut self) {
-        if self.upload.is_some() {
+        if let Some(upload) = self.upload.take() {
             self.writes.table().remove(&self.id);
+            // A failed cancel leaves the lease to the next process that
+            // opens the store; the bytes went with the upload already.
+            let _ = self.writes.store.cancel_upload(upload);
         }
     }
 }

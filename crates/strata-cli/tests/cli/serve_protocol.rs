@@ -386,3 +386,40 @@ fn referrers_are_an_empty_index() {
     );
     assert_eq!(filtered.header("oci-filters-applied"), "artifactType");
 }
+
+#[test]
+fn a_closed_log_pipe_does_not_stop_the_server() {
+    use std::io::BufRead as _;
+    let s = CliStore::new();
+    let mut child = s
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn strata serve");
+    let addr = {
+        let mut first = String::new();
+        let stderr = child.stderr.take().expect("stderr");
+        std::io::BufReader::new(stderr)
+            .read_line(&mut first)
+            .expect("read the first line");
+        first
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening on ADDRESS")
+            .to_string()
+        // The reader goes away here: every later log line hits a closed pipe.
+    };
+    for _ in 0..3 {
+        let reply = crate::serve_support::request(&addr, "GET", "/v2/", &[]);
+        assert_eq!(reply.status, 200);
+    }
+    assert!(child.try_wait().expect("wait").is_none(), "still serving");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exited = child.wait().expect("wait");
+    assert!(exited.success(), "{exited:?}");
+}

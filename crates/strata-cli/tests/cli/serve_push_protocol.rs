@@ -482,3 +482,42 @@ fn sigterm_discards_open_uploads_and_unnamed_blobs_cleanly() {
     assert!(blobs.is_empty(), "blobs left: {blobs:?}");
     s.assert_clean();
 }
+
+#[test]
+fn a_client_gone_mid_chunk_ends_its_session_and_its_upload() {
+    use std::io::Write as _;
+    let s = CliStore::new();
+    let served = Served::start(&s);
+    // While it runs, staging holds the server's own lease only.
+    let own = s.entries("staging");
+    let started = served.send("POST", "/v2/app/blobs/uploads/", &[], &[]);
+    let location = started.header("location").to_string();
+    assert!(s.entries("staging").len() > own.len(), "the upload's lease");
+    {
+        let mut stream = std::net::TcpStream::connect(&served.addr).expect("connect");
+        let head = format!(
+            "PATCH {location} HTTP/1.1\r\nHost: {}\r\nContent-Length: 1000000\r\n\r\n",
+            served.addr
+        );
+        stream.write_all(head.as_bytes()).expect("send");
+        stream
+            .write_all(&[7u8; 1000])
+            .expect("send part of the body");
+    }
+    // The server sees the connection close, ends the session and cancels
+    // the upload.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.entries("staging").len() > own.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        s.entries("staging"),
+        own,
+        "only the server's own lease is left"
+    );
+    expect_error(
+        &served.request("GET", &location, &[]),
+        404,
+        "BLOB_UPLOAD_UNKNOWN",
+    );
+}

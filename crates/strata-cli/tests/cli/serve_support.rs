@@ -143,7 +143,19 @@ impl Served {
 
 impl Drop for Served {
     fn drop(&mut self) {
+        let exited = self
+            .child
+            .as_mut()
+            .and_then(|child| child.try_wait().ok().flatten());
         self.stop();
+        if std::thread::panicking() {
+            // A failing test shows what the server said (and whether it
+            // had exited on its own).
+            eprintln!(
+                "strata serve (exited on its own: {exited:?}) logged:\n{}",
+                self.log()
+            );
+        }
     }
 }
 

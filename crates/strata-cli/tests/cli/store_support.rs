@@ -67,17 +67,19 @@ impl CliStore {
         self.ok(&args).trim().to_string()
     }
 
-    /// The names in directory `rel` of the store's root (none when it
-    /// does not exist): `staging`, `blobs/sha256`, ...
+    /// The names in directory `rel` of the store's root, sorted (none
+    /// when it does not exist): `staging`, `blobs/sha256`, ...
     pub fn entries(&self, rel: &str) -> Vec<std::ffi::OsString> {
-        std::fs::read_dir(self.root().join(rel))
+        let mut names: Vec<_> = std::fs::read_dir(self.root().join(rel))
             .map(|entries| {
                 entries
                     .filter_map(Result::ok)
                     .map(|e| e.file_name())
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        names.sort();
+        names
     }
 
     /// Asserts `strata fsck` reports a clean store.
