@@ -21,6 +21,9 @@ use crate::error::{IoContext, Result};
 #[derive(Debug, Clone, Serialize)]
 pub struct FsckIssue {
     /// What kind of problem: `damaged-layer`, `damaged-image`,
+    /// `damaged-kept-blob` (a layer blob an image keeps is missing or not
+    /// its digest; repaired by forgetting it: the image is then served
+    /// with a generated manifest),
     /// `uncounted-mount`, `stale-mount-count`, garbage (`unreferenced-layer`,
     /// `orphan-blob`, `orphan-data`, `orphan-tar-split`, `stray-temp-file`),
     /// and what recovery fixed (`unfinished-layer`, `orphan-work-dir`,
@@ -79,6 +82,7 @@ impl Store {
             });
         }
         self.check_images(&mut issues)?;
+        self.check_kept_blobs(repair, &mut issues)?;
         let clean = issues.iter().all(|i| i.repaired);
         Ok(FsckReport {
             layers_checked: layers.len(),
@@ -124,6 +128,39 @@ impl Store {
                     detail: problem,
                     repaired: false,
                 });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Every layer blob an image keeps is there and hashes to its digest.
+    /// A bad one is forgotten by `repair` (and its file removed when
+    /// nothing else names it).
+    fn check_kept_blobs(&self, repair: bool, issues: &mut Vec<FsckIssue>) -> Result<()> {
+        for image in self.images()? {
+            for digest in self.kept_blobs(&image.id)? {
+                let problem = match self.open_stored_blob(&digest)? {
+                    None => Some(format!("its kept blob {digest} is missing")),
+                    Some((file, _)) => {
+                        let mut hashed = crate::digest::DigestReader::new(file);
+                        std::io::copy(&mut hashed, &mut std::io::sink())
+                            .context(|| format!("cannot read blob {digest}"))?;
+                        let (actual, _) = hashed.finish();
+                        (actual != digest)
+                            .then(|| format!("its kept blob {digest} hashes to {actual}"))
+                    }
+                };
+                if let Some(detail) = problem {
+                    let repaired = repair && self.forget_kept_blob(&image.id, &digest).is_ok();
+                    issues.push(FsckIssue {
+                        kind: "damaged-kept-blob".into(),
+                        id: image.id.clone(),
+                        detail,
+                        repaired,
+                    });
+                }
             }
         }
         Ok(())

@@ -183,6 +183,33 @@ impl Store {
 }
 
 impl Store {
+    /// The layer blobs image `id` keeps (see [`NewImage::blobs`](super::NewImage::blobs)).
+    pub(crate) fn kept_blobs(&self, id: &str) -> Result<Vec<Digest>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT digest FROM image_blobs WHERE image_id = ?1")?;
+        let rows = stmt.query_map([id], |row| row.get::<_, String>(0))?;
+        let mut kept = Vec::new();
+        for row in rows {
+            if let Ok(digest) = Digest::parse(&row?) {
+                kept.push(digest);
+            }
+        }
+        Ok(kept)
+    }
+
+    /// Stops image `id` keeping blob `digest`; removes the blob when
+    /// nothing else names it.
+    pub(crate) fn forget_kept_blob(&self, id: &str, digest: &Digest) -> Result<()> {
+        self.write(|conn| {
+            conn.prepare_cached("DELETE FROM image_blobs WHERE image_id = ?1 AND digest = ?2")?
+                .execute(rusqlite::params![id, digest.as_str()])?;
+            if !super::gc::blob_named(conn, digest)? {
+                self.remove_blob(digest)?;
+            }
+            Ok(())
+        })
+    }
+
     /// The store's root, under which blobs are `blobs/sha256/<hex>`.
     pub(crate) fn root_dir(&self) -> &std::path::Path {
         &self.root

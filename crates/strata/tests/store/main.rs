@@ -21,6 +21,7 @@ mod prune;
 mod pull;
 mod pull_hostile;
 mod push;
+mod pushed;
 mod rw_layers;
 mod save;
 mod save_v1;
