@@ -284,3 +284,38 @@ fn servers_killed_at_random_points_of_pushes_leave_whole_images_or_none() {
     let layers = s.ok(&["layers", "-q"]);
     assert!(layers.lines().count() <= 3, "{layers}");
 }
+
+#[test]
+fn concurrent_pushes_of_one_image_land_once() {
+    let s = CliStore::new();
+    let image = sample(&s, "3");
+    let served = Served::start(&s);
+    let pushes: Vec<_> = (0..6)
+        .map(|i| {
+            let target = Target::new(served.addr.clone(), None, None);
+            let archive = image.path.clone();
+            std::thread::spawn(move || target.try_push(&archive, &format!("many/app{i}:1")))
+        })
+        .collect();
+    for (i, push) in pushes.into_iter().enumerate() {
+        let out = push.join().expect("push thread");
+        assert!(
+            out.status.success(),
+            "push {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for i in 0..6 {
+        assert_eq!(
+            image_id(&s, &format!("localhost/many/app{i}:1")),
+            image.image_id
+        );
+    }
+    assert_eq!(s.ok(&["images", "-q"]).lines().count(), 1, "one image");
+    assert_eq!(
+        s.ok(&["layers", "-q"]).lines().count(),
+        3,
+        "its layers once"
+    );
+    stop_clean(&s, served);
+}
