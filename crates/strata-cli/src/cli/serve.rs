@@ -35,7 +35,7 @@ pub struct ServeArgs {
     /// Address to listen on (port 0: any free port, printed on stderr).
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:5000")]
     pub listen: SocketAddr,
-    /// Refuse pushes; the store is then only read (a user who may read it
+    /// Refuse pushes and deletes; the store is then only read (a user who may read it
     /// but not write it can serve it).
     #[arg(long)]
     pub read_only: bool,
