@@ -33,7 +33,7 @@ pub use store::{CommitOptions, Container, ContainerOptions};
 pub use store::{ContainerUsage, DiskUsage, ImageUsage};
 pub use store::{CreateOptions, DiffFormat, DiffReport};
 pub use store::{DEFAULT_DRIVERS, Layer, LayerState, Store, StoreDescription, StoreOptions};
-pub use store::{DOWNLOAD_EXPIRY, Downloads, Lease, LeaseOptions};
+pub use store::{DOWNLOAD_EXPIRY, Downloads, KeptBlobs, Lease, LeaseOptions};
 pub use store::{FsckIssue, FsckReport, GcOptions, GcReport, Status};
 pub use store::{HistoryStep, Image, NewImage, Removed, Upload, normalize_name};
 pub use store::{PruneOptions, PruneReport, SystemPruneReport};

@@ -89,5 +89,10 @@ pub fn status(store: &Store, args: &StatusArgs) -> Result<()> {
         status.downloads.count,
         output::size(status.downloads.bytes)
     );
+    println!(
+        "blobs:      {} kept ({})",
+        status.kept_blobs.count,
+        output::size(status.kept_blobs.bytes)
+    );
     Ok(())
 }

@@ -175,11 +175,25 @@ fn a_pulled_image_is_served_with_its_registrys_manifest_and_blobs() {
         .collect();
     s.ok(&["gc"]);
     assert!(layer_blobs.iter().all(|b| b.is_file()), "kept through gc");
+    let kept = |s: &CliStore| {
+        let status: serde_json::Value =
+            serde_json::from_str(&s.ok(&["status", "--json"])).expect("status json");
+        status["kept_blobs"].clone()
+    };
+    let bytes: u64 = layer_blobs
+        .iter()
+        .map(|b| std::fs::metadata(b).expect("blob").len())
+        .sum();
+    assert_eq!(
+        kept(&s),
+        serde_json::json!({"count": layer_blobs.len(), "bytes": bytes})
+    );
     s.ok(&["rmi", &upstream]);
     assert!(
         layer_blobs.iter().all(|b| !b.exists()),
         "gone with the image"
     );
+    assert_eq!(kept(&s), serde_json::json!({"count": 0, "bytes": 0}));
     s.assert_clean();
 }
 

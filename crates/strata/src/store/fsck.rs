@@ -199,6 +199,9 @@ pub struct Status {
     pub images: usize,
     /// Partial downloads a later pull may resume.
     pub downloads: super::Downloads,
+    /// Layer blobs images keep beside their layers (see
+    /// [`Store::kept_blob_totals`]).
+    pub kept_blobs: super::KeptBlobs,
 }
 
 impl Store {
@@ -217,6 +220,7 @@ impl Store {
             containers: self.containers()?.len(),
             images: self.images()?.len(),
             downloads: self.downloads()?,
+            kept_blobs: self.kept_blob_totals()?,
         })
     }
 }

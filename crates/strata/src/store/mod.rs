@@ -96,7 +96,7 @@ pub(crate) use options::ResolvedOptions;
 pub use options::StoreOptions;
 pub use prune::{PruneOptions, PruneReport, SystemPruneReport};
 pub use transfer::ToSaveItems;
-pub use uploads::Upload;
+pub use uploads::{KeptBlobs, Upload};
 pub use usage::{ContainerUsage, DiskUsage, ImageUsage};
 
 use crate::driver::{self, Driver};

@@ -182,7 +182,37 @@ impl Store {
     }
 }
 
+/// The layer blobs images keep, for `status`: each blob once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KeptBlobs {
+    /// How many.
+    pub count: usize,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
 impl Store {
+    /// The layer blobs images keep (pulled images' compressed blobs, and
+    /// those pushed into `strata serve`), each once.
+    pub fn kept_blob_totals(&self) -> Result<KeptBlobs> {
+        let digests: Vec<String> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT b.digest FROM image_blobs b JOIN images i ON i.id = b.image_id",
+            )?;
+            let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut totals = KeptBlobs::default();
+        for digest in digests.iter().filter_map(|d| Digest::parse(d).ok()) {
+            if let Some(size) = self.stored_blob_size(&digest) {
+                totals.count += 1;
+                totals.bytes += size;
+            }
+        }
+        Ok(totals)
+    }
+
     /// The layer blobs image `id` keeps (see [`NewImage::blobs`](super::NewImage::blobs)).
     pub(crate) fn kept_blobs(&self, id: &str) -> Result<Vec<Digest>> {
         let conn = self.conn();
