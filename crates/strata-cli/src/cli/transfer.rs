@@ -144,6 +144,11 @@ pub struct PullArgs {
     /// Print nothing but the image id.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Do not keep the registry's compressed blobs beside the layers
+    /// (saves their size on disk; `strata serve` then serves the image
+    /// with a generated manifest, and a push compresses it again).
+    #[arg(long)]
+    pub discard_blobs: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

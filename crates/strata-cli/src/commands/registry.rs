@@ -51,6 +51,7 @@ pub fn pull(store: &Store, args: &PullArgs) -> Result<()> {
         registry: registry_options(&args.registry)?,
         platform,
         progress: progress.as_ref().map(|p| p as &(dyn Fn(&_) + Sync)),
+        discard_blobs: args.discard_blobs,
     };
     if transfers.is_some() {
         eprintln!("Trying to pull {}...", args.reference);

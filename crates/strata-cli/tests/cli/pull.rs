@@ -208,3 +208,39 @@ fn login_records_what_pull_then_uses_and_logout_forgets_it() {
     ]);
     assert!(error.contains("authentication"), "{error}");
 }
+
+#[test]
+fn discard_blobs_keeps_the_layers_only() {
+    let image = {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let image = sample_image(&dir.path().join("sample.tar"), &["--layers", "2"]);
+        (dir, image)
+    };
+    let registry = Registry::plain();
+    registry.target().push(&image.1.path, "team/app:1");
+    let source = format!("{}/team/app:1", registry.host());
+    let kept_blobs = |s: &CliStore| {
+        let status: serde_json::Value =
+            serde_json::from_str(&s.ok(&["status", "--json"])).expect("status json");
+        status["kept_blobs"]["count"].clone()
+    };
+
+    let keeping = CliStore::new();
+    keeping.ok(&["pull", "-q", "--tls-verify=false", &source]);
+    assert_eq!(kept_blobs(&keeping), 2, "a pull keeps its layer blobs");
+
+    let discarding = CliStore::new();
+    let id = discarding.ok(&[
+        "pull",
+        "-q",
+        "--discard-blobs",
+        "--tls-verify=false",
+        &source,
+    ]);
+    assert_eq!(id.trim(), image.1.image_id);
+    assert_eq!(kept_blobs(&discarding), 0, "--discard-blobs keeps none");
+    assert!(discarding.entries("downloads").is_empty());
+    // Only the config and the manifest are in blobs/.
+    assert_eq!(discarding.entries("blobs/sha256").len(), 2);
+    discarding.assert_clean();
+}

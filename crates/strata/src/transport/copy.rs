@@ -144,6 +144,7 @@ pub(crate) fn copy(
                         registry: options.source.clone(),
                         platform: options.platform.clone(),
                         progress: options.progress,
+                        discard_blobs: false,
                     };
                     return Ok(Copied::Pulled(pull_named(
                         store,

@@ -42,6 +42,11 @@ pub struct PullOptions<'a> {
     pub platform: Option<PlatformSpec>,
     /// Called as blobs move.
     pub progress: Option<TransferProgress<'a>>,
+    /// Do not keep the registry's compressed layer blobs beside the
+    /// layers (their size on disk again). The image is then served with a
+    /// generated manifest instead of the registry's, and pushed on by
+    /// compressing its layers again.
+    pub discard_blobs: bool,
 }
 
 impl std::fmt::Debug for PullOptions<'_> {
@@ -428,9 +433,10 @@ fn import_one(
     // The compressed blob stays, as the registry sent it, so the image can
     // be served with its registry's manifest (the download becomes the
     // blob: no copy). A download that did not end whole is not kept.
-    match growing.wait_done() {
-        Ok(()) => store.keep_download(&blob.digest, lease)?,
-        Err(_) => store.finish_download(&blob.digest)?,
+    let whole = !options.discard_blobs && growing.wait_done().is_ok();
+    match whole {
+        true => store.keep_download(&blob.digest, lease)?,
+        false => store.finish_download(&blob.digest)?,
     }
     if let Some(progress) = options.progress {
         progress(&TransferEvent::Done {
