@@ -66,18 +66,23 @@ fn upload(store: &Store, bytes: &[u8], hold: &strata::Lease) -> Result<u64, Erro
     store.finish_upload(upload, &Digest::of(bytes), hold)
 }
 
+/// Pushes `image` as `localhost/pushed:1`, as a registry would.
+fn push(store: &Store, image: &Pushable) -> strata::Image {
+    let hold = store.lease().expect("lease");
+    upload(store, &image.layer, &hold).expect("layer");
+    upload(store, &image.config, &hold).expect("config");
+    let landed = store
+        .land_pushed_manifest(&image.manifest, Some("localhost/pushed:1"), &hold)
+        .expect("land");
+    store.release(hold).expect("release");
+    landed
+}
+
 #[test]
 fn a_pushed_image_is_served_with_its_manifest_and_keeps_its_blobs() {
     let t = TestStore::new();
     let image = pushable();
-    let hold = t.store.lease().expect("lease");
-    upload(&t.store, &image.layer, &hold).expect("layer");
-    upload(&t.store, &image.config, &hold).expect("config");
-    let landed = t
-        .store
-        .land_pushed_manifest(&image.manifest, Some("localhost/pushed:1"), &hold)
-        .expect("land");
-    t.store.release(hold).expect("release");
+    let landed = push(&t.store, &image);
     assert_eq!(landed.id, Digest::of(&image.config).hex());
     assert_eq!(landed.names, ["localhost/pushed:1"]);
 
@@ -130,14 +135,7 @@ fn bytes_that_are_not_their_digest_are_refused_and_nothing_is_kept() {
 fn fsck_finds_a_kept_blob_gone_bad_and_repair_forgets_it() {
     let t = TestStore::new();
     let image = pushable();
-    let hold = t.store.lease().expect("lease");
-    upload(&t.store, &image.layer, &hold).expect("layer");
-    upload(&t.store, &image.config, &hold).expect("config");
-    let landed = t
-        .store
-        .land_pushed_manifest(&image.manifest, Some("localhost/pushed:1"), &hold)
-        .expect("land");
-    t.store.release(hold).expect("release");
+    let landed = push(&t.store, &image);
 
     let layer = Digest::of(&image.layer);
     let path = t.root().join("blobs/sha256").join(layer.hex());
