@@ -43,8 +43,8 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{CWD, FileType, Mode, OFlags};
 
 pub(crate) use crate::fs::tree::{
-    Meta, Time, XattrTarget, Xattrs, full_path, open_dir_at, read_link_at, read_names, read_xattrs,
-    stat_at, stat_fd,
+    Meta, Time, XattrTarget, Xattrs, full_path, open_dir_at, open_file_at, read_link_at,
+    read_names, read_xattrs, stat_at, stat_fd,
 };
 
 /// One changed path.
@@ -529,13 +529,6 @@ fn is_replaced(old_names: &[CString], new_names: &[CString]) -> bool {
                 .binary_search_by(|probe| probe.as_bytes().cmp(name.as_bytes()))
                 .is_err()
         })
-}
-
-/// Opens a regular file of a tree for reading, not following a symlink.
-fn open_file_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<std::fs::File> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
-    Ok(std::fs::File::from(fd))
 }
 
 /// Whether two files hold the same bytes (their sizes already agree).

@@ -40,15 +40,14 @@
 pub(crate) mod testtree;
 
 use std::collections::HashMap;
-use std::ffi::CStr;
 use std::io::{self, BufWriter, Read, Write};
-use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{FileType, Mode, OFlags};
-use rustix::io::Errno;
+use rustix::fs::FileType;
 
-use super::changes::{self, ChangeKind, ChangesError, Entry, Visitor, Xattrs, full_path};
+use super::changes::{
+    self, ChangeKind, ChangesError, Entry, Visitor, Xattrs, full_path, open_file_at,
+};
 use super::tarwrite::{Conventions, EncodeError, Header, HeaderError, TarStream};
 
 /// What [`write_changeset`] wrote.
@@ -288,7 +287,7 @@ impl<W: Write> ChangesetWriter<'_, W> {
     /// walk saw.
     fn open_checked(&self, entry: &Entry<'_>) -> Result<std::fs::File, ChangesetError> {
         let file =
-            open_file(entry.dir, entry.name).map_err(|e| self.io_err("open", entry.path, e))?;
+            open_file_at(entry.dir, entry.name).map_err(|e| self.io_err("open", entry.path, e))?;
         let now = changes::stat_fd(std::os::fd::AsFd::as_fd(&file))
             .map_err(|e| self.io_err("stat", entry.path, e))?;
         if now.ino != entry.meta.ino || now.file_type != FileType::RegularFile {
@@ -393,18 +392,6 @@ fn whiteout_name(path: &[u8]) -> Vec<u8> {
         None => (&path[..0], path),
     };
     [dir, b".wh.", base].concat()
-}
-
-/// Opens a regular file for reading without following a symlink, without
-/// blocking should a FIFO have taken its place, and without touching its
-/// access time where permitted.
-fn open_file(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<std::fs::File> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-    let fd = match rustix::fs::openat(dir, name, flags | OFlags::NOATIME, Mode::empty()) {
-        Err(Errno::PERM) => rustix::fs::openat(dir, name, flags, Mode::empty())?,
-        other => other?,
-    };
-    Ok(fd.into())
 }
 
 #[cfg(test)]

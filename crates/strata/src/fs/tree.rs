@@ -103,6 +103,18 @@ pub(crate) fn open_dir_at<P: rustix::path::Arg>(dir: impl AsFd, path: P) -> io::
     Ok(rustix::fs::openat(dir, path, flags, Mode::empty())?)
 }
 
+/// Opens the regular file `name` in `dir` for reading without following a
+/// symlink, without blocking should a FIFO have taken its place, and
+/// without touching its access time where permitted.
+pub(crate) fn open_file_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<std::fs::File> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let fd = match rustix::fs::openat(dir, name, flags | OFlags::NOATIME, Mode::empty()) {
+        Err(rustix::io::Errno::PERM) => rustix::fs::openat(dir, name, flags, Mode::empty())?,
+        other => other?,
+    };
+    Ok(fd.into())
+}
+
 /// The target of the symlink `name` in `dir`, verbatim.
 pub(crate) fn read_link_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<CString> {
     Ok(rustix::fs::readlinkat(dir, name, Vec::new())?)
