@@ -116,14 +116,10 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e).context(|| format!("cannot open {}", path.display())),
         };
-        self.hold_blobs(lease, std::slice::from_ref(digest))?;
-        if self.stored_blob_size(digest).is_some() {
-            return self.finish_download(digest);
+        match self.adopt_blob(&path, &file, digest, lease)? {
+            true => Ok(()),
+            false => self.finish_download(digest),
         }
-        file.sync_all()
-            .context(|| format!("cannot flush {}", path.display()))?;
-        crate::fs::durable::create_dir_all(&self.blob_dir())?;
-        crate::fs::durable::rename_durable(&path, &self.blob_path(digest))
     }
 
     /// The partial downloads in the store.

@@ -271,7 +271,7 @@ impl Store {
     /// gone. The second transaction looks again: a blob another image or a
     /// lease (a load of the same image) names by then stays.
     pub(crate) fn forget_image(&self, id: &str) -> Result<()> {
-        let Some(image) = self.write(|conn| {
+        let Some((image, kept)) = self.write(|conn| {
             let image = get(conn, id)?;
             if let Some(image) = &image {
                 let users =
@@ -297,7 +297,6 @@ impl Store {
         else {
             return Ok(());
         };
-        let (image, kept) = image;
         self.write(|conn| {
             for digest in image.manifests.iter().chain([&image.digest()]).chain(&kept) {
                 if !super::gc::blob_named(conn, digest)? {
