@@ -41,6 +41,21 @@ pub fn served(store: &Store, image: &Image) -> Result<ServedManifest, ApiError> 
     Ok(store.served_manifest(image)?)
 }
 
+/// The served manifest of `images` whose digest is `digest`.
+pub fn served_by_digest(
+    store: &Store,
+    images: &[&Image],
+    digest: &Digest,
+) -> Result<Option<ServedManifest>, ApiError> {
+    for image in images {
+        let served = served(store, image)?;
+        if &served.digest == digest {
+            return Ok(Some(served));
+        }
+    }
+    Ok(None)
+}
+
 /// The blob `digest` among those the images `images` are served with.
 pub fn find_blob(
     store: &Store,

@@ -88,7 +88,7 @@ fn manifest(store: &Store, name: &RepoName, reference: &ManifestRef) -> Result<R
                 .ok_or_else(|| ApiError::manifest_unknown(name.as_str(), tag))?;
             content::served(store, image)?
         }
-        ManifestRef::Digest(digest) => by_digest(store, &repo.images(), digest)?
+        ManifestRef::Digest(digest) => content::served_by_digest(store, &repo.images(), digest)?
             .ok_or_else(|| ApiError::manifest_unknown(name.as_str(), digest.as_str()))?,
     };
     Ok(Reply::new(StatusCode::OK)
@@ -96,21 +96,6 @@ fn manifest(store: &Store, name: &RepoName, reference: &ManifestRef) -> Result<R
         .header("Docker-Content-Digest", served.digest.as_str())
         .header("ETag", format!("\"{}\"", served.digest))
         .bytes(served.bytes))
-}
-
-/// The served manifest of `images` whose digest is `digest`.
-fn by_digest(
-    store: &Store,
-    images: &[&strata::Image],
-    digest: &Digest,
-) -> Result<Option<strata::ServedManifest>, ApiError> {
-    for image in images {
-        let served = content::served(store, image)?;
-        if &served.digest == digest {
-            return Ok(Some(served));
-        }
-    }
-    Ok(None)
 }
 
 /// A blob, whole or in ranges: one the repository's served manifests

@@ -274,13 +274,10 @@ fn known_by_digest(
     repo: &RepoName,
     digest: &Digest,
 ) -> Result<(), ApiError> {
-    let catalog = Catalog::load(store)?;
-    if let Ok(found) = catalog.repo(repo) {
-        for image in found.images() {
-            if &crate::content::served(store, image)?.digest == digest {
-                return Ok(());
-            }
-        }
+    if let Ok(found) = Catalog::load(store)?.repo(repo)
+        && crate::content::served_by_digest(store, &found.images(), digest)?.is_some()
+    {
+        return Ok(());
     }
     Err(ApiError::push_unsupported(&format!(
         "strata keeps pushed images by tag: push {}:TAG, not {}@{digest}",
