@@ -18,8 +18,8 @@ Servers, all plain HTTP on 127.0.0.1 on a free port:
             files and checked against the diff id on every request
   kept      the same on a second store filled untimed by `strata pull`
             from the registry: strata keeps a pulled image's blobs as
-            files, so each layer blob is a file read and checked against
-            its digest on every request, with no rebuilding
+            files, so each layer blob is sent from its file with
+            sendfile(2), unchecked (it was hashed when it was kept)
   registry  Debian's `docker-registry serve CONFIG` as bench_registry.py
             configures it (filesystem storage on the loop mount), filled
             untimed with `skopeo copy --preserve-digests` from the strata

@@ -187,7 +187,7 @@ fn basic(value: &str) -> Option<(String, String)> {
 }
 
 /// 256 random bits from the system's generator, hex.
-fn random_token() -> Result<String, String> {
+pub(crate) fn random_token() -> Result<String, String> {
     let mut bytes = [0u8; 32];
     rustls::crypto::aws_lc_rs::default_provider()
         .secure_random

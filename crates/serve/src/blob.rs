@@ -105,6 +105,19 @@ impl BlobBody {
         self.len
     }
 
+    /// The stored blob and the one span of it this body is, when it is
+    /// nothing else (no multipart framing): what [`crate::splice`] can send
+    /// straight from the file.
+    pub fn stored_span(&self) -> Option<(&Digest, u64, Span)> {
+        let Blob::Stored { digest, size } = &self.blob else {
+            return None;
+        };
+        match (self.segments.as_slice(), self.trailer.is_empty()) {
+            ([segment], true) if segment.header.is_empty() => Some((digest, *size, segment.span)),
+            _ => None,
+        }
+    }
+
     /// Starts reading on a blocking thread of the current runtime; the
     /// returned body yields what it sends.
     pub fn start(self, store: Arc<Store>) -> ChannelBody {

@@ -111,8 +111,8 @@ fn blob(
     let store = &state.store;
     let pushed = || {
         let writes = state.writes.as_ref()?;
-        writes.is_linked(name.as_str(), digest).then_some(())?;
-        let size = store.stored_blob_size(digest)?;
+        let size = writes.linked_size(name.as_str(), digest)?;
+        store.stored_blob_size(digest)?;
         Some(Blob::Stored {
             digest: digest.clone(),
             size,

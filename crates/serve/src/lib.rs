@@ -49,6 +49,7 @@ mod reply;
 mod route;
 mod server;
 mod sessions;
+mod splice;
 mod state;
 mod tls;
 

@@ -114,8 +114,8 @@ async fn start(
         let hold = Arc::clone(writes);
         let wanted = digest.clone();
         let held = blocking(move || store.hold_stored_blob(&wanted, hold.pending())).await?;
-        if held.is_some() {
-            writes.link(repo.as_str(), &digest);
+        if let Some(size) = held {
+            writes.link(repo.as_str(), &digest, size);
             return Ok(created(repo, &digest));
         }
     }
@@ -216,8 +216,8 @@ async fn finish(
             .await
             .map_err(|e| ApiError::internal_message(format!("the upload failed: {e}")))?;
     match finished {
-        Ok(_) => {
-            writes.link(repo.as_str(), digest);
+        Ok(size) => {
+            writes.link(repo.as_str(), digest, size);
             Ok(created(repo, digest))
         }
         Err(strata::Error::ContentMismatch { actual, .. }) => {

@@ -6,6 +6,7 @@ use hyper::StatusCode;
 use serde_json::{Value, json};
 
 use crate::blob::BlobBody;
+use crate::splice::SplicedBody;
 
 /// What a request gets back.
 pub struct Reply {
@@ -25,6 +26,8 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// Bytes streamed from the store, `len` of them.
     Stream(BlobBody),
+    /// A stored blob's bytes sent from its file by the connection.
+    Spliced(SplicedBody),
 }
 
 impl Reply {

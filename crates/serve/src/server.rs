@@ -1,5 +1,6 @@
 //! The HTTP side: a listener, one task per connection (HTTP/1.1 with
-//! keep-alive), each read handled on a blocking thread and each push by
+//! keep-alive), each read handled on a blocking thread (stored blobs sent
+//! from their files by [`crate::splice`] on plain TCP) and each push by
 //! [`crate::push`] as its body arrives, one log line per request on
 //! stderr, and a graceful stop on SIGTERM or SIGINT.
 
@@ -28,6 +29,7 @@ use crate::handler::{self, Request};
 use crate::log::log;
 use crate::reply::{ApiError, Body, Reply};
 use crate::route::Route;
+use crate::splice::{SpliceStream, Splicer};
 use crate::state::State;
 use crate::{delete, push};
 
@@ -67,11 +69,14 @@ pub async fn run(
                     let tls = tls.clone();
                     tokio::spawn(async move {
                         match tls {
-                            None => serve_stream(stream, peer, state, watcher).await,
+                            None => {
+                                let (stream, splicer) = SpliceStream::new(stream);
+                                serve_stream(stream, peer, state, watcher, Some(splicer)).await;
+                            }
                             Some(tls) => {
                                 let handshake = tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream));
                                 match handshake.await {
-                                    Ok(Ok(stream)) => serve_stream(stream, peer, state, watcher).await,
+                                    Ok(Ok(stream)) => serve_stream(stream, peer, state, watcher, None).await,
                                     Ok(Err(error)) => {
                                         log!("{peer} TLS handshake failed: {error}");
                                     }
@@ -101,12 +106,19 @@ pub async fn run(
     Ok(())
 }
 
-/// Serves HTTP/1.1 on one connection until it closes or the server stops.
-async fn serve_stream<S>(stream: S, peer: SocketAddr, state: Arc<State>, watcher: Watcher)
-where
+/// Serves HTTP/1.1 on one connection until it closes or the server stops;
+/// stored blobs go out from their files with `splicer` when there is one.
+async fn serve_stream<S>(
+    stream: S,
+    peer: SocketAddr,
+    state: Arc<State>,
+    watcher: Watcher,
+    splicer: Option<Splicer>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| answer(Arc::clone(&state), peer, request));
+    let service =
+        service_fn(move |request| answer(Arc::clone(&state), peer, splicer.clone(), request));
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
@@ -119,6 +131,7 @@ where
 async fn answer(
     state: Arc<State>,
     peer: SocketAddr,
+    splicer: Option<Splicer>,
     request: hyper::Request<Incoming>,
 ) -> Result<Response<HttpBody>, Infallible> {
     let started = Instant::now();
@@ -173,9 +186,14 @@ async fn answer(
                 })
         }
     };
+    let head = asked.method == "HEAD";
+    let reply = match &splicer {
+        Some(splicer) if !head => splicer.send_from_file(&state.store, reply).await,
+        _ => reply,
+    };
     let status = reply.status;
     let length = content_length(&reply);
-    let response = build(reply, asked.method == "HEAD", Arc::clone(&state.store));
+    let response = build(reply, head, Arc::clone(&state.store));
     log!(
         "{peer} \"{} {target}\" {} {length} {}ms",
         asked.method,
@@ -277,6 +295,7 @@ fn build(reply: Reply, head: bool, store: Arc<strata::Store>) -> Response<HttpBo
         Body::Empty => Empty::new().map_err(never).boxed(),
         Body::Bytes(bytes) => Full::new(Bytes::from(bytes)).map_err(never).boxed(),
         Body::Stream(stream) => stream.start(store).boxed(),
+        Body::Spliced(body) => body.boxed(),
     };
     builder.body(body).unwrap_or_else(|error| {
         let mut response = Response::new(

@@ -12,7 +12,7 @@
 //! released, which removes the pushed blobs no image names. A server
 //! killed instead leaves that to the next process that opens the store.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use strata::digest::Digest;
@@ -27,8 +27,9 @@ pub struct Writes {
     sessions: Mutex<HashMap<String, Session>>,
     /// Blobs pushed (or mounted) into each repository by this server, so
     /// the repository serves them before a manifest names them, as a
-    /// registry does (docker checks each blob it uploaded that way).
-    linked: Mutex<HashSet<(String, Digest)>>,
+    /// registry does (docker checks each blob it uploaded that way); with
+    /// the size each had then, which its file must still have.
+    linked: Mutex<HashMap<(String, Digest), u64>>,
 }
 
 /// One upload in progress.
@@ -46,24 +47,27 @@ impl Writes {
             pending: store.lease()?,
             store,
             sessions: Mutex::new(HashMap::new()),
-            linked: Mutex::new(HashSet::new()),
+            linked: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Records that blob `digest` was pushed or mounted into `repo`.
-    pub fn link(&self, repo: &str, digest: &Digest) {
+    /// Records that blob `digest`, `size` bytes, was pushed or mounted
+    /// into `repo`.
+    pub fn link(&self, repo: &str, digest: &Digest, size: u64) {
         self.linked
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert((repo.to_string(), digest.clone()));
+            .insert((repo.to_string(), digest.clone()), size);
     }
 
-    /// Whether blob `digest` was pushed or mounted into `repo`.
-    pub fn is_linked(&self, repo: &str, digest: &Digest) -> bool {
+    /// The size blob `digest` had when it was pushed or mounted into
+    /// `repo`; `None` if it was not.
+    pub fn linked_size(&self, repo: &str, digest: &Digest) -> Option<u64> {
         self.linked
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(&(repo.to_string(), digest.clone()))
+            .get(&(repo.to_string(), digest.clone()))
+            .copied()
     }
 
     /// The lease pushed blobs are held by.

@@ -19,6 +19,7 @@ mod pull;
 mod push;
 mod serve;
 mod serve_auth;
+mod serve_files;
 mod serve_protocol;
 mod serve_push;
 mod serve_push_protocol;
