@@ -10,11 +10,15 @@
 //! (`localhost/library/alpine` and `docker.io/library/alpine` both answer
 //! to `library/alpine`), strata does not guess: the name is refused with
 //! `NAME_UNKNOWN` and a message listing the full names to ask for.
+//!
+//! A tag pushed as an image index (a multi-platform image) serves that
+//! index, and the repository serves the images the index holds too, by
+//! their manifests' digests.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use strata::image::reference;
-use strata::{Image, Store};
+use strata::{Image, ImageIndex, Store};
 
 use crate::names::RepoName;
 use crate::reply::ApiError;
@@ -22,13 +26,20 @@ use crate::reply::ApiError;
 /// Docker Hub, whose official images also answer to their short name.
 const DOCKER_HUB: &str = "docker.io";
 
-/// Every tagged image of the store with the repository names it answers to.
+/// Every tagged image of the store with the repository names it answers
+/// to, and the image indexes kept under those names.
 pub struct Catalog {
     entries: Vec<Entry>,
+    /// Image indexes by the name they were pushed under.
+    indexes: HashMap<String, ImageIndex>,
+    /// Every image, by id (for the images an index holds).
+    images: HashMap<String, Image>,
 }
 
 /// One name of one image.
 struct Entry {
+    /// The name itself, `REGISTRY/PATH:TAG`.
+    name: String,
     /// `REGISTRY/PATH`.
     full: String,
     /// The repository names it is served under.
@@ -43,14 +54,20 @@ pub struct Repo {
     pub full: String,
     /// Tag → image, in tag order.
     pub tags: BTreeMap<String, Image>,
+    /// Tag → the image index pushed under it, for the tags that have one.
+    pub indexes: BTreeMap<String, ImageIndex>,
+    /// The images those indexes hold.
+    pub held: Vec<Image>,
 }
 
 impl Repo {
-    /// The images, each once, in tag order of their first tag.
+    /// The images, each once: in tag order of their first tag, then the
+    /// images indexes hold.
     pub fn images(&self) -> Vec<&Image> {
         let mut seen = BTreeSet::new();
         self.tags
             .values()
+            .chain(&self.held)
             .filter(|image| seen.insert(image.id.as_str()))
             .collect()
     }
@@ -59,15 +76,30 @@ impl Repo {
 impl Catalog {
     /// The store's tagged images (names without a tag are not served).
     pub fn load(store: &Store) -> Result<Self, ApiError> {
-        let mut entries = Vec::new();
-        for image in store.images()? {
-            for name in &image.names {
-                if let Some(entry) = entry(name, &image) {
-                    entries.push(entry);
-                }
-            }
+        let images = store.images()?;
+        let indexes = store
+            .image_indexes()?
+            .into_iter()
+            .map(|index| (index.name.clone(), index))
+            .collect();
+        Ok(Self::of(images, indexes))
+    }
+
+    /// The catalog of `images` and `indexes` (by name).
+    fn of(images: Vec<Image>, indexes: HashMap<String, ImageIndex>) -> Self {
+        let entries = images
+            .iter()
+            .flat_map(|image| image.names.iter().filter_map(|name| entry(name, image)))
+            .collect();
+        let images = images
+            .into_iter()
+            .map(|image| (image.id.clone(), image))
+            .collect();
+        Self {
+            entries,
+            indexes,
+            images,
         }
-        Ok(Self { entries })
     }
 
     /// The repository `name` answers to: `NAME_UNKNOWN` when none, or when
@@ -81,16 +113,32 @@ impl Catalog {
         let fulls: BTreeSet<&str> = matching.iter().map(|entry| entry.full.as_str()).collect();
         match fulls.len() {
             0 => Err(ApiError::name_unknown(name.as_str())),
-            1 => Ok(Repo {
-                full: fulls
+            1 => {
+                let indexes: BTreeMap<String, ImageIndex> = matching
                     .iter()
-                    .next()
-                    .map_or_else(String::new, |f| f.to_string()),
-                tags: matching
-                    .into_iter()
-                    .map(|entry| (entry.tag.clone(), entry.image.clone()))
-                    .collect(),
-            }),
+                    .filter_map(|entry| {
+                        let index = self.indexes.get(&entry.name)?;
+                        Some((entry.tag.clone(), index.clone()))
+                    })
+                    .collect();
+                let held = indexes
+                    .values()
+                    .flat_map(|index| &index.images)
+                    .filter_map(|id| self.images.get(id).cloned())
+                    .collect();
+                Ok(Repo {
+                    full: fulls
+                        .iter()
+                        .next()
+                        .map_or_else(String::new, |f| f.to_string()),
+                    tags: matching
+                        .into_iter()
+                        .map(|entry| (entry.tag.clone(), entry.image.clone()))
+                        .collect(),
+                    indexes,
+                    held,
+                })
+            }
             _ => {
                 let candidates: Vec<String> = fulls
                     .into_iter()
@@ -152,6 +200,7 @@ fn entry(name: &str, image: &Image) -> Option<Entry> {
     }
     aliases.dedup();
     Some(Entry {
+        name: name.to_string(),
         full,
         aliases,
         tag,
@@ -177,11 +226,7 @@ mod tests {
     }
 
     fn catalog(images: &[Image]) -> Catalog {
-        let entries = images
-            .iter()
-            .flat_map(|image| image.names.iter().filter_map(|name| entry(name, image)))
-            .collect();
-        Catalog { entries }
+        Catalog::of(images.to_vec(), HashMap::new())
     }
 
     fn tags(catalog: &Catalog, name: &str) -> Result<Vec<(String, char)>, &'static str> {

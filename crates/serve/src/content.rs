@@ -6,6 +6,8 @@
 use strata::digest::Digest;
 use strata::{Image, ServedBlob, ServedManifest, Store};
 
+use crate::catalog::Repo;
+use crate::names::ManifestRef;
 use crate::reply::ApiError;
 
 /// A layer as a blob: its uncompressed tar.
@@ -41,19 +43,40 @@ pub fn served(store: &Store, image: &Image) -> Result<ServedManifest, ApiError> 
     Ok(store.served_manifest(image)?)
 }
 
-/// The served manifest of `images` whose digest is `digest`.
+/// The manifest of `images` served by `digest`.
 pub fn served_by_digest(
     store: &Store,
     images: &[&Image],
     digest: &Digest,
 ) -> Result<Option<ServedManifest>, ApiError> {
     for image in images {
-        let served = served(store, image)?;
-        if &served.digest == digest {
+        if let Some(served) = store.served_manifest_by_digest(image, digest)? {
             return Ok(Some(served));
         }
     }
     Ok(None)
+}
+
+/// The manifest `repo` serves under `reference`: a tag's image index or
+/// image, or an index, or a manifest of one of its images, by digest.
+pub fn served_by_reference(
+    store: &Store,
+    repo: &Repo,
+    reference: &ManifestRef,
+) -> Result<Option<ServedManifest>, ApiError> {
+    match reference {
+        ManifestRef::Tag(tag) => match (repo.indexes.get(tag), repo.tags.get(tag)) {
+            (Some(index), _) => Ok(Some(store.served_index(index)?)),
+            (None, Some(image)) => Ok(Some(served(store, image)?)),
+            (None, None) => Ok(None),
+        },
+        ManifestRef::Digest(digest) => {
+            if let Some(index) = repo.indexes.values().find(|i| &i.digest == digest) {
+                return Ok(Some(store.served_index(index)?));
+            }
+            served_by_digest(store, &repo.images(), digest)
+        }
+    }
 }
 
 /// The blob `digest` among those the images `images` are served with.
@@ -79,4 +102,15 @@ pub fn find_blob(
         return Ok(Some(blob));
     }
     Ok(None)
+}
+
+/// The manifest of digest `digest` of whichever image of the store keeps
+/// it (one pushed by digest, which no name serves yet).
+pub fn pushed_manifest(store: &Store, digest: &Digest) -> Result<Option<ServedManifest>, ApiError> {
+    let images = store.images()?;
+    let keeping: Vec<&Image> = images
+        .iter()
+        .filter(|image| image.manifests.contains(digest))
+        .collect();
+    served_by_digest(store, &keeping, digest)
 }

@@ -1,5 +1,6 @@
-//! Deletes: of a tag (`DELETE .../manifests/TAG`), and of a manifest by
-//! digest, which takes every tag of the repository that serves it. The
+//! Deletes: of a tag (`DELETE .../manifests/TAG`), and of a manifest or
+//! image index by digest, which takes every tag of the repository that
+//! serves it. The
 //! image goes with its last name, as `strata rmi` takes it; one that
 //! containers use keeps existing, untagged. Blobs are not deleted one by
 //! one: they go with the images that name them.
@@ -45,7 +46,8 @@ fn manifest(store: &Store, name: &RepoName, reference: &ManifestRef) -> Result<R
         ManifestRef::Digest(digest) => {
             let mut found = Vec::new();
             for (tag, image) in &repo.tags {
-                if &content::served(store, image)?.digest == digest {
+                let index = repo.indexes.get(tag).map(|index| &index.digest);
+                if index == Some(digest) || &content::served(store, image)?.digest == digest {
                     found.push(tag);
                 }
             }
@@ -63,7 +65,9 @@ fn manifest(store: &Store, name: &RepoName, reference: &ManifestRef) -> Result<R
         let full = format!("{}:{tag}", repo.full);
         match store.delete_image(&full, false) {
             Ok(_) => {}
-            Err(strata::Error::ImageInUse { image, .. }) => {
+            Err(
+                strata::Error::ImageInUse { image, .. } | strata::Error::ImageInIndex { image, .. },
+            ) => {
                 store.untag_image(&image, &full)?;
             }
             Err(other) => return Err(other.into()),

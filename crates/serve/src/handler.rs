@@ -62,7 +62,7 @@ fn respond(state: &State, request: &Request) -> Result<Reply, ApiError> {
         Route::Unknown => Err(ApiError::not_found(&request.path)),
         Route::Manifest { name, reference } => {
             let name = RepoName::parse(name)?;
-            manifest(store, &name, &ManifestRef::parse(reference)?)
+            manifest(state, &name, &ManifestRef::parse(reference)?)
         }
         Route::Blob { name, digest } => {
             let name = RepoName::parse(name)?;
@@ -77,25 +77,40 @@ fn respond(state: &State, request: &Request) -> Result<Reply, ApiError> {
     }
 }
 
-/// A manifest by tag or digest.
-fn manifest(store: &Store, name: &RepoName, reference: &ManifestRef) -> Result<Reply, ApiError> {
-    let repo = Catalog::load(store)?.repo(name)?;
-    let served = match reference {
-        ManifestRef::Tag(tag) => {
-            let image = repo
-                .tags
-                .get(tag)
-                .ok_or_else(|| ApiError::manifest_unknown(name.as_str(), tag))?;
-            content::served(store, image)?
-        }
-        ManifestRef::Digest(digest) => content::served_by_digest(store, &repo.images(), digest)?
-            .ok_or_else(|| ApiError::manifest_unknown(name.as_str(), digest.as_str()))?,
+/// A manifest by tag or digest: of the repository, or one pushed into it
+/// by digest by this server (an image an index will hold, before the
+/// index names it).
+fn manifest(state: &State, name: &RepoName, reference: &ManifestRef) -> Result<Reply, ApiError> {
+    let store = &state.store;
+    let pushed = pushed_manifest(state, name, reference);
+    let found = match (Catalog::load(store)?.repo(name), &pushed) {
+        (Ok(repo), _) => content::served_by_reference(store, &repo, reference)?,
+        (Err(error), None) => return Err(error),
+        (Err(_), Some(_)) => None,
     };
+    let found = match (found, &pushed) {
+        (None, Some(digest)) => content::pushed_manifest(store, digest)?,
+        (found, _) => found,
+    };
+    let served =
+        found.ok_or_else(|| ApiError::manifest_unknown(name.as_str(), &reference.to_string()))?;
     Ok(Reply::new(StatusCode::OK)
         .header("Content-Type", served.media_type)
         .header("Docker-Content-Digest", served.digest.as_str())
         .header("ETag", format!("\"{}\"", served.digest))
         .bytes(served.bytes))
+}
+
+/// The digest `reference` names when it is a manifest this server took
+/// into repository `name` by digest.
+fn pushed_manifest(state: &State, name: &RepoName, reference: &ManifestRef) -> Option<Digest> {
+    let ManifestRef::Digest(digest) = reference else {
+        return None;
+    };
+    let writes = state.writes.as_ref()?;
+    writes
+        .is_linked_manifest(name.as_str(), digest)
+        .then(|| digest.clone())
 }
 
 /// A blob, whole or in ranges: one the repository's served manifests

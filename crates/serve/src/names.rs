@@ -53,6 +53,15 @@ pub enum ManifestRef {
     Digest(Digest),
 }
 
+impl std::fmt::Display for ManifestRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tag(tag) => f.write_str(tag),
+            Self::Digest(digest) => f.write_str(digest.as_str()),
+        }
+    }
+}
+
 impl ManifestRef {
     /// A digest when `text` has a `:`, else a tag.
     pub fn parse(text: &str) -> Result<Self, ApiError> {

@@ -242,17 +242,31 @@ async fn put_manifest(
     let store = Arc::clone(&state.store);
     let hold = Arc::clone(writes);
     let (landed_repo, landed_digest) = (repo.clone(), digest.clone());
+    let index = is_index(&manifest);
     blocking_api(move || match &reference {
         ManifestRef::Digest(named) if named != &landed_digest => Err(ApiError::digest_invalid(
             named.as_str(),
             &format!("the manifest's bytes are {landed_digest}"),
         )),
-        ManifestRef::Digest(_) => known_by_digest(&store, &landed_repo, &landed_digest),
+        ManifestRef::Digest(_) if index || serves(&store, &landed_repo, &landed_digest)? => {
+            known_by_digest(&store, &landed_repo, &landed_digest)
+        }
+        ManifestRef::Digest(_) => {
+            // One platform's image of an index to come: an image without
+            // a name, served here by digest until the index holds it.
+            store
+                .land_pushed_manifest(&manifest, None, hold.pending())
+                .map_err(ApiError::of_landing)?;
+            hold.link_manifest(landed_repo.as_str(), &landed_digest);
+            Ok(())
+        }
         ManifestRef::Tag(tag) => {
             let target = Catalog::load(&store)?.push_target(&landed_repo, tag)?;
-            store
-                .land_pushed_manifest(&manifest, Some(&target), hold.pending())
-                .map_err(ApiError::of_landing)?;
+            let landed = match index {
+                true => store.land_pushed_index(&manifest, &target, hold.pending()),
+                false => store.land_pushed_manifest(&manifest, Some(&target), hold.pending()),
+            };
+            landed.map_err(ApiError::of_landing)?;
             Ok(())
         }
     })
@@ -266,24 +280,55 @@ async fn put_manifest(
         .header("Content-Length", "0"))
 }
 
-/// A manifest pushed by digest: taken when the repository serves it
-/// already (a client pushing again), refused otherwise, since the store
-/// keeps pushed images by tag.
+/// Whether repository `repo` serves manifest `digest` already.
+fn serves(store: &strata::Store, repo: &RepoName, digest: &Digest) -> Result<bool, ApiError> {
+    match Catalog::load(store)?.repo(repo) {
+        Ok(found) => Ok(crate::content::served_by_reference(
+            store,
+            &found,
+            &ManifestRef::Digest(digest.clone()),
+        )?
+        .is_some()),
+        Err(_) => Ok(false),
+    }
+}
+
+/// An image index pushed by digest (or a manifest pushed again): taken
+/// when the repository serves it already, refused otherwise, since the
+/// store keeps an index by the name it was pushed under.
 fn known_by_digest(
     store: &strata::Store,
     repo: &RepoName,
     digest: &Digest,
 ) -> Result<(), ApiError> {
-    if let Ok(found) = Catalog::load(store)?.repo(repo)
-        && crate::content::served_by_digest(store, &found.images(), digest)?.is_some()
-    {
+    if serves(store, repo, digest)? {
         return Ok(());
     }
     Err(ApiError::push_unsupported(&format!(
-        "strata keeps pushed images by tag: push {}:TAG, not {}@{digest}",
+        "strata keeps image indexes by tag: push {}:TAG, not {}@{digest}",
         repo.as_str(),
         repo.as_str()
     )))
+}
+
+/// Whether pushed manifest `bytes` is an image index (by its media type,
+/// else by its `manifests`); what does not parse is left to the landing
+/// to refuse.
+fn is_index(bytes: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "mediaType", default)]
+        media_type: Option<String>,
+        #[serde(default)]
+        manifests: Option<serde_json::Value>,
+    }
+    match serde_json::from_slice::<Head>(bytes) {
+        Ok(head) => match head.media_type {
+            Some(kind) => strata::image::media::is_index(&kind),
+            None => head.manifests.is_some(),
+        },
+        Err(_) => false,
+    }
 }
 
 /// The body of a manifest `PUT`, refused past [`MAX_MANIFEST`].

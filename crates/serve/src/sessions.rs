@@ -12,7 +12,7 @@
 //! released, which removes the pushed blobs no image names. A server
 //! killed instead leaves that to the next process that opens the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use strata::digest::Digest;
@@ -30,6 +30,9 @@ pub struct Writes {
     /// registry does (docker checks each blob it uploaded that way); with
     /// the size each had then, which its file must still have.
     linked: Mutex<HashMap<(String, Digest), u64>>,
+    /// Image manifests pushed into each repository by digest by this
+    /// server (the images an index will hold), served there by digest.
+    linked_manifests: Mutex<HashSet<(String, Digest)>>,
 }
 
 /// One upload in progress.
@@ -48,6 +51,7 @@ impl Writes {
             store,
             sessions: Mutex::new(HashMap::new()),
             linked: Mutex::new(HashMap::new()),
+            linked_manifests: Mutex::new(HashSet::new()),
         })
     }
 
@@ -68,6 +72,23 @@ impl Writes {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&(repo.to_string(), digest.clone()))
             .copied()
+    }
+
+    /// Records that image manifest `digest` was pushed into `repo` by
+    /// digest.
+    pub fn link_manifest(&self, repo: &str, digest: &Digest) {
+        self.linked_manifests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((repo.to_string(), digest.clone()));
+    }
+
+    /// Whether image manifest `digest` was pushed into `repo` by digest.
+    pub fn is_linked_manifest(&self, repo: &str, digest: &Digest) -> bool {
+        self.linked_manifests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&(repo.to_string(), digest.clone()))
     }
 
     /// The lease pushed blobs are held by.

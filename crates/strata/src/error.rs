@@ -87,6 +87,14 @@ pub enum Error {
         /// The containers using it.
         containers: Vec<String>,
     },
+    /// Image indexes hold the image, so it cannot be deleted without force.
+    #[error("image {image} is part of the image index {}; remove that name first or force the removal", indexes.join(", "))]
+    ImageInIndex {
+        /// The image.
+        image: String,
+        /// The names of the indexes holding it.
+        indexes: Vec<String>,
+    },
     /// A config change (`--change`, Dockerfile syntax) is unknown or
     /// malformed.
     #[error("invalid change {change:?}: {reason}")]

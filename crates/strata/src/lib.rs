@@ -35,7 +35,7 @@ pub use store::{CreateOptions, DiffFormat, DiffReport};
 pub use store::{DEFAULT_DRIVERS, Layer, LayerState, Store, StoreDescription, StoreOptions};
 pub use store::{DOWNLOAD_EXPIRY, Downloads, KeptBlobs, Lease, LeaseOptions};
 pub use store::{FsckIssue, FsckReport, GcOptions, GcReport, Status};
-pub use store::{HistoryStep, Image, NewImage, Removed, Upload, normalize_name};
+pub use store::{HistoryStep, Image, ImageIndex, NewImage, Removed, Upload, normalize_name};
 pub use store::{PruneOptions, PruneReport, SystemPruneReport};
 /// The registry client strata pulls and pushes with (its errors and
 /// [`Login`](registry::Login) appear in strata's API).

@@ -2,7 +2,7 @@
 //! `--digests`, `--sort`, `--filter`, `--format json|TEMPLATE`.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Result, bail};
 use serde::Serialize;
@@ -20,11 +20,13 @@ struct Entry {
     containers: usize,
     /// Unnamed, and the base of another image.
     intermediate: bool,
+    /// One platform's image of an image index the store keeps.
+    indexed: bool,
 }
 
 impl Entry {
     fn dangling(&self) -> bool {
-        self.image.names.is_empty() && !self.intermediate
+        self.image.names.is_empty() && !self.intermediate && !self.indexed
     }
 }
 
@@ -152,6 +154,11 @@ pub fn list(store: &Store, args: &ImageListArgs) -> Result<()> {
 fn entries(store: &Store) -> Result<Vec<Entry>> {
     let images = store.images()?;
     let containers = store.containers()?;
+    let indexed: HashSet<String> = store
+        .image_indexes()?
+        .into_iter()
+        .flat_map(|index| index.images)
+        .collect();
     images
         .iter()
         .filter_map(|image| {
@@ -176,6 +183,7 @@ fn entries(store: &Store) -> Result<Vec<Entry>> {
                     .filter(|c| c.image.as_deref() == Some(image.id.as_str()))
                     .count(),
                 intermediate,
+                indexed: indexed.contains(&image.id),
                 image: image.clone(),
             }))
         })

@@ -49,6 +49,7 @@ pub fn status_of(error: &anyhow::Error) -> u8 {
         }
         Some(
             Error::ImageInUse { .. }
+            | Error::ImageInIndex { .. }
             | Error::UsedByImage { .. }
             | Error::UsedByContainer { .. }
             | Error::HasChildren { .. }

@@ -20,6 +20,7 @@ mod push;
 mod serve;
 mod serve_auth;
 mod serve_files;
+mod serve_indexes;
 mod serve_protocol;
 mod serve_push;
 mod serve_push_protocol;

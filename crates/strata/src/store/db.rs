@@ -123,6 +123,22 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (image_id, digest)
      );
      CREATE INDEX image_blobs_by_digest ON image_blobs(digest);",
+    // 8: image indexes (multi-platform images) pushed into the store: the
+    // name an index was pushed under, its digest (its bytes are a blob)
+    // and the image the name went to; and the images each index holds
+    // (see the `indexes` module).
+    "CREATE TABLE image_indexes (
+        name TEXT PRIMARY KEY,
+        digest TEXT NOT NULL,
+        image_id TEXT NOT NULL
+     );
+     CREATE INDEX image_indexes_by_digest ON image_indexes(digest);
+     CREATE TABLE index_images (
+        digest TEXT NOT NULL,
+        image_id TEXT NOT NULL,
+        PRIMARY KEY (digest, image_id)
+     );
+     CREATE INDEX index_images_by_image ON index_images(image_id);",
 ];
 
 /// Opens (creating if needed) the database at `path` and brings its schema

@@ -23,8 +23,9 @@ pub struct FsckIssue {
     /// What kind of problem: `damaged-layer`, `damaged-image`,
     /// `damaged-kept-blob` (a layer blob an image keeps is missing or not
     /// its digest; repaired by forgetting it: the image is then served
-    /// with a generated manifest),
-    /// `uncounted-mount`, `stale-mount-count`, garbage (`unreferenced-layer`,
+    /// with a generated manifest), `damaged-image-index` (the bytes of an
+    /// image index the store keeps are missing or not its digest;
+    /// repaired by forgetting the index), `uncounted-mount`, `stale-mount-count`, garbage (`unreferenced-layer`,
     /// `orphan-blob`, `orphan-data`, `orphan-tar-split`, `stray-temp-file`),
     /// and what recovery fixed (`unfinished-layer`, `orphan-work-dir`,
     /// `unfinished-container`, `dead-lease`, `dead-lease-layer`).
@@ -83,6 +84,7 @@ impl Store {
         }
         self.check_images(&mut issues)?;
         self.check_kept_blobs(repair, &mut issues)?;
+        self.check_image_indexes(repair, &mut issues)?;
         let clean = issues.iter().all(|i| i.repaired);
         Ok(FsckReport {
             layers_checked: layers.len(),

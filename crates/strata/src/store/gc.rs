@@ -274,6 +274,7 @@ impl Store {
                  WHERE s.expires IS NULL OR s.expires > ?1",
                 &[&now],
             ),
+            ("SELECT substr(digest, 8) FROM image_indexes", &[]),
         ];
         for (sql, args) in named {
             snapshot.blobs.extend(strings(&tx, sql, args)?);
@@ -402,6 +403,7 @@ pub(crate) fn blob_named(conn: &Connection, digest: &Digest) -> Result<bool> {
         "SELECT 1 FROM lease_blobs WHERE digest = ?1 LIMIT 1",
         "SELECT 1 FROM image_blobs b JOIN images i ON i.id = b.image_id \
          WHERE b.digest = ?1 LIMIT 1",
+        "SELECT 1 FROM image_indexes WHERE digest = ?1 LIMIT 1",
     ];
     for sql in queries {
         let found: Option<i64> = conn

@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::image_names::{self, local_name};
+use super::indexes;
 use super::layer::{LayerState, now_rfc3339};
 use super::leases::{self, Lease};
 use super::records;
@@ -217,6 +218,7 @@ impl Store {
             if removed == 0 {
                 return Err(Error::Invalid(format!("image {id} has no name {name}")));
             }
+            indexes::forget_name(conn, &name)?;
             get(conn, &id)?.ok_or(Error::ImageNotFound(id))
         })
     }
@@ -226,7 +228,9 @@ impl Store {
     /// container or operation in progress uses. Refused
     /// ([`Error::ImageInUse`], naming the containers) while containers made
     /// from the image or on its top layer exist, unless `force`, which
-    /// removes those containers too (as `podman rmi --force` does).
+    /// removes those containers too (as `podman rmi --force` does); and
+    /// ([`Error::ImageInIndex`]) while an image index named on another
+    /// image holds it, unless `force`, which forgets that index.
     pub fn delete_image(&self, reference: &str, force: bool) -> Result<Removed> {
         let (image, by_name) = {
             let conn = self.conn();
@@ -242,6 +246,15 @@ impl Store {
             });
         }
         let mut removed = Removed::default();
+        if !force {
+            let indexes = self.indexes_holding(&image.id)?;
+            if !indexes.is_empty() {
+                return Err(Error::ImageInIndex {
+                    image: image.id.clone(),
+                    indexes,
+                });
+            }
+        }
         if force {
             let users =
                 containers::users_of_image(&self.conn(), &image.id, image.top_layer.as_deref())?;
@@ -285,6 +298,7 @@ impl Store {
             }
             conn.prepare_cached("DELETE FROM image_names WHERE image_id = ?1")?
                 .execute([id])?;
+            indexes::forget_image(conn, id)?;
             conn.prepare_cached("DELETE FROM images WHERE id = ?1")?
                 .execute([id])?;
             let kept: Vec<Digest> = conn
@@ -344,8 +358,11 @@ fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
 }
 
-fn add_names(conn: &Connection, id: &str, names: &[String]) -> Result<()> {
+/// Gives image `id` each of `names` (taken from images that had them);
+/// an index recorded under a name is forgotten.
+pub(crate) fn add_names(conn: &Connection, id: &str, names: &[String]) -> Result<()> {
     for name in names {
+        indexes::forget_name(conn, name)?;
         conn.prepare_cached(
             "INSERT INTO image_names (name, image_id) VALUES (?1, ?2) \
              ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
@@ -399,7 +416,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Image> {
     })
 }
 
-fn get(conn: &Connection, id: &str) -> Result<Option<Image>> {
+/// Image `id` with its names, if there is one.
+pub(crate) fn get(conn: &Connection, id: &str) -> Result<Option<Image>> {
     let image = conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM images WHERE id = ?1"))?
         .query_row([id], from_row)

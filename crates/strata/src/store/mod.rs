@@ -34,6 +34,7 @@ mod transfer;
 // Images.
 mod image_names;
 mod images;
+mod indexes;
 // Their configs, manifests and history.
 mod history;
 mod image_mounts;
@@ -91,6 +92,7 @@ pub use history::HistoryStep;
 pub use image_names::local_name;
 pub use images::{Image, NewImage, Removed, normalize_name};
 pub use import::CreateOptions;
+pub use indexes::ImageIndex;
 pub use kept_blobs::KeptBlobs;
 pub use layer::{Layer, LayerState};
 pub use leases::{Lease, LeaseOptions};

@@ -76,8 +76,10 @@ impl Store {
             .iter()
             .filter_map(|c| c.base.as_deref())
             .collect();
+        let held = self.index_held_images()?;
         let prunable = |image: &Image| {
             let in_use = used.contains(image.id.as_str())
+                || (!options.all && held.contains(&image.id))
                 || image
                     .top_layer
                     .as_deref()
@@ -101,7 +103,9 @@ impl Store {
                     report.layers.extend(removed.layers);
                 }
                 // Taken by a container or removed by someone else meanwhile.
-                Err(Error::ImageInUse { .. } | Error::ImageNotFound(_)) => {}
+                Err(
+                    Error::ImageInUse { .. } | Error::ImageInIndex { .. } | Error::ImageNotFound(_),
+                ) => {}
                 Err(e) => return Err(e),
             }
         }

@@ -15,6 +15,7 @@ mod oci_layout;
 mod plan;
 mod progress;
 mod pushed;
+mod pushed_index;
 mod registry;
 mod save;
 mod served;

@@ -17,8 +17,9 @@ use super::save::manifest::generate;
 use super::save::plan::LayerBlob;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::image::manifest::Index;
 use crate::image::{Descriptor, Manifest, media};
-use crate::store::{Image, Store};
+use crate::store::{Image, ImageIndex, Store};
 
 /// The manifest an image is served with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +76,46 @@ impl Store {
             digest: Digest::of(&bytes),
             bytes,
             media_type: media::OCI_MANIFEST.to_string(),
+        })
+    }
+
+    /// The manifest of `image` a registry serves by `digest`: a stored
+    /// manifest of that digest whose blobs the store can produce (an image
+    /// may keep several: one pushed alone, one an index lists), or the
+    /// served one when it has that digest.
+    pub fn served_manifest_by_digest(
+        &self,
+        image: &Image,
+        digest: &Digest,
+    ) -> Result<Option<ServedManifest>> {
+        if image.manifests.contains(digest) {
+            let config = self.image_config_bytes(image)?;
+            let layers = served_layers(self, image)?;
+            let bytes = self.blob(digest)?;
+            if let Some(media_type) = producible(self, &bytes, image, config.len() as u64, &layers)
+            {
+                return Ok(Some(ServedManifest {
+                    bytes,
+                    media_type,
+                    digest: digest.clone(),
+                }));
+            }
+        }
+        let served = self.served_manifest(image)?;
+        Ok((&served.digest == digest).then_some(served))
+    }
+
+    /// An image index as a registry serves it: its bytes as pushed, with
+    /// its own media type (an OCI index when it names none).
+    pub fn served_index(&self, index: &ImageIndex) -> Result<ServedManifest> {
+        let bytes = self.blob(&index.digest)?;
+        let parsed = Index::parse(&format!("image index {}", index.digest), &bytes)?;
+        Ok(ServedManifest {
+            media_type: parsed
+                .media_type
+                .unwrap_or_else(|| media::OCI_INDEX.to_string()),
+            digest: index.digest.clone(),
+            bytes,
         })
     }
 

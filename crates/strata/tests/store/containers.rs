@@ -457,7 +457,7 @@ fn a_store_of_schema_1_migrates() {
     {
         let db = rusqlite::Connection::open(dir.path().join("root/strata.db")).expect("db");
         db.execute_batch(
-            "DROP TABLE image_blobs; DROP TABLE blob_sources; DROP TABLE container_names; DROP TABLE containers; \
+            "DROP TABLE index_images; DROP TABLE image_indexes; DROP TABLE image_blobs; DROP TABLE blob_sources; DROP TABLE container_names; DROP TABLE containers; \
              DROP TABLE image_names; DROP TABLE images; \
              DROP TABLE lease_layers; DROP TABLE leases; \
              DROP TABLE lease_blobs; DROP TABLE recovery_log; PRAGMA user_version = 1;",
@@ -469,8 +469,8 @@ fn a_store_of_schema_1_migrates() {
         .expect("db")
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 7);
-    assert_eq!(store.status().expect("status").schema_version, 7);
+    assert_eq!(version, 8);
+    assert_eq!(store.status().expect("status").schema_version, 8);
     assert_eq!(store.layer(&base.id).expect("layer kept").id, base.id);
     let c = store.create_container(&on(&base.id, &[])).expect("create");
     store.delete_container(&c.id, false).expect("rm");

@@ -166,14 +166,14 @@ fn a_store_of_schema_4_migrates() {
     {
         let db = rusqlite::Connection::open(t.root().join("strata.db")).expect("db");
         db.execute_batch(
-            "DROP TABLE image_blobs; DROP TABLE blob_sources; \
+            "DROP TABLE index_images; DROP TABLE image_indexes; DROP TABLE image_blobs; DROP TABLE blob_sources; \
              DROP INDEX containers_by_image; ALTER TABLE containers DROP COLUMN image_id; \
              PRAGMA user_version = 4;",
         )
         .expect("back to schema 4");
     }
     let store = t.reopen();
-    assert_eq!(store.status().expect("status").schema_version, 7);
+    assert_eq!(store.status().expect("status").schema_version, 8);
     let kept = store.container(&old.id).expect("kept");
     assert_eq!(kept.image, None);
     assert_eq!(kept.base, old.base);

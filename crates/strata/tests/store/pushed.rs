@@ -2,7 +2,8 @@
 //! blobs uploaded with `Store::start_upload`, checked by
 //! `Store::finish_upload`, then `Store::land_pushed_manifest`; the image
 //! is served with the pushed manifest and keeps its blobs, and `fsck`
-//! finds a kept blob gone bad and forgets it on repair.
+//! finds a kept blob gone bad and forgets it on repair. An image index
+//! (`Store::land_pushed_index`) holds its images while its name stays.
 
 use std::io::Write;
 
@@ -21,9 +22,14 @@ struct Pushable {
 }
 
 fn pushable() -> Pushable {
+    pushable_of(b"pushed through the library\n")
+}
+
+/// A one-layer image whose file `etc/hello` holds `contents`.
+fn pushable_of(contents: &[u8]) -> Pushable {
     let tar = TarBuilder::default()
         .dir("etc/")
-        .file("etc/hello", b"pushed through the library\n")
+        .file("etc/hello", contents)
         .finish();
     let mut gzip = Encoder::new(Compression::Gzip, Vec::new()).expect("gzip");
     gzip.write_all(&tar).expect("gzip");
@@ -155,4 +161,124 @@ fn fsck_finds_a_kept_blob_gone_bad_and_repair_forgets_it() {
     let served = t.store.served_manifest(&landed).expect("served");
     assert_ne!(served.bytes, image.manifest, "a generated manifest now");
     assert!(t.store.fsck(false).expect("fsck").clean);
+}
+
+#[test]
+fn a_pushed_index_holds_its_images_while_its_name_stays() {
+    let t = TestStore::new();
+    let store = &t.store;
+    let (here, other) = (pushable_of(b"this host\n"), pushable_of(b"another\n"));
+    let hold = store.lease().expect("lease");
+    let mut ids = Vec::new();
+    for image in [&here, &other] {
+        upload(store, &image.layer, &hold).expect("layer");
+        upload(store, &image.config, &hold).expect("config");
+        let landed = store
+            .land_pushed_manifest(&image.manifest, None, &hold)
+            .expect("land");
+        assert!(landed.names.is_empty());
+        ids.push(landed.id);
+    }
+    let entry = |image: &Pushable, arch: &str| {
+        serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": Digest::of(&image.manifest).to_string(),
+            "size": image.manifest.len(),
+            "platform": {"architecture": arch, "os": "linux"},
+        })
+    };
+    // The other platform first: the name still goes to this host's.
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            entry(&other, "other-arch"),
+            entry(&here, testkit::image_archive::host_arch()),
+        ],
+    }))
+    .expect("index");
+    let named = store
+        .land_pushed_index(&index, "localhost/multi:1", &hold)
+        .expect("index lands");
+    store.release(hold).expect("release");
+    assert_eq!(named.id, ids[0]);
+    assert_eq!(named.names, ["localhost/multi:1"]);
+
+    let indexes = store.image_indexes().expect("indexes");
+    assert_eq!(indexes.len(), 1);
+    assert_eq!(indexes[0].digest, Digest::of(&index));
+    assert_eq!(indexes[0].image, ids[0]);
+    let mut held = indexes[0].images.clone();
+    held.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(held, want);
+    let served = store.served_index(&indexes[0]).expect("served");
+    assert_eq!(
+        (served.bytes, served.media_type.as_str()),
+        (index.clone(), "application/vnd.oci.image.index.v1+json")
+    );
+    let child = store.image(&ids[1]).expect("the other image");
+    let by_digest = store
+        .served_manifest_by_digest(&child, &Digest::of(&other.manifest))
+        .expect("served")
+        .expect("by its digest");
+    assert_eq!(by_digest.bytes, other.manifest);
+
+    // Held: rmi refuses it, gc keeps the index's bytes.
+    let refused = store.delete_image(&ids[1], false);
+    assert!(
+        matches!(&refused, Err(Error::ImageInIndex { indexes, .. }) if indexes == &["localhost/multi:1"]),
+        "{refused:?}"
+    );
+    store.gc(&strata::GcOptions::default()).expect("gc");
+    assert_eq!(store.blob(&Digest::of(&index)).expect("kept"), index);
+
+    // Its bytes damaged: fsck says so, and repair forgets the index.
+    let blob = t.root().join("blobs/sha256").join(Digest::of(&index).hex());
+    std::fs::write(&blob, b"{}").expect("damage the index");
+    let report = store.fsck(false).expect("fsck");
+    assert!(
+        report
+            .issues
+            .iter()
+            .any(|i| i.kind == "damaged-image-index" && i.id == "localhost/multi:1"),
+        "{:?}",
+        report.issues
+    );
+    let report = store.fsck(true).expect("fsck --repair");
+    assert!(report.clean, "{:?}", report.issues);
+    assert!(store.image_indexes().expect("indexes").is_empty());
+    let hold = store.lease().expect("lease");
+    store
+        .land_pushed_index(&index, "localhost/multi:1", &hold)
+        .expect("pushed again");
+    store.release(hold).expect("release");
+    assert_eq!(store.image_indexes().expect("indexes").len(), 1);
+    assert!(store.fsck(false).expect("fsck").clean, "written afresh");
+
+    // The name given to the other image: the index is forgotten, and
+    // its bytes are garbage.
+    store.tag_image(&ids[1], "localhost/multi:1").expect("tag");
+    assert!(store.image_indexes().expect("indexes").is_empty());
+    store.delete_image(&ids[0], false).expect("no longer held");
+    store.gc(&strata::GcOptions::default()).expect("gc");
+    assert!(store.blob(&Digest::of(&index)).is_err());
+
+    // An index whose entry was never pushed is refused.
+    let hold = store.lease().expect("lease");
+    let unknown = pushable_of(b"never pushed\n");
+    let lonely = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [entry(&unknown, "amd64")],
+    }))
+    .expect("index");
+    let refused = store.land_pushed_index(&lonely, "localhost/lonely:1", &hold);
+    assert!(
+        matches!(refused, Err(Error::BlobNotFound(_))),
+        "{refused:?}"
+    );
+    store.release(hold).expect("release");
+    let report = store.fsck(false).expect("fsck");
+    assert!(report.clean, "{:?}", report.issues);
 }
