@@ -39,7 +39,11 @@ rebuilding.
 
 Timing: round robin, N rounds; in each, per image and C, strata, the
 registry and the floor each run once untimed (warming the page cache) and
-once timed. Figures are medians. Memory: the peak RSS (VmHWM) of each
+once timed. Figures are medians. CPU: around each timed run of a server,
+the server process's user+system seconds (/proc/PID/stat) and the whole
+machine's busy seconds (/proc/stat): how much of the work is the
+server's, the rest being the curl clients' and the kernel's on their
+side. Memory: the peak RSS (VmHWM) of each
 server process over the whole group, read from /proc when the group ends
 (the servers run the whole time).
 
@@ -107,6 +111,20 @@ def peak_rss_kib(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid):
+    """User and system CPU seconds process `pid` has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_seconds():
+    """CPU seconds the whole machine has spent not idle so far."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def get(url, accept=None):
@@ -187,7 +205,8 @@ def serve_bench(bench, mnt, strata, runs):
             if kept_digest != blob_urls(theirs.url, repo, tag)[1]:
                 sys.exit(f"{key}: the kept store serves another manifest ({kept_digest})")
             targets[key] = (label, our_urls, their_urls, files, total, kept_urls)
-        walls = {}
+        walls, shares = {}, {}
+        pids = {"strata": ours.proc.pid, "kept": kept.proc.pid, "registry": theirs.proc.pid}
         for _ in range(runs):
             for key, (label, our_urls, their_urls, files, total, kept_urls) in targets.items():
                 for clients in CLIENTS:
@@ -199,8 +218,15 @@ def serve_bench(bench, mnt, strata, runs):
                     }
                     for who, commands in row.items():
                         concurrent(commands)           # untimed: warms the caches
+                        pid = pids.get(who)
+                        before = (cpu_seconds(pid), busy_seconds()) if pid else None
                         wall = concurrent(commands)
                         walls.setdefault((key, clients, who), []).append(wall)
+                        if before:
+                            server = cpu_seconds(pid) - before[0]
+                            machine = busy_seconds() - before[1]
+                            shares.setdefault((key, clients, who), []).append(
+                                (server, machine))
         rss = {"strata": peak_rss_kib(ours.proc.pid), "kept": peak_rss_kib(kept.proc.pid),
                "registry": peak_rss_kib(theirs.proc.pid)}
     finally:
@@ -208,10 +234,10 @@ def serve_bench(bench, mnt, strata, runs):
         theirs.stop()
         if kept is not None:
             kept.stop()
-    print_serve(bench, targets, walls, rss, runs)
+    print_serve(bench, targets, walls, shares, rss, runs)
 
 
-def print_serve(bench, targets, walls, rss, runs):
+def print_serve(bench, targets, walls, shares, rss, runs):
     version = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "docker-registry"],
                              capture_output=True, text=True).stdout or "unknown version"
     print(f"Serving: `strata serve` vs Debian's docker-registry {version}, the same manifest "
@@ -232,6 +258,19 @@ def print_serve(bench, targets, walls, rss, runs):
                   f"| {cell['floor']} | {vs['strata']:.2f}x | {vs['kept']:.2f}x |")
             if clients == max(CLIENTS) and max(vs.values()) < VS_REGISTRY:
                 misses.append(key)
+    print()
+    print(f"CPU at {max(CLIENTS)} clients (median over the runs): the server's user+system "
+          f"seconds / the whole machine's busy seconds during the timed pulls.\n")
+    print("| image | strata serve (rebuilt tars) | strata serve (kept blobs) | docker-registry |")
+    print("|---|---|---|---|")
+    for key, (label, *_rest) in targets.items():
+        cells = []
+        for who in ("strata", "kept", "registry"):
+            pairs = shares[(key, max(CLIENTS), who)]
+            server = statistics.median(p[0] for p in pairs)
+            machine = statistics.median(p[1] for p in pairs)
+            cells.append(f"{server:.2f} s / {machine:.2f} s ({100 * server / machine:.0f}%)")
+        print(f"| {label} | " + " | ".join(cells) + " |")
     print()
     print(f"Peak RSS over the group: strata serve {bench.mib(rss['strata'])} (rebuilt), "
           f"{bench.mib(rss['kept'])} (kept), docker-registry {bench.mib(rss['registry'])}.")
