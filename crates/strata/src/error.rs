@@ -145,6 +145,11 @@ pub enum Error {
     /// A layer with this id exists already.
     #[error("layer {0} already exists")]
     LayerExists(String),
+    /// A layer extracted ahead of its parent needs the parent's files (a
+    /// whiteout, a directory only the parent has): it is extracted again
+    /// once the parent is made.
+    #[error("layer {0} needs its parent's files, which are not made yet")]
+    NeedsParent(String),
     /// A layer id is not 64 lowercase hex digits.
     #[error("invalid layer id {0:?}: want 64 lowercase hex digits")]
     InvalidId(String),

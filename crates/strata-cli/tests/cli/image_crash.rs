@@ -90,3 +90,44 @@ fn concurrent_loads_of_one_image_store_it_once() {
     s.assert_clean();
     assert!(staging_is_empty(&s));
 }
+
+/// Pulls under SIGKILL, on overlay several layers extracted at once (each
+/// ahead of the layer below): the store is clean after each, with the
+/// whole image or none, and a last pull completes it.
+#[test]
+fn killed_pulls_leave_the_whole_image_or_nothing() {
+    let s = CliStore::new();
+    // A big base layer: the layers above it are extracted while it is.
+    let archive = sample_archive(s.dir.path(), "localhost/crash:1", 4, 24);
+    let registry = testkit::registry::Registry::plain();
+    registry.target().push(&archive, "crash/app:1");
+    let reference = format!("{}/crash/app:1", registry.host());
+    let pull = ["pull", "-q", "--max-parallel", "4", reference.as_str()];
+    let start = Instant::now();
+    s.ok(&pull);
+    let full = start.elapsed();
+    s.ok(&["image", "rm", &reference]);
+    s.ok(&["gc"]);
+    let mut random = Random::new();
+    let (mut whole, mut none) = (0, 0);
+    for trial in 0..kill_trials() {
+        let delay = Duration::from_micros(random.below(full.as_micros() as u64 * 6 / 5));
+        store_support::kill_after(s.command(&pull), delay);
+        s.assert_clean();
+        match count(&s, "images") {
+            1 => {
+                whole += 1;
+                assert_eq!(count(&s, "layers"), 4, "trial {trial}");
+                s.ok(&["image", "rm", &reference]);
+            }
+            0 => none += 1,
+            n => panic!("trial {trial}: {n} images"),
+        }
+        assert_eq!(count(&s, "layers"), 0, "trial {trial}: layers left behind");
+        assert!(staging_is_empty(&s), "trial {trial}: staging not empty");
+    }
+    eprintln!("{whole} trials ended with the image, {none} without");
+    s.ok(&pull);
+    assert_eq!(count(&s, "layers"), 4);
+    s.assert_clean();
+}

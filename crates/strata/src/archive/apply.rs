@@ -118,6 +118,12 @@ pub struct ApplyOptions {
     /// parent layers merged (an overlay mount), or `None` for a layer
     /// without parent.
     pub lower: Option<Arc<OwnedFd>>,
+    /// With [`WhiteoutMode::Overlay`] and no `lower`: the layer has
+    /// parents, but they cannot be read yet (they are still being made).
+    /// The apply goes on as long as nothing depends on what they hold,
+    /// and otherwise stops with an error and [`Applier::needs_lower`]
+    /// true: the caller applies the layer again once they are made.
+    pub lower_later: bool,
     /// With [`WhiteoutMode::Overlay`]: how whiteouts and opaque marks are
     /// made; the kernel's calls when `None`.
     pub overlay_calls: Option<Arc<dyn OverlayCalls>>,
@@ -269,8 +275,11 @@ pub struct Applier {
     touched_error: Option<std::io::Error>,
     dirs: pending::PendingDirs,
     report: ApplyReport,
-    /// Root of the lower view (overlay mode with parents).
-    lower: Option<Arc<OwnedFd>>,
+    /// The lower view (overlay mode with parents).
+    lower: overlay::LowerView,
+    /// Set when the apply stopped because it needed the lower view while
+    /// it was [`overlay::LowerView::Later`].
+    needs_lower: bool,
     /// Overlay whiteouts and opaque marks.
     calls: Arc<dyn OverlayCalls>,
 }
@@ -304,7 +313,12 @@ impl Applier {
             options.gid_map.to_host(0).unwrap_or(egid),
         );
         let overlay = options.whiteouts == WhiteoutMode::Overlay;
-        let lower = options.lower.clone().filter(|_| overlay);
+        let lower = match (overlay, options.lower.clone(), options.lower_later) {
+            (false, _, _) => overlay::LowerView::Absent,
+            (true, Some(fd), _) => overlay::LowerView::View(fd),
+            (true, None, true) => overlay::LowerView::Later,
+            (true, None, false) => overlay::LowerView::Absent,
+        };
         let calls = options
             .overlay_calls
             .clone()
@@ -315,6 +329,7 @@ impl Applier {
             touched_parent: Vec::new(),
             touched_error: None,
             lower,
+            needs_lower: false,
             calls,
             root: Arc::new(root_handle),
             aside,
@@ -388,6 +403,13 @@ impl Applier {
             Current::Skip => Ok(()),
             Current::File(file) => file.close(),
         }
+    }
+
+    /// Whether the apply stopped because it needed the parent layers'
+    /// contents while [`ApplyOptions::lower_later`] said they could not be
+    /// read yet.
+    pub fn needs_lower(&self) -> bool {
+        self.needs_lower
     }
 
     /// Ends the layer: restores directory times (deepest first) and closes

@@ -27,6 +27,9 @@ pub struct Prepared {
     /// The parent layers merged, for drivers whose tree holds only the
     /// layer's own changes.
     pub lower: Option<View>,
+    /// Prepared ahead of its parents ([`Driver::prepare_ahead`]): the
+    /// layer has parents that cannot be read yet.
+    pub lower_later: bool,
 }
 
 /// A read-only view of a layer's full tree. A view that is a mount is
@@ -70,6 +73,26 @@ pub trait Driver: Send + Sync {
     /// Prepares the data of a new layer on top of `parent` inside the work
     /// directory `work`.
     fn prepare(&self, work: &Path, parent: Option<&str>) -> Result<Prepared>;
+
+    /// Whether [`Driver::prepare_ahead`] prepares layers.
+    fn extracts_ahead(&self) -> bool {
+        false
+    }
+
+    /// Prepares the data of a new layer whose parents are still being
+    /// made, for drivers whose tree holds only the layer's own changes
+    /// (`None` for the others): the tar is applied with
+    /// [`Prepared::lower_later`], and [`Driver::attach_parent`] completes
+    /// the layer once the parent is published.
+    fn prepare_ahead(&self, _work: &Path) -> Result<Option<Prepared>> {
+        Ok(None)
+    }
+
+    /// Sets the parent of a layer prepared with [`Driver::prepare_ahead`]
+    /// in `work`, once that parent is published.
+    fn attach_parent(&self, _work: &Path, _parent: Option<&str>) -> Result<()> {
+        Ok(())
+    }
 
     /// Publishes the data prepared in `work` as layer `id`.
     fn commit(&self, work: &Path, id: &str) -> Result<()>;

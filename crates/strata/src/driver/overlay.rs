@@ -123,6 +123,23 @@ impl<C: MountCalls> Overlay<C> {
         Ok(lower)
     }
 
+    /// The directories of a new layer in `work` (its tree, overlay's
+    /// work and mount directories) and its short link name; returns the
+    /// tree.
+    fn prepare_tree(&self, work: &Path) -> Result<PathBuf> {
+        let layer = work.join(LAYER);
+        for name in ["", DIFF, WORK, MERGED] {
+            let dir = layer.join(name);
+            std::fs::create_dir(&dir).context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let diff = layer.join(DIFF);
+        std::fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .context(|| format!("cannot set the mode of {}", diff.display()))?;
+        let link = random_hex(13).to_uppercase();
+        write_new(&layer.join(LINK), link.as_bytes())?;
+        Ok(diff)
+    }
+
     fn short_name(&self, layer: &Path) -> Result<String> {
         let path = layer.join(LINK);
         let name =
@@ -209,44 +226,54 @@ impl<C: MountCalls> Driver for Overlay<C> {
     }
 
     fn prepare(&self, work: &Path, parent: Option<&str>) -> Result<Prepared> {
-        let layer = work.join(LAYER);
-        for name in ["", DIFF, WORK, MERGED] {
-            let dir = layer.join(name);
-            std::fs::create_dir(&dir).context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let diff = layer.join(DIFF);
-        std::fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .context(|| format!("cannot set the mode of {}", diff.display()))?;
-        let link = random_hex(13).to_uppercase();
-        write_new(&layer.join(LINK), link.as_bytes())?;
+        let diff = self.prepare_tree(work)?;
+        self.attach_parent(work, parent)?;
         let lower = match parent {
-            Some(parent) => {
-                let parent_dir = self.layer_dir(parent);
-                let mut chain = format!("l/{}", self.short_name(&parent_dir)?);
-                match std::fs::read_to_string(parent_dir.join(LOWER)) {
-                    Ok(rest) if !rest.trim().is_empty() => {
-                        chain.push(':');
-                        chain.push_str(rest.trim());
-                    }
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(Error::Damaged {
-                            id: parent.to_string(),
-                            reason: format!("cannot read its lower file: {e}"),
-                        });
-                    }
-                }
-                write_new(&layer.join(LOWER), chain.as_bytes())?;
-                Some(self.view(parent)?)
-            }
+            Some(parent) => Some(self.view(parent)?),
             None => None,
         };
         Ok(Prepared {
             tree: diff,
             whiteouts: WhiteoutMode::Overlay,
             lower,
+            lower_later: false,
         })
+    }
+
+    fn extracts_ahead(&self) -> bool {
+        true
+    }
+
+    fn prepare_ahead(&self, work: &Path) -> Result<Option<Prepared>> {
+        Ok(Some(Prepared {
+            tree: self.prepare_tree(work)?,
+            whiteouts: WhiteoutMode::Overlay,
+            lower: None,
+            lower_later: true,
+        }))
+    }
+
+    fn attach_parent(&self, work: &Path, parent: Option<&str>) -> Result<()> {
+        let Some(parent) = parent else {
+            return Ok(());
+        };
+        let parent_dir = self.layer_dir(parent);
+        let mut chain = format!("l/{}", self.short_name(&parent_dir)?);
+        match std::fs::read_to_string(parent_dir.join(LOWER)) {
+            Ok(rest) if !rest.trim().is_empty() => {
+                chain.push(':');
+                chain.push_str(rest.trim());
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::Damaged {
+                    id: parent.to_string(),
+                    reason: format!("cannot read its lower file: {e}"),
+                });
+            }
+        }
+        write_new(&work.join(LAYER).join(LOWER), chain.as_bytes())
     }
 
     fn commit(&self, work: &Path, id: &str) -> Result<()> {

@@ -63,6 +63,7 @@ impl Driver for Vfs {
             }
         }
         Ok(Prepared {
+            lower_later: false,
             tree,
             whiteouts: WhiteoutMode::Delete,
             lower: None,

@@ -95,6 +95,61 @@ impl Store {
         })
     }
 
+    /// Whether this store's driver extracts layers ahead of their parents
+    /// ([`Store::import_layer_ahead`]).
+    pub(crate) fn extracts_ahead(&self) -> bool {
+        self.driver.extracts_ahead()
+    }
+
+    /// [`Store::import_layer`] of a layer whose parent (`options.parent`,
+    /// a full id) is still being made, by this process: on drivers whose
+    /// tree holds only a layer's own changes (overlay), the tar is
+    /// extracted at once, then `parent_made` waits for the parent, and the
+    /// layer is published on it. Fails with [`Error::NeedsParent`], leaving
+    /// nothing, when the extraction needs the parent's files (the caller
+    /// then waits for the parent and imports normally); with the error of
+    /// `parent_made` when the parent is not made. On other drivers, waits
+    /// for the parent first.
+    pub(crate) fn import_layer_ahead(
+        &self,
+        options: &CreateOptions,
+        input: &mut (dyn Read + Send),
+        parent_made: &dyn Fn() -> Result<()>,
+    ) -> Result<Layer> {
+        let id = match &options.id {
+            Some(id) if records::is_id(id) => id.clone(),
+            _ => return Err(Error::InvalidId(options.id.clone().unwrap_or_default())),
+        };
+        for name in &options.names {
+            records::check_name(name)?;
+        }
+        let work = WorkDir::create(&self.staging_dir())?;
+        let extracted = (|| {
+            let Some(prepared) = self.driver.prepare_ahead(work.path())? else {
+                return Ok(None);
+            };
+            let contents = import_tar(&prepared, &work, options, input, None)?;
+            parent_made()?;
+            Ok(Some(contents))
+        })();
+        let contents = match extracted {
+            Ok(Some(contents)) => contents,
+            Ok(None) => {
+                work.remove()?;
+                parent_made()?;
+                return self.import_layer(options, input, None);
+            }
+            Err(e) => {
+                work.remove()?;
+                return Err(e);
+            }
+        };
+        self.with_row(&id, options, work, |work, parent| {
+            self.driver.attach_parent(work.path(), parent)?;
+            self.publish(&id, options, work, contents)
+        })
+    }
+
     /// The life cycle shared by every way of making a layer: a `creating`
     /// row owned by a locked staging directory, the data prepared there,
     /// then published; on failure every trace is removed. Returns the
@@ -114,15 +169,29 @@ impl Store {
             records::check_name(name)?;
         }
         let work = WorkDir::create(&self.staging_dir())?;
-        let parent = match self.insert_row(&id, options, &work) {
+        self.with_row(&id, options, work, |work, parent| {
+            self.fill_and_publish(&id, parent, options, work, fill)
+        })
+    }
+
+    /// Inserts layer `id`'s `creating` row, owned by `work`, then `finish`
+    /// (given the parent's id) puts the data in place and publishes it; on
+    /// failure every trace goes.
+    fn with_row(
+        &self,
+        id: &str,
+        options: &CreateOptions,
+        work: WorkDir,
+        finish: impl FnOnce(&WorkDir, Option<&str>) -> Result<Layer>,
+    ) -> Result<Layer> {
+        let parent = match self.insert_row(id, options, &work) {
             Ok(parent) => parent,
             Err(e) => {
                 work.remove()?;
                 return Err(e);
             }
         };
-        let published = self.fill_and_publish(&id, parent.as_deref(), options, &work, fill);
-        match published {
+        match finish(&work, parent.as_deref()) {
             Ok(layer) => {
                 work.remove()?;
                 Ok(layer)
@@ -130,7 +199,7 @@ impl Store {
             Err(e) => {
                 // The row and whatever was put in place go; the error that
                 // caused it is the one worth reporting.
-                let _ = self.discard(&id, Some(work));
+                let _ = self.discard(id, Some(work));
                 Err(e)
             }
         }
@@ -175,6 +244,19 @@ impl Store {
         let prepared = self.driver.prepare(work.path(), parent)?;
         let contents = fill(&prepared, work)?;
         drop(prepared);
+        self.publish(id, options, work, contents)
+    }
+
+    /// Publishes the layer prepared and filled in `work` (its `creating`
+    /// row in place): checks its diff digest, makes it durable, moves it
+    /// into place and marks it ready.
+    fn publish(
+        &self,
+        id: &str,
+        options: &CreateOptions,
+        work: &WorkDir,
+        contents: Contents,
+    ) -> Result<Layer> {
         if let (Some(expected), Some(actual)) = (&options.expect_diff_digest, &contents.diff_digest)
             && expected != actual
         {
@@ -238,6 +320,7 @@ fn import_tar(
             whiteouts: prepared.whiteouts,
             aside_dir: Some(aside),
             lower: prepared.lower.as_ref().and_then(View::fd),
+            lower_later: prepared.lower_later,
             overlay_calls: None,
             spill_dir: Some(work.path().to_path_buf()),
         },
@@ -249,7 +332,12 @@ fn import_tar(
         failed: None,
     };
     let seen = SeenOnDisk(SpillMap::new(work.path()));
-    let (summary, streams) = run_pipeline(input, &mut sink, seen, progress)?;
+    let piped = run_pipeline(input, &mut sink, seen, progress);
+    if sink.applier.needs_lower() {
+        // Extracted ahead of its parent, and it needs the parent's files.
+        return Err(Error::NeedsParent(options.id.clone().unwrap_or_default()));
+    }
+    let (summary, streams) = piped?;
     // Flushed to disk by the syncfs that publishes the layer.
     finish_gzip_metadata(sink.metadata)?
         .into_inner()

@@ -311,6 +311,20 @@ pub(crate) fn import_or_hold<'a>(
     open: &mut dyn FnMut() -> Result<Box<dyn Read + Send + 'a>>,
     options: &CreateOptions,
 ) -> Result<bool> {
+    import_or_hold_with(store, lease, file, open, options, &|reader| {
+        store.import_layer(options, reader, None)
+    })
+}
+
+/// [`import_or_hold`], making the layer with `import`.
+pub(crate) fn import_or_hold_with<'a>(
+    store: &Store,
+    lease: &Lease,
+    file: &LayerFile,
+    open: &mut dyn FnMut() -> Result<Box<dyn Read + Send + 'a>>,
+    options: &CreateOptions,
+    import: &dyn Fn(&mut (dyn Read + Send)) -> Result<Layer>,
+) -> Result<bool> {
     let id = options.id.clone().unwrap_or_default();
     let start = Instant::now();
     loop {
@@ -319,7 +333,7 @@ pub(crate) fn import_or_hold<'a>(
             return Ok(false);
         }
         let mut reader = open()?;
-        match store.import_layer(options, &mut reader, None) {
+        match import(&mut reader) {
             Ok(layer) => {
                 check_blob_digest(file, &layer)?;
                 return Ok(true);

@@ -19,6 +19,7 @@ mod limits;
 mod load;
 mod prune;
 mod pull;
+mod pull_ahead;
 mod pull_hostile;
 mod push;
 mod pushed;

@@ -44,7 +44,7 @@ impl Applier {
         if let Some(handle) = self.cached(parent) {
             return Ok(handle);
         }
-        if self.lower.is_some() {
+        if self.lower.exists() {
             let handle = self.overlay_parent(parent, entry)?;
             self.remember(parent.to_vec(), handle.clone());
             return Ok(handle);
@@ -276,7 +276,7 @@ impl Applier {
         };
         let fd = fsops::open_child_dir(at.dir.fd(), at.base)
             .map_err(|e| fail("opening the directory", e))?;
-        if replaced && self.lower.is_some() {
+        if replaced && self.lower.exists() {
             self.hide_lower_dir(member, at.path, fd.as_fd())?;
         }
         let attrs = self.attrs(member, ids, fresh.then_some(at.dir));
@@ -417,7 +417,7 @@ impl Applier {
             };
         }
         let (target_dir, target_base) = names::split(&target);
-        let target_dir = match self.lower.is_some() {
+        let target_dir = match self.lower.exists() {
             true => self.overlay_link_target(&target).map_err(link_error)?,
             false => self.lookup_dir(target_dir).map_err(link_error)?,
         };

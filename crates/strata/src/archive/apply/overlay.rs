@@ -76,6 +76,38 @@ pub fn is_whiteout(stat: &Stat) -> bool {
     FileType::from_raw_mode(stat.st_mode) == FileType::CharacterDevice && stat.st_rdev == 0
 }
 
+/// The parent layers merged, as the applier sees them.
+pub(super) enum LowerView {
+    /// None: no parents, or not overlay mode.
+    Absent,
+    /// Their merged tree.
+    View(Arc<OwnedFd>),
+    /// There are parents, but they cannot be read yet
+    /// ([`super::ApplyOptions::lower_later`]).
+    Later,
+}
+
+impl LowerView {
+    /// Whether the layer has parents.
+    pub(super) fn exists(&self) -> bool {
+        !matches!(self, Self::Absent)
+    }
+}
+
+/// What shows through a merged directory from the layers below.
+pub(super) enum LowerDir {
+    /// Nothing.
+    Absent,
+    /// That directory of the lower view.
+    Dir(OwnedFd),
+    /// Whatever the parents hold there, once they can be read.
+    Later,
+}
+
+/// What a lookup that needs the parents before they can be read fails
+/// with ([`Applier::needs_lower`] says why); nothing else returns it.
+const LATER: Errno = Errno::NOTRECOVERABLE;
+
 /// How far a merged resolution may change the upper tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Reach {
@@ -91,8 +123,8 @@ pub(super) enum Reach {
 pub(super) struct Merged {
     /// The directory in the upper tree (absent only with [`Reach::Look`]).
     pub(super) upper: Option<OwnedFd>,
-    /// The directory in the lower view, when lower contents show through.
-    pub(super) lower: Option<OwnedFd>,
+    /// What shows through from below.
+    pub(super) lower: LowerDir,
     /// Its path, all symlinks resolved.
     pub(super) path: Vec<u8>,
 }
@@ -183,13 +215,14 @@ impl Applier {
     fn merged_root(&self) -> Result<Merged, Errno> {
         let upper = fsops::resolve(self.root.fd(), b"", fsops::DIR_OPEN)?;
         let lower = match &self.lower {
-            Some(fd) => Some(rustix::fs::openat(
+            LowerView::View(fd) => LowerDir::Dir(rustix::fs::openat(
                 fd.as_fd(),
                 ".",
                 fsops::DIR_OPEN,
                 Mode::empty(),
             )?),
-            None => None,
+            LowerView::Later => LowerDir::Later,
+            LowerView::Absent => LowerDir::Absent,
         };
         Ok(Merged {
             upper: Some(upper),
@@ -198,11 +231,26 @@ impl Applier {
         })
     }
 
+    /// `name` in the lower directory `dir`, if it has it; a lower view not
+    /// readable yet stops the apply.
+    fn lower_stat(&mut self, dir: &LowerDir, name: &[u8]) -> Result<Option<Stat>, Errno> {
+        match dir {
+            LowerDir::Absent => Ok(None),
+            LowerDir::Dir(fd) => stat_in(Some(fd), name),
+            LowerDir::Later => Err(self.later()),
+        }
+    }
+
+    /// Records that the apply needs the lower view, which cannot be read
+    /// yet; the error to stop with.
+    fn later(&mut self) -> Errno {
+        self.needs_lower = true;
+        LATER
+    }
+
     fn merged_step(&mut self, at: &Merged, name: &[u8], reach: Reach) -> Result<Step, Errno> {
         let path = join(&at.path, name);
         let upper = stat_in(at.upper.as_ref(), name)?;
-        let lower = stat_in(at.lower.as_ref(), name)?;
-        let lower_dir = lower.as_ref().filter(|s| kind(s) == FileType::Directory);
         match upper {
             Some(stat) if is_whiteout(&stat) => {
                 if reach < Reach::Create {
@@ -217,7 +265,7 @@ impl Applier {
                 self.mark_touched(path.clone());
                 Ok(Step::Dir(Merged {
                     upper: Some(fresh),
-                    lower: None,
+                    lower: LowerDir::Absent,
                     path,
                 }))
             }
@@ -226,11 +274,16 @@ impl Applier {
                     return Err(Errno::NOENT);
                 };
                 let fresh = fsops::open_child_dir(dir.as_fd(), name)?;
-                let lower = match (lower_dir, &at.lower) {
-                    (Some(_), Some(below)) if !is_opaque(fresh.as_fd())? => {
-                        Some(fsops::open_child_dir(below.as_fd(), name)?)
-                    }
-                    _ => None,
+                let lower = match &at.lower {
+                    LowerDir::Absent => LowerDir::Absent,
+                    _ if is_opaque(fresh.as_fd())? => LowerDir::Absent,
+                    LowerDir::Later => LowerDir::Later,
+                    LowerDir::Dir(below) => match stat_in(Some(below), name)? {
+                        Some(stat) if kind(&stat) == FileType::Directory => {
+                            LowerDir::Dir(fsops::open_child_dir(below.as_fd(), name)?)
+                        }
+                        _ => LowerDir::Absent,
+                    },
                 };
                 Ok(Step::Dir(Merged {
                     upper: Some(fresh),
@@ -243,39 +296,42 @@ impl Applier {
                 None => Err(Errno::NOENT),
             },
             Some(_) => Err(Errno::NOTDIR),
-            None => match (&lower, &at.lower) {
-                (Some(stat), Some(below)) if kind(stat) == FileType::Directory => {
-                    let lower = fsops::open_child_dir(below.as_fd(), name)?;
-                    let upper = match (&at.upper, reach) {
-                        (Some(dir), Reach::CopyUp | Reach::Create) => {
-                            self.copy_up(below.as_fd(), dir.as_fd(), name, &path)?;
-                            Some(fsops::open_child_dir(dir.as_fd(), name)?)
-                        }
-                        _ => None,
-                    };
-                    Ok(Step::Dir(Merged {
-                        upper,
-                        lower: Some(lower),
-                        path,
-                    }))
-                }
-                (Some(stat), Some(below)) if kind(stat) == FileType::Symlink => {
-                    Ok(Step::Link(read_link(below, name)?))
-                }
-                (Some(_), Some(_)) => Err(Errno::NOTDIR),
-                _ => match (&at.upper, reach) {
-                    (Some(dir), Reach::Create) => {
-                        let fresh = self.implicit_dir(dir.as_fd(), name)?;
-                        self.mark_touched(path.clone());
+            None => {
+                let lower = self.lower_stat(&at.lower, name)?;
+                match (&lower, &at.lower) {
+                    (Some(stat), LowerDir::Dir(below)) if kind(stat) == FileType::Directory => {
+                        let lower = fsops::open_child_dir(below.as_fd(), name)?;
+                        let upper = match (&at.upper, reach) {
+                            (Some(dir), Reach::CopyUp | Reach::Create) => {
+                                self.copy_up(below.as_fd(), dir.as_fd(), name, &path)?;
+                                Some(fsops::open_child_dir(dir.as_fd(), name)?)
+                            }
+                            _ => None,
+                        };
                         Ok(Step::Dir(Merged {
-                            upper: Some(fresh),
-                            lower: None,
+                            upper,
+                            lower: LowerDir::Dir(lower),
                             path,
                         }))
                     }
-                    _ => Ok(Step::Missing),
-                },
-            },
+                    (Some(stat), LowerDir::Dir(below)) if kind(stat) == FileType::Symlink => {
+                        Ok(Step::Link(read_link(below, name)?))
+                    }
+                    (Some(_), _) => Err(Errno::NOTDIR),
+                    (None, _) => match (&at.upper, reach) {
+                        (Some(dir), Reach::Create) => {
+                            let fresh = self.implicit_dir(dir.as_fd(), name)?;
+                            self.mark_touched(path.clone());
+                            Ok(Step::Dir(Merged {
+                                upper: Some(fresh),
+                                lower: LowerDir::Absent,
+                                path,
+                            }))
+                        }
+                        _ => Ok(Step::Missing),
+                    },
+                }
+            }
         }
     }
 
@@ -361,7 +417,7 @@ impl Applier {
         };
         let inspecting = |e| fail(format!("inspecting {:?}", lossy(&join(dir, name))), e);
         let upper = stat_in(seen.upper.as_ref(), name).map_err(inspecting)?;
-        let below = stat_in(seen.lower.as_ref(), name).map_err(inspecting)?;
+        let below = self.lower_stat(&seen.lower, name).map_err(inspecting)?;
         let upper = upper.filter(|s| !is_whiteout(s));
         if upper.is_none() && below.is_none() {
             return Ok(());
@@ -427,7 +483,9 @@ impl Applier {
         let seen = self
             .resolve_merged(parent, Reach::Look)
             .map_err(|e| fail(format!("resolving {:?}", lossy(parent)), e))?;
-        let below = stat_in(seen.and_then(|m| m.lower).as_ref(), base)
+        let lower = seen.map_or(LowerDir::Absent, |m| m.lower);
+        let below = self
+            .lower_stat(&lower, base)
             .map_err(|e| fail(format!("inspecting {:?}", lossy(path)), e))?;
         if below.is_some_and(|s| kind(&s) == FileType::Directory) {
             self.calls
@@ -450,7 +508,11 @@ impl Applier {
             Some(_) => return Ok(Arc::new(DirHandle::new(upper.ok_or(Errno::NOENT)?)?)),
             None => {}
         }
-        let below = lower.ok_or(Errno::NOENT)?;
+        let below = match lower {
+            LowerDir::Dir(fd) => fd,
+            LowerDir::Absent => return Err(Errno::NOENT),
+            LowerDir::Later => return Err(self.later()),
+        };
         stat_in(Some(&below), base)?.ok_or(Errno::NOENT)?;
         let upper_dir = self.upper_of(dir, upper)?.ok_or(Errno::NOENT)?;
         self.copy_up(below.as_fd(), upper_dir.as_fd(), base, target)?;

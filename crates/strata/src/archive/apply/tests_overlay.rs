@@ -163,3 +163,156 @@ fn parents_and_link_targets_come_from_below() {
         std::os::unix::fs::MetadataExt::ino(&target)
     );
 }
+
+/// Feeds a tar's members to an applier it keeps, so the applier can be
+/// asked afterwards why it stopped.
+struct Feeding {
+    applier: Applier,
+}
+
+impl tarsplit::DisasmSink for Feeding {
+    fn entry(&mut self, _entry: tarsplit::metadata::EntryRef<'_>) -> tarsplit::Result<()> {
+        Ok(())
+    }
+
+    fn member(
+        &mut self,
+        member: &tarsplit::member::Member,
+        supersedes: Option<tarsplit::Superseded>,
+    ) -> tarsplit::Result<()> {
+        self.applier
+            .begin(member, supersedes.map(|s| s.position))
+            .map_err(|e| tarsplit::Error::Io(std::io::Error::other(e.to_string())))
+    }
+
+    fn data(&mut self, bytes: &[u8]) -> tarsplit::Result<()> {
+        self.applier
+            .data(bytes)
+            .map_err(|e| tarsplit::Error::Io(std::io::Error::other(e.to_string())))
+    }
+
+    fn member_end(&mut self) -> tarsplit::Result<()> {
+        self.applier
+            .end()
+            .map_err(|e| tarsplit::Error::Io(std::io::Error::other(e.to_string())))
+    }
+}
+
+/// Applies `entries` into `upper` with parents that cannot be read yet:
+/// the recorded calls when it needed nothing from them, `None` when it
+/// stopped for them.
+fn apply_ahead(upper: &Path, entries: &[Entry]) -> Option<Vec<String>> {
+    let calls = Arc::new(Recording {
+        root: upper.to_path_buf(),
+        ..Recording::default()
+    });
+    let options = ApplyOptions {
+        whiteouts: WhiteoutMode::Overlay,
+        lower_later: true,
+        overlay_calls: Some(calls.clone()),
+        ..ApplyOptions::default()
+    };
+    let mut feeding = Feeding {
+        applier: Applier::new(upper, options).unwrap(),
+    };
+    let parsed = tarsplit::io::disassemble(&build(entries)[..], &mut feeding, None);
+    if feeding.applier.needs_lower() {
+        assert!(parsed.is_err(), "it stops when it needs the parents");
+        return None;
+    }
+    parsed.unwrap();
+    feeding.applier.finish().unwrap();
+    Some(calls.calls.lock().unwrap().clone())
+}
+
+/// Every path under `dir` with its contents (a file's) or link target.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        for entry in fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let contents = if meta.is_file() {
+                fs::read(&path).unwrap()
+            } else if meta.file_type().is_symlink() {
+                fs::read_link(&path)
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else {
+                Vec::new()
+            };
+            let relative = path.strip_prefix(dir).unwrap().display().to_string();
+            out.push((relative, contents));
+            if meta.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_tar_that_carries_its_directories_applies_ahead_of_its_parents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ahead, over, lower) = (
+        tmp.path().join("ahead"),
+        tmp.path().join("over"),
+        tmp.path().join("lower"),
+    );
+    fs::create_dir(&ahead).unwrap();
+    fs::create_dir(&over).unwrap();
+    lower_tree(&lower);
+    let entries = [
+        Entry::dir("etc/"),
+        Entry::file("etc/passwd", b"replaced"),
+        Entry::dir("etc/conf.d/"),
+        Entry::file("etc/conf.d/.wh..wh..opq", b""),
+        Entry::file("etc/conf.d/b", b"b"),
+        Entry::dir("srv/"),
+        Entry::file("srv/x", b"x"),
+        Entry::hardlink("srv/y", "srv/x"),
+        Entry::symlink("srv/z", "x"),
+    ];
+    let calls = apply_ahead(&ahead, &entries).expect("nothing from below is needed");
+    assert_eq!(calls, apply_over(&over, &lower, &entries));
+    assert_eq!(tree(&ahead), tree(&over), "the same upper tree");
+}
+
+#[test]
+fn a_tar_that_needs_its_parents_stops_ahead_of_them() {
+    for (what, entries) in [
+        (
+            "a whiteout of a name below",
+            vec![Entry::dir("etc/"), Entry::file("etc/.wh.passwd", b"")],
+        ),
+        (
+            "a directory only the parents have",
+            vec![Entry::file("usr/lib/libm.so", b"libm")],
+        ),
+        (
+            "a hard link to a parent's file",
+            vec![Entry::hardlink("passwd-link", "etc/passwd")],
+        ),
+        (
+            // Whether a whiteout device is made depends on what is below.
+            "a whiteout of a name this tar made",
+            vec![
+                Entry::dir("srv/"),
+                Entry::file("srv/y", b"y"),
+                Entry::file("srv/.wh.y", b""),
+            ],
+        ),
+        (
+            "a directory replacing what this tar put there",
+            vec![Entry::file("etc", b"a file"), Entry::dir("etc/")],
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let upper = tmp.path().join("upper");
+        fs::create_dir(&upper).unwrap();
+        assert_eq!(apply_ahead(&upper, &entries), None, "{what}");
+    }
+}

@@ -26,7 +26,7 @@ use crate::image::manifest::{Index, MAX_JSON, Manifest, malformed};
 use crate::image::media;
 use crate::image::reference::Reference;
 use crate::store::{BlobSource, CreateOptions, Image, Lease, NewImage, Store};
-use crate::transport::load::import_or_hold;
+use crate::transport::load::{import_or_hold, import_or_hold_with};
 use crate::transport::plan::{LayerFile, check_layer_count};
 
 /// How deep indexes may nest.
@@ -69,6 +69,9 @@ pub struct Pulled {
     pub fetched: usize,
     /// Layers the store had.
     pub reused: usize,
+    /// Layers extracted while the layer below them was still being made
+    /// (on overlay, layers are extracted several at once).
+    pub extracted_ahead: usize,
 }
 
 /// Pulls `reference` into `store`, naming the image by it.
@@ -284,7 +287,7 @@ fn bring_in(
         }
     }
     let missing: Vec<usize> = (have..chain.len()).collect();
-    fetch_and_import(
+    let extracted_ahead = fetch_and_import(
         store, client, repository, lease, resolved, &chain, &missing, options,
     )?;
     // The layer blobs the store keeps, fetched now or by an earlier pull.
@@ -309,6 +312,7 @@ fn bring_in(
         manifest_digest: resolved.manifest_digest.clone(),
         fetched: missing.len(),
         reused: have,
+        extracted_ahead,
     })
 }
 
@@ -330,7 +334,9 @@ fn sources_of(client: &Client, repository: &str, resolved: &Resolved) -> Vec<Blo
 }
 
 /// Downloads the `missing` layers, `max_parallel` at a time in order,
-/// while importing them base first behind the downloads.
+/// while importing them behind the downloads: base first, or, where the
+/// driver allows, several at once (returns how many were extracted ahead
+/// of the layer below them).
 #[allow(clippy::too_many_arguments)]
 fn fetch_and_import(
     store: &Store,
@@ -341,9 +347,9 @@ fn fetch_and_import(
     chain: &[Digest],
     missing: &[usize],
     options: &PullOptions<'_>,
-) -> Result<()> {
+) -> Result<usize> {
     if missing.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let cancel = AtomicBool::new(false);
     let growing: Vec<Arc<Growing>> = missing.iter().map(|_| Arc::default()).collect();
@@ -374,22 +380,19 @@ fn fetch_and_import(
                 }
             });
         }
-        let imported = (|| {
-            for (at, &layer) in missing.iter().enumerate() {
-                let parent = layer.checked_sub(1).map(|p| chain[p].hex().to_string());
-                import_one(
-                    store,
-                    lease,
-                    resolved,
-                    chain,
-                    layer,
-                    parent,
-                    &growing[at],
-                    options,
-                )?;
-            }
-            Ok(())
-        })();
+        let layers = Layers {
+            store,
+            lease,
+            resolved,
+            chain,
+            missing,
+            growing: &growing,
+            options,
+        };
+        let imported = match store.extracts_ahead() && missing.len() > 1 {
+            true => layers.import_together(workers),
+            false => layers.import_in_order(),
+        };
         if imported.is_err() {
             cancel.store(true, Ordering::Relaxed);
         }
@@ -397,54 +400,186 @@ fn fetch_and_import(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn import_one(
-    store: &Store,
-    lease: &Lease,
-    resolved: &Resolved,
-    chain: &[Digest],
-    layer: usize,
-    parent: Option<String>,
-    growing: &Arc<Growing>,
-    options: &PullOptions<'_>,
-) -> Result<()> {
-    let blob = &resolved.layers[layer];
-    let create = CreateOptions {
-        id: Some(chain[layer].hex().to_string()),
-        parent,
-        lease: Some(lease.id().to_string()),
-        expect_diff_digest: Some(resolved.diff_ids[layer].clone()),
-        ..CreateOptions::default()
-    };
-    let file = LayerFile {
-        path: blob.digest.to_string(),
-        digest: Some(blob.digest.clone()),
-    };
-    let mut open = || Ok(Box::new(growing.reader()) as Box<dyn Read + Send>);
-    if let Err(e) = import_or_hold(store, lease, &file, &mut open, &create) {
-        if is_content_mismatch(&e) {
-            // The blob is whole and hashed right (the download checks it)
-            // yet is not what the manifest or config says: resuming it
-            // would fail the same way.
-            store.finish_download(&blob.digest)?;
+/// The layers a pull imports, each behind its download.
+struct Layers<'a, 'o> {
+    store: &'a Store,
+    lease: &'a Lease,
+    resolved: &'a Resolved,
+    chain: &'a [Digest],
+    /// Indexes of the layers to import, base first, one after another.
+    missing: &'a [usize],
+    /// Their downloads, in the same order.
+    growing: &'a [Arc<Growing>],
+    options: &'a PullOptions<'o>,
+}
+
+impl Layers<'_, '_> {
+    /// Imports the layers base first, one at a time.
+    fn import_in_order(&self) -> Result<usize> {
+        for at in 0..self.missing.len() {
+            self.import(at, None)?;
         }
-        return Err(e);
+        Ok(0)
     }
-    // The compressed blob stays, as the registry sent it, so the image can
-    // be served with its registry's manifest (the download becomes the
-    // blob: no copy). A download that did not end whole is not kept.
-    let whole = !options.discard_blobs && growing.wait_done().is_ok();
-    match whole {
-        true => store.keep_download(&blob.digest, lease)?,
-        false => store.finish_download(&blob.digest)?,
-    }
-    if let Some(progress) = options.progress {
-        progress(&TransferEvent::Done {
-            digest: blob.digest.clone(),
-            size: blob.size,
+
+    /// Imports up to `workers` layers at once, each extracted while the
+    /// layers below it are still being made and published once they are
+    /// (a driver whose layers hold only their own changes; see
+    /// [`Store::import_layer_ahead`]). Returns how many were extracted
+    /// that way.
+    fn import_together(&self, workers: usize) -> Result<usize> {
+        let made: Vec<Made> = self.missing.iter().map(|_| Made::default()).collect();
+        let next = AtomicUsize::new(0);
+        let ahead = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let failure: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let at = next.fetch_add(1, Ordering::SeqCst);
+                        if at >= self.missing.len() {
+                            break;
+                        }
+                        if failed.load(Ordering::SeqCst) {
+                            made[at].set(false);
+                            continue;
+                        }
+                        let below = at.checked_sub(1).map(|b| &made[b]);
+                        let outcome = self.import(at, below.map(|b| (b, &ahead)));
+                        let ok = outcome.is_ok();
+                        if let Err(error) = outcome {
+                            // The first failure is the cause, recorded
+                            // before the layers above it learn of it.
+                            let mut first = failure.lock().unwrap_or_else(|p| p.into_inner());
+                            if !failed.swap(true, Ordering::SeqCst) {
+                                *first = Some(error);
+                            }
+                        }
+                        made[at].set(ok);
+                    }
+                });
+            }
         });
+        match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(error) => Err(error),
+            None => Ok(ahead.into_inner()),
+        }
     }
-    Ok(())
+
+    /// Imports the `at`th missing layer; with `below` (the layer under it,
+    /// still being made, and the count of layers made ahead), ahead of it.
+    fn import(&self, at: usize, below: Option<(&Made, &AtomicUsize)>) -> Result<()> {
+        let layer = self.missing[at];
+        let blob = &self.resolved.layers[layer];
+        let growing = &self.growing[at];
+        let create = CreateOptions {
+            id: Some(self.chain[layer].hex().to_string()),
+            parent: layer
+                .checked_sub(1)
+                .map(|p| self.chain[p].hex().to_string()),
+            lease: Some(self.lease.id().to_string()),
+            expect_diff_digest: Some(self.resolved.diff_ids[layer].clone()),
+            ..CreateOptions::default()
+        };
+        let file = LayerFile {
+            path: blob.digest.to_string(),
+            digest: Some(blob.digest.clone()),
+        };
+        let mut open = || Ok(Box::new(growing.reader()) as Box<dyn Read + Send>);
+        let imported = match below {
+            None => import_or_hold(self.store, self.lease, &file, &mut open, &create),
+            Some((below, ahead)) => {
+                let below_made = || below.wait(&blob.digest);
+                import_or_hold_with(
+                    self.store,
+                    self.lease,
+                    &file,
+                    &mut open,
+                    &create,
+                    &|input| match self.store.import_layer_ahead(&create, input, &below_made) {
+                        Ok(layer) => {
+                            ahead.fetch_add(1, Ordering::SeqCst);
+                            Ok(layer)
+                        }
+                        Err(Error::NeedsParent(_)) => {
+                            below_made()?;
+                            self.store
+                                .import_layer(&create, &mut growing.reader(), None)
+                        }
+                        Err(other) => Err(other),
+                    },
+                )
+            }
+        };
+        self.finish(blob, growing, imported)
+    }
+
+    /// After layer blob `blob` was imported (or failed to be): keeps its
+    /// download as the blob, or ends it, and reports it done.
+    fn finish(&self, blob: &Descriptor, growing: &Growing, imported: Result<bool>) -> Result<()> {
+        if let Err(e) = imported {
+            if is_content_mismatch(&e) {
+                // The blob is whole and hashed right (the download checks
+                // it) yet is not what the manifest or config says:
+                // resuming it would fail the same way.
+                self.store.finish_download(&blob.digest)?;
+            }
+            return Err(e);
+        }
+        // The compressed blob stays, as the registry sent it, so the image
+        // can be served with its registry's manifest (the download becomes
+        // the blob: no copy). A download that did not end whole is not kept.
+        let whole = !self.options.discard_blobs && growing.wait_done().is_ok();
+        match whole {
+            true => self.store.keep_download(&blob.digest, self.lease)?,
+            false => self.store.finish_download(&blob.digest)?,
+        }
+        if let Some(progress) = self.options.progress {
+            progress(&TransferEvent::Done {
+                digest: blob.digest.clone(),
+                size: blob.size,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Whether a layer of a pull was made: set once by its import, waited for
+/// by the import of the layer above it.
+#[derive(Default)]
+struct Made {
+    outcome: std::sync::Mutex<Option<bool>>,
+    changed: std::sync::Condvar,
+}
+
+impl Made {
+    fn set(&self, made: bool) {
+        *self.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(made);
+        self.changed.notify_all();
+    }
+
+    /// Waits for the layer; an error (naming `above`, the blob waiting)
+    /// when it was not made.
+    fn wait(&self, above: &Digest) -> Result<()> {
+        let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match *outcome {
+                Some(true) => return Ok(()),
+                Some(false) => {
+                    return Err(Error::Invalid(format!(
+                        "the layer below {above} was not made"
+                    )));
+                }
+                None => {
+                    outcome = self
+                        .changed
+                        .wait(outcome)
+                        .unwrap_or_else(|p| p.into_inner());
+                }
+            }
+        }
+    }
 }
 
 /// Whether an import failed on content that is not what was promised.
