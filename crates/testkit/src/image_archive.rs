@@ -484,3 +484,59 @@ fn json_line(value: &impl serde::Serialize) -> Vec<u8> {
     bytes.push(b'\n');
     bytes
 }
+
+/// Adds to the OCI layout at `dir` an image index of `entries` (manifest
+/// digest, size, architecture; all linux image manifests), as a blob and
+/// as an entry of `index.json` named `name`; returns the index's bytes.
+pub fn add_layout_index(dir: &Path, entries: &[(String, u64, &str)], name: &str) -> Vec<u8> {
+    let manifests: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(digest, size, arch)| {
+            serde_json::json!({
+                "mediaType": media::MANIFEST,
+                "digest": digest,
+                "size": size,
+                "platform": {"architecture": arch, "os": "linux"},
+            })
+        })
+        .collect();
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media::INDEX,
+        "manifests": manifests,
+    }))
+    .unwrap();
+    std::fs::write(dir.join("blobs/sha256").join(sha256(&index)), &index).unwrap();
+    let path = dir.join("index.json");
+    let mut top: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    top["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "mediaType": media::INDEX,
+            "digest": digest(&index),
+            "size": index.len(),
+            "annotations": {"org.opencontainers.image.ref.name": name},
+        }));
+    std::fs::write(&path, serde_json::to_vec(&top).unwrap()).unwrap();
+    index
+}
+
+/// The digest and size of the entry of the OCI layout at `dir` named
+/// `name` in its `index.json`.
+pub fn layout_entry(dir: &Path, name: &str) -> (String, u64) {
+    let top: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let found = top["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["annotations"]["org.opencontainers.image.ref.name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {top}"))
+        .clone();
+    (
+        found["digest"].as_str().unwrap().to_string(),
+        found["size"].as_u64().unwrap(),
+    )
+}

@@ -9,6 +9,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
+use testkit::image_archive::{add_layout_index, layout_entry};
 use testkit::peers::{Podman, sample_image, skopeo_ok};
 use testkit::registry::{Registry, Target};
 
@@ -40,46 +41,16 @@ fn multi_platform_layout(s: &CliStore, dir: &Path) -> (String, String) {
             &format!("oci:{}:{name}", dir.display()),
         ]);
     }
-    let path = dir.join("index.json");
-    let mut top: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("index.json")).expect("json");
-    let entry = |name: &str, arch: &str| {
-        let found = top["manifests"]
-            .as_array()
-            .expect("entries")
-            .iter()
-            .find(|e| e["annotations"]["org.opencontainers.image.ref.name"] == name)
-            .expect("the image's entry");
-        serde_json::json!({
-            "mediaType": found["mediaType"],
-            "digest": found["digest"],
-            "size": found["size"],
-            "platform": {"architecture": arch, "os": "linux"},
-        })
-    };
-    let index = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [entry("amd", "amd64"), entry("arm", "arm64")],
-    }))
-    .expect("index json");
-    let digest = sha(&index);
-    std::fs::write(
-        dir.join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:")),
-        &index,
-    )
-    .expect("write the index");
-    top["manifests"]
-        .as_array_mut()
-        .expect("entries")
-        .push(serde_json::json!({
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "digest": digest,
-            "size": index.len(),
-            "annotations": {"org.opencontainers.image.ref.name": "multi"},
-        }));
-    std::fs::write(&path, serde_json::to_vec(&top).expect("json")).expect("write index.json");
+    let (amd_digest, amd_size) = layout_entry(dir, "amd");
+    let (arm_digest, arm_size) = layout_entry(dir, "arm");
+    add_layout_index(
+        dir,
+        &[
+            (amd_digest, amd_size, "amd64"),
+            (arm_digest, arm_size, "arm64"),
+        ],
+        "multi",
+    );
     (amd.image_id, arm.image_id)
 }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 use strata::digest::Digest;
 use strata::{Copied, CopyOptions, Location, PullOptions, RegistryOptions, Store, TransferEvent};
+use testkit::image_archive::{add_layout_index, layout_entry};
 use testkit::peers::{SampleImage, sample_image, skopeo_ok};
 use testkit::registry::{Registry, Target};
 
@@ -564,63 +565,6 @@ fn a_bad_blob_fails_the_copy_leaving_nothing_behind() {
     assert_store_untouched(&t);
 }
 
-/// Puts an index of `entries` (manifest digest, size, architecture) into
-/// layout `dir` under ref name `name`.
-fn add_index(dir: &Path, entries: &[(String, u64, &str)], name: &str) {
-    let manifests: Vec<Value> = entries
-        .iter()
-        .map(|(digest, size, arch)| {
-            serde_json::json!({
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": digest,
-                "size": size,
-                "platform": {"architecture": arch, "os": "linux"},
-            })
-        })
-        .collect();
-    let index = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": manifests,
-    }))
-    .expect("index json");
-    let digest = digest_of(&index);
-    std::fs::write(
-        dir.join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:")),
-        &index,
-    )
-    .expect("write index");
-    let path = dir.join("index.json");
-    let mut top = json(&std::fs::read(&path).expect("index.json"));
-    top["manifests"]
-        .as_array_mut()
-        .expect("entries")
-        .push(serde_json::json!({
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "digest": digest,
-            "size": index.len(),
-            "annotations": {"org.opencontainers.image.ref.name": name},
-        }));
-    std::fs::write(&path, serde_json::to_vec(&top).expect("json")).expect("write");
-}
-
-/// The digest and size of the entry of layout `dir` named `name`.
-fn entry(dir: &Path, name: &str) -> (String, u64) {
-    let top = json(&std::fs::read(dir.join("index.json")).expect("index.json"));
-    let found = top["manifests"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .find(|e| e["annotations"]["org.opencontainers.image.ref.name"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {top}"))
-        .clone();
-    (
-        found["digest"].as_str().expect("digest").to_string(),
-        found["size"].as_u64().expect("size"),
-    )
-}
-
 #[test]
 fn an_index_is_copied_whole_with_all_and_one_platform_without() {
     let t = TestStore::new();
@@ -639,9 +583,9 @@ fn an_index_is_copied_whole_with_all_and_one_platform_without() {
             &format!("oci:{}:{name}", layout.display()),
         );
     }
-    let (amd_digest, amd_size) = entry(&layout, "amd");
-    let (arm_digest, arm_size) = entry(&layout, "arm");
-    add_index(
+    let (amd_digest, amd_size) = layout_entry(&layout, "amd");
+    let (arm_digest, arm_size) = layout_entry(&layout, "arm");
+    add_layout_index(
         &layout,
         &[
             (amd_digest, amd_size, "amd64"),
