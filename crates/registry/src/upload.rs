@@ -109,9 +109,11 @@ impl Client {
     }
 
     /// Uploads the bytes `open` yields into `repository`. With `known`
-    /// (digest and size), they are streamed in one `PUT` and must match;
-    /// without, they are streamed in a `PATCH` and the digest computed on
-    /// the way. `open` is called again for each new attempt.
+    /// (digest and size), they are streamed in one `PUT ?digest=`, which
+    /// the registry checks against the bytes (the spec requires it), and
+    /// their length must match; without, they are streamed in a `PATCH`
+    /// and the digest computed on the way. `open` is called again for
+    /// each new attempt.
     pub fn upload_blob(
         &self,
         repository: &str,
@@ -165,8 +167,7 @@ impl Client {
             Some(known) => (Method::PUT, with_digest(session, &known.digest)),
             None => (Method::PATCH, session),
         };
-        let (response, streamed) =
-            self.stream(&scopes, what, method, url, known.map(|k| k.size), reader)?;
+        let (response, streamed) = self.stream(&scopes, what, method, url, known, reader)?;
         if let Some(known) = known {
             if streamed != *known {
                 return Err(Error::DigestMismatch {
@@ -205,20 +206,23 @@ impl Client {
         }
     }
 
-    /// Streams `reader` as the body of one request, hashing it on the way.
+    /// Streams `reader` as the body of one request, hashing it on the way
+    /// unless its digest is `known` (then the registry checks it, and the
+    /// length is counted).
     fn stream(
         &self,
         scopes: &[String],
         what: &str,
         method: Method,
         url: Url,
-        size: Option<u64>,
+        known: Option<&Pushed>,
         mut reader: Box<dyn Read + Send>,
     ) -> Result<(reqwest::Response, Pushed)> {
+        let size = known.map(|k| k.size);
         let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
         std::thread::scope(|scope| {
             let producer = scope.spawn(move || {
-                let mut hasher = Sha256::new();
+                let mut hasher = known.is_none().then(Sha256::new);
                 let mut total = 0u64;
                 loop {
                     let mut piece = vec![0u8; PIECE];
@@ -233,14 +237,21 @@ impl Client {
                         }
                     };
                     piece.truncate(n);
-                    hasher.update(&piece);
+                    if let Some(hasher) = &mut hasher {
+                        hasher.update(&piece);
+                    }
                     total += n as u64;
                     if sender.blocking_send(Ok(Bytes::from(piece))).is_err() {
                         return Err("the registry stopped reading".into());
                     }
                 }
+                let digest = match (hasher, known) {
+                    (Some(hasher), _) => format!("sha256:{}", hex::encode(hasher.finalize())),
+                    (None, Some(known)) => known.digest.clone(),
+                    (None, None) => String::new(),
+                };
                 Ok(Pushed {
-                    digest: format!("sha256:{}", hex::encode(hasher.finalize())),
+                    digest,
                     size: total,
                 })
             });

@@ -282,6 +282,49 @@ fn a_pulled_image_pushed_to_its_registry_is_mounted_and_keeps_its_digest() {
 }
 
 #[test]
+fn a_kept_blob_damaged_in_place_is_refused_by_the_registry() {
+    let t = TestStore::new();
+    let image = sample(&t, "1");
+    let registry = Registry::plain();
+    registry.target().push(&image.path, "sample/app:1");
+    let (_, manifest) = manifest_of(&registry, "sample/app:1");
+    let source = format!("{}/sample/app:1", registry.host());
+    t.store.pull(&source, &pull_options()).expect("pull");
+    // The same length, one byte changed: a kept blob is uploaded under
+    // its digest without hashing it again, and the registry checks it.
+    let digest = manifest["layers"][0]["digest"].as_str().expect("digest");
+    let blob = t
+        .dir
+        .path()
+        .join("root/blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    let mut bytes = std::fs::read(&blob).expect("the kept blob");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&blob, &bytes).expect("damage it");
+
+    let second = Registry::plain();
+    let error = t
+        .store
+        .push(
+            &source,
+            Some(&format!("{}/far/app:1", second.host())),
+            &push_options(Compression::Gzip),
+        )
+        .expect_err("the registry refuses the blob");
+    let said = error.to_string();
+    assert!(said.contains("400 DIGEST_INVALID"), "{said}");
+    assert!(
+        !second
+            .target()
+            .try_inspect_raw("far/app:1")
+            .status
+            .success(),
+        "no manifest was pushed"
+    );
+}
+
+#[test]
 fn failed_uploads_are_retried() {
     let t = TestStore::new();
     let image = sample(&t, "2");
