@@ -13,18 +13,19 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use tarsplit::io::{GzipMetadataWriter, finish_gzip_metadata, gzip_metadata, read_metadata};
 use tarsplit::metadata::EntryRef;
 use tarsplit::{DisasmSink, Disassembler, Member, Superseded};
 
+use super::import_streams::{DEPTH, Streams, Vouched, read_streams};
 use super::layer::{Layer, now_rfc3339};
 use super::records::{self, Contents, NewRow};
 use super::{Store, TAR_SPLIT, leases};
 use crate::archive::apply::{Applier, ApplyError, ApplyOptions, ApplyReport};
-use crate::compression::{self, Compression};
-use crate::digest::{Digest, DigestReader};
+use crate::compression::Compression;
+use crate::digest::Digest;
 use crate::driver::{Prepared, View};
 use crate::error::{Error, IoContext, Result};
 use crate::fs::durable::{StagedFile, create_new, rename_durable, syncfs};
@@ -32,11 +33,6 @@ use crate::fs::random_hex;
 use crate::fs::workdir::WorkDir;
 use crate::idmap::IdMap;
 use crate::spill::{SeenOnDisk, SpillMap};
-
-/// Bytes handed from the reader thread to the extracting thread at a time.
-const CHUNK: usize = 256 << 10;
-/// Chunks in flight between the two threads.
-const DEPTH: usize = 8;
 
 /// What a new layer is.
 #[derive(Debug, Clone, Default)]
@@ -91,7 +87,21 @@ impl Store {
         progress: Option<Progress<'_>>,
     ) -> Result<Layer> {
         self.make_layer(options, |prepared, work| {
-            import_tar(prepared, work, options, input, progress)
+            import_tar(prepared, work, options, input, progress, None)
+        })
+    }
+
+    /// [`Store::import_layer`] of a compressed blob whose reads fail
+    /// unless its bytes are `vouched` (a pull's download): the blob is not
+    /// hashed again, only its length checked.
+    pub(crate) fn import_layer_vouched(
+        &self,
+        options: &CreateOptions,
+        input: &mut (dyn Read + Send),
+        vouched: &Vouched,
+    ) -> Result<Layer> {
+        self.make_layer(options, |prepared, work| {
+            import_tar(prepared, work, options, input, None, Some(vouched))
         })
     }
 
@@ -114,6 +124,7 @@ impl Store {
         &self,
         options: &CreateOptions,
         input: &mut (dyn Read + Send),
+        vouched: &Vouched,
         parent_made: &dyn Fn() -> Result<()>,
     ) -> Result<Layer> {
         let id = match &options.id {
@@ -128,7 +139,7 @@ impl Store {
             let Some(prepared) = self.driver.prepare_ahead(work.path())? else {
                 return Ok(None);
             };
-            let contents = import_tar(&prepared, &work, options, input, None)?;
+            let contents = import_tar(&prepared, &work, options, input, None, Some(vouched))?;
             parent_made()?;
             Ok(Some(contents))
         })();
@@ -137,7 +148,7 @@ impl Store {
             Ok(None) => {
                 work.remove()?;
                 parent_made()?;
-                return self.import_layer(options, input, None);
+                return self.import_layer_vouched(options, input, vouched);
             }
             Err(e) => {
                 work.remove()?;
@@ -291,19 +302,13 @@ const META: &str = "meta";
 /// Where superseded files are set aside during extraction.
 const ASIDE: &str = "aside";
 
-/// Digests of the two streams an import reads.
-struct Streams {
-    compression: Compression,
-    compressed: (Digest, u64),
-    diff: (Digest, u64),
-}
-
 fn import_tar(
     prepared: &Prepared,
     work: &WorkDir,
     options: &CreateOptions,
     input: &mut (dyn Read + Send),
     progress: Option<Progress<'_>>,
+    vouched: Option<&Vouched>,
 ) -> Result<Contents> {
     let meta = work.path().join(META);
     let aside = work.path().join(ASIDE);
@@ -332,7 +337,7 @@ fn import_tar(
         failed: None,
     };
     let seen = SeenOnDisk(SpillMap::new(work.path()));
-    let piped = run_pipeline(input, &mut sink, seen, progress);
+    let piped = run_pipeline(input, &mut sink, seen, progress, vouched);
     if sink.applier.needs_lower() {
         // Extracted ahead of its parent, and it needs the parent's files.
         return Err(Error::NeedsParent(options.id.clone().unwrap_or_default()));
@@ -365,10 +370,11 @@ fn run_pipeline(
     sink: &mut ImportSink,
     seen: SeenOnDisk,
     progress: Option<Progress<'_>>,
+    vouched: Option<&Vouched>,
 ) -> Result<(tarsplit::Summary, Streams)> {
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<u8>>(DEPTH);
-        let reader = scope.spawn(move || read_streams(input, tx, progress));
+        let reader = scope.spawn(move || read_streams(input, tx, progress, vouched));
         let consumed = consume(rx, sink, seen);
         let read = reader
             .join()
@@ -400,96 +406,6 @@ fn consume(
         disasm.feed(&chunk, sink)?;
     }
     disasm.finish(sink)
-}
-
-/// Reads the input to its end: hashes it, undoes its compression, hashes the
-/// tar and hands it over in chunks.
-fn read_streams(
-    input: &mut (dyn Read + Send),
-    tx: SyncSender<Vec<u8>>,
-    progress: Option<Progress<'_>>,
-) -> Result<Streams> {
-    let mut compressed = DigestReader::new(Counting {
-        inner: input,
-        read: 0,
-        progress,
-    });
-    let (compression, decoder) =
-        compression::decompress(&mut compressed).context(|| "cannot read the layer".into())?;
-    // An uncompressed layer's tar is the input itself: it is hashed once.
-    let diff = if compression == Compression::None {
-        let mut tar = decoder;
-        send_chunks(&mut tar, &tx, compression)?;
-        None
-    } else {
-        let mut tar = DigestReader::new(decoder);
-        send_chunks(&mut tar, &tx, compression)?;
-        Some(tar.finish())
-    };
-    io::copy(&mut compressed, &mut io::sink()).context(|| "cannot read the layer".into())?;
-    let compressed = compressed.finish();
-    let diff = diff.unwrap_or_else(|| compressed.clone());
-    Ok(Streams {
-        compression,
-        compressed,
-        diff,
-    })
-}
-
-/// Hands the tar over in chunks until it ends.
-fn send_chunks(
-    tar: &mut impl Read,
-    tx: &SyncSender<Vec<u8>>,
-    compression: Compression,
-) -> Result<()> {
-    loop {
-        let mut chunk = vec![0u8; CHUNK];
-        let n = read_full(tar, &mut chunk).context(|| match compression {
-            Compression::None => "cannot read the layer stream".to_string(),
-            other => format!("cannot read the {} layer stream", other.name()),
-        })?;
-        if n == 0 {
-            return Ok(());
-        }
-        chunk.truncate(n);
-        if tx.send(chunk).is_err() {
-            return Err(Error::Io {
-                context: "import stopped".into(),
-                source: io::ErrorKind::BrokenPipe.into(),
-            });
-        }
-    }
-}
-
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
-/// Counts input bytes for the progress callback.
-struct Counting<'a, 'p> {
-    inner: &'a mut (dyn Read + Send),
-    read: u64,
-    progress: Option<Progress<'p>>,
-}
-
-impl Read for Counting<'_, '_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        if let Some(progress) = self.progress {
-            progress(self.read);
-        }
-        Ok(n)
-    }
 }
 
 /// Writes tar-split metadata and extracts members as the disassembler

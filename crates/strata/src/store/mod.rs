@@ -45,6 +45,7 @@ mod containers;
 mod commit;
 // Making layers.
 mod import;
+mod import_streams;
 // Reading them.
 mod diff;
 // Mounting them.
@@ -92,6 +93,7 @@ pub use history::HistoryStep;
 pub use image_names::local_name;
 pub use images::{Image, NewImage, Removed, normalize_name};
 pub use import::CreateOptions;
+pub(crate) use import_streams::Vouched;
 pub use indexes::ImageIndex;
 pub use kept_blobs::KeptBlobs;
 pub use layer::{Layer, LayerState};

@@ -25,8 +25,8 @@ use crate::image::descriptor::Descriptor;
 use crate::image::manifest::{Index, MAX_JSON, Manifest, malformed};
 use crate::image::media;
 use crate::image::reference::Reference;
-use crate::store::{BlobSource, CreateOptions, Image, Lease, NewImage, Store};
-use crate::transport::load::{import_or_hold, import_or_hold_with};
+use crate::store::{BlobSource, CreateOptions, Image, Lease, NewImage, Store, Vouched};
+use crate::transport::load::import_or_hold_with;
 use crate::transport::plan::{LayerFile, check_layer_count};
 
 /// How deep indexes may nest.
@@ -487,29 +487,32 @@ impl Layers<'_, '_> {
             digest: Some(blob.digest.clone()),
         };
         let mut open = || Ok(Box::new(growing.reader()) as Box<dyn Read + Send>);
+        // A download's reader fails unless the blob hashed right and was
+        // whole, so the import need not hash the blob again.
+        let vouched = Vouched {
+            digest: blob.digest.clone(),
+            size: blob.size,
+        };
+        let store = self.store;
         let imported = match below {
-            None => import_or_hold(self.store, self.lease, &file, &mut open, &create),
+            None => import_or_hold_with(store, self.lease, &file, &mut open, &create, &|input| {
+                store.import_layer_vouched(&create, input, &vouched)
+            }),
             Some((below, ahead)) => {
                 let below_made = || below.wait(&blob.digest);
-                import_or_hold_with(
-                    self.store,
-                    self.lease,
-                    &file,
-                    &mut open,
-                    &create,
-                    &|input| match self.store.import_layer_ahead(&create, input, &below_made) {
+                import_or_hold_with(store, self.lease, &file, &mut open, &create, &|input| {
+                    match store.import_layer_ahead(&create, input, &vouched, &below_made) {
                         Ok(layer) => {
                             ahead.fetch_add(1, Ordering::SeqCst);
                             Ok(layer)
                         }
                         Err(Error::NeedsParent(_)) => {
                             below_made()?;
-                            self.store
-                                .import_layer(&create, &mut growing.reader(), None)
+                            store.import_layer_vouched(&create, &mut growing.reader(), &vouched)
                         }
                         Err(other) => Err(other),
-                    },
-                )
+                    }
+                })
             }
         };
         self.finish(blob, growing, imported)
