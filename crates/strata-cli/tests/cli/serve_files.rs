@@ -1,7 +1,8 @@
 //! Blobs the store keeps as files (here: pushed into `strata serve` by
 //! skopeo) go out with `sendfile` on plain HTTP: whole, in single and
-//! suffix ranges, between other replies on one keep-alive connection and
-//! to many clients at once, always the stored bytes. Such bytes are not
+//! suffix ranges, between other replies on one keep-alive connection, to
+//! pipelined requests and to many clients at once, always the stored
+//! bytes. Such bytes are not
 //! hashed as they go: a blob damaged in place is sent as it is stored
 //! (clients check digests, `fsck` finds it), one shorter than recorded is
 //! cut short and named in the log.
@@ -168,4 +169,43 @@ fn a_blob_damaged_in_place_goes_out_as_stored_and_a_short_one_is_cut() {
     let hex = layers[1].trim_start_matches("sha256:");
     let log = served.log_when(|log| log.contains("reply cut short"));
     assert!(log.contains(hex), "the log names the blob: {log}");
+}
+
+#[test]
+fn pipelined_requests_each_get_their_blob() {
+    use std::io::{Read, Write};
+
+    let s = CliStore::new();
+    let (served, layers) = pushed(&s);
+    let stored: Vec<Vec<u8>> = layers
+        .iter()
+        .map(|digest| std::fs::read(blob_file(&s, digest)).expect("kept blob"))
+        .collect();
+    // Three requests in one write, the last closing the connection: the
+    // server answers them in order, each reply whole.
+    let mut stream = std::net::TcpStream::connect(&served.addr).expect("connect");
+    let mut requests = String::new();
+    for (at, digest) in [&layers[0], &layers[1], &layers[0]].iter().enumerate() {
+        let close = if at == 2 { "Connection: close\r\n" } else { "" };
+        requests.push_str(&format!(
+            "GET /v2/files/app/blobs/{digest} HTTP/1.1\r\nHost: x\r\n{close}\r\n"
+        ));
+    }
+    stream.write_all(requests.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the replies");
+    let mut rest = &raw[..];
+    for expected in [&stored[0], &stored[1], &stored[0]] {
+        let end = rest
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a reply head");
+        let head = String::from_utf8_lossy(&rest[..end]).to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(!head.contains("splice"), "{head}");
+        let body = &rest[end + 4..end + 4 + expected.len()];
+        assert!(body == expected.as_slice(), "a reply holds its own blob");
+        rest = &rest[end + 4 + expected.len()..];
+    }
+    assert!(rest.is_empty(), "{} bytes more", rest.len());
 }
