@@ -2,10 +2,9 @@
 //! skopeo) go out with `sendfile` on plain HTTP: whole, in single and
 //! suffix ranges, between other replies on one keep-alive connection, to
 //! pipelined requests and to many clients at once, always the stored
-//! bytes. Such bytes are not
-//! hashed as they go: a blob damaged in place is sent as it is stored
-//! (clients check digests, `fsck` finds it), one shorter than recorded is
-//! cut short and named in the log.
+//! bytes. Such bytes are not hashed as they go: a blob damaged in place is
+//! sent as it is stored (clients check digests, `fsck` finds it), one
+//! shorter than recorded is cut short and named in the log.
 
 use std::process::Command;
 
