@@ -395,3 +395,46 @@ fn index_pushes_are_checked_and_a_name_given_again_forgets_its_index() {
     s.ok(&["image", "prune", "-f"]);
     collected_clean(&s, &index);
 }
+
+#[test]
+fn an_attestation_manifest_is_refused_and_leaves_nothing() {
+    // What buildx pushes beside each platform's image: an image manifest
+    // whose one layer is an in-toto statement, not a tar.
+    let s = CliStore::new();
+    let served = Served::start(&s);
+    let statement = br#"{"_type":"https://in-toto.io/Statement/v0.1","subject":[]}"#;
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "unknown",
+        "os": "unknown",
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [sha(statement)]},
+    }))
+    .expect("config");
+    upload(&served, "built", statement);
+    upload(&served, "built", &config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": sha(&config),
+            "size": config.len(),
+        },
+        "layers": [{
+            "mediaType": "application/vnd.in-toto+json",
+            "digest": sha(statement),
+            "size": statement.len(),
+            "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"},
+        }],
+    }))
+    .expect("manifest");
+    let reply = put_manifest(&served, "built", &sha(&manifest), &manifest);
+    expect_error(&reply, 400, "UNSUPPORTED");
+    let message = reply.json()["errors"][0]["message"].to_string();
+    assert!(
+        message.contains("application/vnd.in-toto+json") && message.contains("--provenance=false"),
+        "{message}"
+    );
+    assert_eq!(s.ok(&["images", "-q"]), "");
+    assert_eq!(s.ok(&["layers", "-q"]), "", "no layer is left");
+}

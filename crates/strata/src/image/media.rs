@@ -37,7 +37,42 @@ pub fn is_index(media_type: &str) -> bool {
     matches!(media_type, OCI_INDEX | DOCKER_MANIFEST_LIST)
 }
 
+/// Whether `media_type` may name a filesystem layer (a tar, compressed or
+/// not): OCI's and Docker's layer types and their variants, or none.
+/// Other blobs a manifest lists (an in-toto statement, an SBOM) are not.
+pub fn is_layer(media_type: &str) -> bool {
+    media_type.is_empty() || media_type.contains(".tar") || media_type.contains(".rootfs.")
+}
+
 /// Whether `media_type` is an image config (OCI or Docker).
 pub fn is_config(media_type: &str) -> bool {
     media_type == OCI_CONFIG || media_type == DOCKER_CONFIG
+}
+
+#[cfg(test)]
+mod layer_types {
+    use super::*;
+
+    #[test]
+    fn tars_are_layers_and_attestations_are_not() {
+        for layer in [
+            OCI_LAYER_TAR,
+            OCI_LAYER_GZIP,
+            OCI_LAYER_ZSTD,
+            DOCKER_LAYER_GZIP,
+            DOCKER_LAYER_TAR,
+            DOCKER_LAYER_FOREIGN,
+            "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+            "",
+        ] {
+            assert!(is_layer(layer), "{layer}");
+        }
+        for other in [
+            "application/vnd.in-toto+json",
+            "application/spdx+json",
+            "application/vnd.oci.image.config.v1+json",
+        ] {
+            assert!(!is_layer(other), "{other}");
+        }
+    }
 }

@@ -46,6 +46,15 @@ impl Store {
         let mut layers = Vec::new();
         let mut keep = Vec::new();
         for ((layer, diff_id), chain) in parsed.layers.iter().zip(&diff_ids).zip(&chains) {
+            if !media::is_layer(&layer.media_type) {
+                return Err(Error::Unsupported(format!(
+                    "{what} lists {} of media type {:?}, which is no filesystem layer: strata \
+                     keeps container images, not attestations or other artifacts (docker \
+                     buildx pushes provenance and SBOM attestations unless given \
+                     --provenance=false --sbom=false)",
+                    layer.digest, layer.media_type
+                )));
+            }
             let stored = self.hold_stored_blob(&layer.digest, hold)?;
             match stored {
                 Some(size) if size == layer.size => keep.push(layer.digest.clone()),
