@@ -261,6 +261,20 @@ fn a_pushed_index_holds_its_images_while_its_name_stays() {
     // its bytes are garbage.
     store.tag_image(&ids[1], "localhost/multi:1").expect("tag");
     assert!(store.image_indexes().expect("indexes").is_empty());
+
+    // Pushed again, then one of its images removed by force: the index
+    // goes with it, the name stays on its image, its bytes are garbage.
+    let hold = store.lease().expect("lease");
+    store
+        .land_pushed_index(&index, "localhost/multi:1", &hold)
+        .expect("pushed again");
+    store.release(hold).expect("release");
+    store.delete_image(&ids[1], true).expect("removed by force");
+    assert!(store.image_indexes().expect("indexes").is_empty());
+    assert_eq!(
+        store.image(&ids[0]).expect("its image").names,
+        ["localhost/multi:1"]
+    );
     store.delete_image(&ids[0], false).expect("no longer held");
     store.gc(&strata::GcOptions::default()).expect("gc");
     assert!(store.blob(&Digest::of(&index)).is_err());
