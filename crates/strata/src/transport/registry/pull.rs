@@ -6,6 +6,7 @@
 //! extraction starts with the first bytes. All or nothing, as a load: the
 //! layers are held by one lease and the image recorded once all are in.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use strata_registry::Client;
 
 use super::fetch::{FetchContext, fetch, registry_error};
 use super::growing::Growing;
+use super::parallel::each_until_failure;
 use super::{PlatformSpec, RegistryOptions, TransferEvent, TransferProgress, client_for};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -426,50 +428,25 @@ impl Layers<'_, '_> {
     /// layers below it are still being made and published once they are
     /// (a driver whose layers hold only their own changes; see
     /// [`Store::import_layer_ahead`]). Returns how many were extracted
-    /// that way.
+    /// that way. A failure returned is the lowest layer's: the layers
+    /// above it fail for want of it.
     fn import_together(&self, workers: usize) -> Result<usize> {
         let made: Vec<Made> = self.missing.iter().map(|_| Made::default()).collect();
-        let next = AtomicUsize::new(0);
-        let ahead = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let failure: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    loop {
-                        let at = next.fetch_add(1, Ordering::SeqCst);
-                        if at >= self.missing.len() {
-                            break;
-                        }
-                        if failed.load(Ordering::SeqCst) {
-                            made[at].set(false);
-                            continue;
-                        }
-                        let below = at.checked_sub(1).map(|b| &made[b]);
-                        let outcome = self.import(at, below.map(|b| (b, &ahead)));
-                        let ok = outcome.is_ok();
-                        if let Err(error) = outcome {
-                            // The first failure is the cause, recorded
-                            // before the layers above it learn of it.
-                            let mut first = failure.lock().unwrap_or_else(|p| p.into_inner());
-                            if !failed.swap(true, Ordering::SeqCst) {
-                                *first = Some(error);
-                            }
-                        }
-                        made[at].set(ok);
-                    }
-                });
-            }
-        });
-        match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            Some(error) => Err(error),
-            None => Ok(ahead.into_inner()),
-        }
+        // Layers are taken base first, so the one below a running import
+        // was taken too, and sets its `Made` whatever happens to it.
+        let ahead = each_until_failure(self.missing, workers, &failed, |at, _| {
+            let outcome = self.import(at, at.checked_sub(1).map(|b| &made[b]));
+            made[at].set(outcome.is_ok());
+            outcome
+        })?;
+        Ok(ahead.into_iter().filter(|&went| went).count())
     }
 
     /// Imports the `at`th missing layer; with `below` (the layer under it,
-    /// still being made, and the count of layers made ahead), ahead of it.
-    fn import(&self, at: usize, below: Option<(&Made, &AtomicUsize)>) -> Result<()> {
+    /// maybe still being made), ahead of it. Returns whether it was
+    /// extracted ahead.
+    fn import(&self, at: usize, below: Option<&Made>) -> Result<bool> {
         let layer = self.missing[at];
         let blob = &self.resolved.layers[layer];
         let growing = &self.growing[at];
@@ -494,16 +471,17 @@ impl Layers<'_, '_> {
             size: blob.size,
         };
         let store = self.store;
+        let went_ahead = Cell::new(false);
         let imported = match below {
             None => import_or_hold_with(store, self.lease, &file, &mut open, &create, &|input| {
                 store.import_layer_vouched(&create, input, &vouched)
             }),
-            Some((below, ahead)) => {
+            Some(below) => {
                 let below_made = || below.wait(&blob.digest);
                 import_or_hold_with(store, self.lease, &file, &mut open, &create, &|input| {
                     match store.import_layer_ahead(&create, input, &vouched, &below_made) {
                         Ok(layer) => {
-                            ahead.fetch_add(1, Ordering::SeqCst);
+                            went_ahead.set(true);
                             Ok(layer)
                         }
                         Err(Error::NeedsParent(_)) => {
@@ -515,7 +493,8 @@ impl Layers<'_, '_> {
                 })
             }
         };
-        self.finish(blob, growing, imported)
+        self.finish(blob, growing, imported)?;
+        Ok(went_ahead.get())
     }
 
     /// After layer blob `blob` was imported (or failed to be): keeps its
