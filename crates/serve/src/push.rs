@@ -248,9 +248,8 @@ async fn put_manifest(
             named.as_str(),
             &format!("the manifest's bytes are {landed_digest}"),
         )),
-        ManifestRef::Digest(_) if index || serves(&store, &landed_repo, &landed_digest)? => {
-            known_by_digest(&store, &landed_repo, &landed_digest)
-        }
+        ManifestRef::Digest(_) if serves(&store, &landed_repo, &landed_digest)? => Ok(()),
+        ManifestRef::Digest(_) if index => Err(index_by_digest(&landed_repo, &landed_digest)),
         ManifestRef::Digest(_) => {
             // One platform's image of an index to come: an image without
             // a name, served here by digest until the index holds it.
@@ -293,22 +292,14 @@ fn serves(store: &strata::Store, repo: &RepoName, digest: &Digest) -> Result<boo
     }
 }
 
-/// An image index pushed by digest (or a manifest pushed again): taken
-/// when the repository serves it already, refused otherwise, since the
-/// store keeps an index by the name it was pushed under.
-fn known_by_digest(
-    store: &strata::Store,
-    repo: &RepoName,
-    digest: &Digest,
-) -> Result<(), ApiError> {
-    if serves(store, repo, digest)? {
-        return Ok(());
-    }
-    Err(ApiError::push_unsupported(&format!(
+/// The refusal of an image index pushed by a digest the repository does
+/// not serve: the store keeps an index by the name it was pushed under.
+fn index_by_digest(repo: &RepoName, digest: &Digest) -> ApiError {
+    ApiError::push_unsupported(&format!(
         "strata keeps image indexes by tag: push {}:TAG, not {}@{digest}",
         repo.as_str(),
         repo.as_str()
-    )))
+    ))
 }
 
 /// Whether pushed manifest `bytes` is an image index (by its media type,
