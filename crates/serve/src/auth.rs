@@ -21,6 +21,7 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::Error;
+use crate::state::lock;
 
 /// How long an issued token is good for.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(300);
@@ -194,12 +195,6 @@ pub(crate) fn random_token() -> Result<String, String> {
         .fill(&mut bytes)
         .map_err(|_| "the system's random generator failed".to_string())?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -1,9 +1,8 @@
 //! Deletes: of a tag (`DELETE .../manifests/TAG`), and of a manifest or
 //! image index by digest, which takes every tag of the repository that
-//! serves it. The
-//! image goes with its last name, as `strata rmi` takes it; one that
-//! containers use keeps existing, untagged. Blobs are not deleted one by
-//! one: they go with the images that name them.
+//! serves it. The image goes with its last name, as `strata rmi` takes
+//! it; one that containers use keeps existing, untagged. Blobs are not
+//! deleted one by one: they go with the images that name them.
 
 use hyper::StatusCode;
 use strata::Store;

@@ -19,6 +19,7 @@ use strata::digest::Digest;
 use strata::{Lease, Store, Upload};
 
 use crate::reply::ApiError;
+use crate::state::lock;
 
 /// The write side of a server.
 pub struct Writes {
@@ -58,18 +59,13 @@ impl Writes {
     /// Records that blob `digest`, `size` bytes, was pushed or mounted
     /// into `repo`.
     pub fn link(&self, repo: &str, digest: &Digest, size: u64) {
-        self.linked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert((repo.to_string(), digest.clone()), size);
+        lock(&self.linked).insert((repo.to_string(), digest.clone()), size);
     }
 
     /// The size blob `digest` had when it was pushed or mounted into
     /// `repo`; `None` if it was not.
     pub fn linked_size(&self, repo: &str, digest: &Digest) -> Option<u64> {
-        self.linked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.linked)
             .get(&(repo.to_string(), digest.clone()))
             .copied()
     }
@@ -77,18 +73,12 @@ impl Writes {
     /// Records that image manifest `digest` was pushed into `repo` by
     /// digest.
     pub fn link_manifest(&self, repo: &str, digest: &Digest) {
-        self.linked_manifests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert((repo.to_string(), digest.clone()));
+        lock(&self.linked_manifests).insert((repo.to_string(), digest.clone()));
     }
 
     /// Whether image manifest `digest` was pushed into `repo` by digest.
     pub fn is_linked_manifest(&self, repo: &str, digest: &Digest) -> bool {
-        self.linked_manifests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(&(repo.to_string(), digest.clone()))
+        lock(&self.linked_manifests).contains(&(repo.to_string(), digest.clone()))
     }
 
     /// The lease pushed blobs are held by.
@@ -97,11 +87,7 @@ impl Writes {
     }
 
     fn table(&self) -> MutexGuard<'_, HashMap<String, Session>> {
-        // A panic while the table was held leaves it consistent (each
-        // change is one insert or remove), so a poisoned lock is used.
-        self.sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.sessions)
     }
 
     /// Records `upload` as a session of `repo`; returns its id.

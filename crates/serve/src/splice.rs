@@ -25,7 +25,7 @@ use std::fs::File;
 use std::io::{self, IoSlice};
 use std::os::fd::AsFd;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker, ready};
 
 use bytes::Bytes;
@@ -35,6 +35,7 @@ use tokio::net::TcpStream;
 
 use crate::log::log;
 use crate::reply::{Body as ReplyBody, Reply};
+use crate::state::lock;
 
 /// The name of the marker header (never sent).
 const MARKER: &str = "x-strata-splice";
@@ -235,13 +236,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
         .position(|window| window == needle)
-}
-
-fn lock(shared: &Mutex<Option<Job>>) -> MutexGuard<'_, Option<Job>> {
-    // A panic while holding the lock leaves a job that is whole or gone.
-    shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl AsyncRead for SpliceStream {

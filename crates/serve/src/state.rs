@@ -1,7 +1,7 @@
 //! What every request of a server shares: the store, the write side when
-//! the server takes pushes, and its limits.
+//! the server takes pushes, and its limits; and how its locks are taken.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use strata::Store;
 
@@ -23,4 +23,11 @@ pub struct State {
     /// The address served, for the token endpoint's URL when a request
     /// has no usable `Host`.
     pub address: String,
+}
+
+/// Locks `mutex`, also when a panic poisoned it: every change the server
+/// makes under a lock is one insert, remove or replace, so what a
+/// panicking request left is consistent.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
