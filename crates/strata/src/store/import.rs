@@ -127,13 +127,7 @@ impl Store {
         vouched: &Vouched,
         parent_made: &dyn Fn() -> Result<()>,
     ) -> Result<Layer> {
-        let id = match &options.id {
-            Some(id) if records::is_id(id) => id.clone(),
-            _ => return Err(Error::InvalidId(options.id.clone().unwrap_or_default())),
-        };
-        for name in &options.names {
-            records::check_name(name)?;
-        }
+        let id = new_layer_id(options)?;
         let work = WorkDir::create(&self.staging_dir())?;
         let extracted = (|| {
             let Some(prepared) = self.driver.prepare_ahead(work.path())? else {
@@ -171,14 +165,7 @@ impl Store {
         options: &CreateOptions,
         fill: impl FnOnce(&Prepared, &WorkDir) -> Result<Contents>,
     ) -> Result<Layer> {
-        let id = match &options.id {
-            Some(id) if records::is_id(id) => id.clone(),
-            Some(id) => return Err(Error::InvalidId(id.clone())),
-            None => random_hex(32),
-        };
-        for name in &options.names {
-            records::check_name(name)?;
-        }
+        let id = new_layer_id(options)?;
         let work = WorkDir::create(&self.staging_dir())?;
         self.with_row(&id, options, work, |work, parent| {
             self.fill_and_publish(&id, parent, options, work, fill)
@@ -295,6 +282,20 @@ impl Store {
             records::get(conn, id)?.ok_or_else(|| Error::LayerNotFound(id.to_string()))
         })
     }
+}
+
+/// The id a new layer gets (`options.id`, else a random one), once it and
+/// the names asked for are checked.
+fn new_layer_id(options: &CreateOptions) -> Result<String> {
+    let id = match &options.id {
+        Some(id) if records::is_id(id) => id.clone(),
+        Some(id) => return Err(Error::InvalidId(id.clone())),
+        None => random_hex(32),
+    };
+    for name in &options.names {
+        records::check_name(name)?;
+    }
+    Ok(id)
 }
 
 /// Name of the directory in a staging work dir that becomes `layers/<id>`.

@@ -21,7 +21,7 @@ use crate::digest::{Digest, DigestReader};
 use crate::error::{Error, IoContext, Result};
 
 /// Bytes handed from the reader thread to the extracting thread at a time.
-pub(super) const CHUNK: usize = 256 << 10;
+const CHUNK: usize = 256 << 10;
 /// Chunks in flight between the two threads.
 pub(super) const DEPTH: usize = 8;
 
