@@ -3,10 +3,14 @@
 //! store agree with the store's mount counts; nothing lies around that no
 //! root reaches (the garbage a collection would take: unreferenced layers,
 //! blobs no image or lease names, data and tar-split without a row, old
-//! temporary files); and what recovery did when the store was opened, as
-//! its log says (the log is cleared once reported). With `repair`, what can
-//! be fixed is: uncounted mounts are unmounted, stale counts dropped,
-//! garbage collected, damaged layers without children deleted.
+//! temporary files); the layer blobs images keep and the image indexes
+//! the store keeps hash to their digests; and what recovery did when the
+//! store was opened, as its log says (the log is cleared once reported).
+//! With `repair`, what can be fixed is: uncounted mounts are unmounted,
+//! stale counts dropped, garbage collected, damaged layers without
+//! children deleted, bad kept blobs and indexes forgotten.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -14,7 +18,7 @@ use super::Store;
 use super::diff::check_digest;
 use super::layer::Layer;
 use super::recovery::RecoveryEntry;
-use crate::digest::DigestWriter;
+use crate::digest::{Digest, DigestReader, DigestWriter};
 use crate::error::{IoContext, Result};
 
 /// One problem fsck found.
@@ -137,21 +141,20 @@ impl Store {
 }
 
 impl Store {
-    /// Every layer blob an image keeps is there and hashes to its digest.
-    /// A bad one is forgotten by `repair` (and its file removed when
-    /// nothing else names it).
+    /// Every layer blob an image keeps is there and hashes to its digest
+    /// (each blob read once, however many images keep it). A bad one is
+    /// forgotten by `repair` (and its file removed when nothing else names
+    /// it).
     fn check_kept_blobs(&self, repair: bool, issues: &mut Vec<FsckIssue>) -> Result<()> {
+        let mut verdicts: HashMap<Digest, Option<String>> = HashMap::new();
         for image in self.images()? {
             for digest in self.kept_blobs(&image.id)? {
-                let problem = match self.open_stored_blob(&digest)? {
-                    None => Some(format!("its kept blob {digest} is missing")),
-                    Some((file, _)) => {
-                        let mut hashed = crate::digest::DigestReader::new(file);
-                        std::io::copy(&mut hashed, &mut std::io::sink())
-                            .context(|| format!("cannot read blob {digest}"))?;
-                        let (actual, _) = hashed.finish();
-                        (actual != digest)
-                            .then(|| format!("its kept blob {digest} hashes to {actual}"))
+                let problem = match verdicts.get(&digest) {
+                    Some(verdict) => verdict.clone(),
+                    None => {
+                        let verdict = self.kept_blob_problem(&digest)?;
+                        verdicts.insert(digest.clone(), verdict.clone());
+                        verdict
                     }
                 };
                 if let Some(detail) = problem {
@@ -166,6 +169,18 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// What is wrong with kept blob `digest`: missing, or not its digest.
+    fn kept_blob_problem(&self, digest: &Digest) -> Result<Option<String>> {
+        let Some((file, _)) = self.open_stored_blob(digest)? else {
+            return Ok(Some(format!("its kept blob {digest} is missing")));
+        };
+        let mut hashed = DigestReader::new(file);
+        std::io::copy(&mut hashed, &mut std::io::sink())
+            .context(|| format!("cannot read blob {digest}"))?;
+        let (actual, _) = hashed.finish();
+        Ok((&actual != digest).then(|| format!("its kept blob {digest} hashes to {actual}")))
     }
 }
 
