@@ -58,25 +58,7 @@ impl Store {
     /// manifest whose blobs the store can produce, else the one `strata
     /// save` generates (see the module documentation of `served`).
     pub fn served_manifest(&self, image: &Image) -> Result<ServedManifest> {
-        let config = self.image_config_bytes(image)?;
-        let layers = served_layers(self, image)?;
-        for digest in &image.manifests {
-            let bytes = self.blob(digest)?;
-            if let Some(media_type) = producible(self, &bytes, image, config.len() as u64, &layers)
-            {
-                return Ok(ServedManifest {
-                    bytes,
-                    media_type,
-                    digest: digest.clone(),
-                });
-            }
-        }
-        let bytes = generate(&Descriptor::of(media::OCI_CONFIG, &config), &layers)?;
-        Ok(ServedManifest {
-            digest: Digest::of(&bytes),
-            bytes,
-            media_type: media::OCI_MANIFEST.to_string(),
-        })
+        Servable::of(self, image)?.served(&image.manifests)
     }
 
     /// The manifest of `image` a registry serves by `digest`: a stored
@@ -88,20 +70,13 @@ impl Store {
         image: &Image,
         digest: &Digest,
     ) -> Result<Option<ServedManifest>> {
-        if image.manifests.contains(digest) {
-            let config = self.image_config_bytes(image)?;
-            let layers = served_layers(self, image)?;
-            let bytes = self.blob(digest)?;
-            if let Some(media_type) = producible(self, &bytes, image, config.len() as u64, &layers)
-            {
-                return Ok(Some(ServedManifest {
-                    bytes,
-                    media_type,
-                    digest: digest.clone(),
-                }));
-            }
+        let servable = Servable::of(self, image)?;
+        if image.manifests.contains(digest)
+            && let Some(stored) = servable.stored(digest)?
+        {
+            return Ok(Some(stored));
         }
-        let served = self.served_manifest(image)?;
+        let served = servable.served(&image.manifests)?;
         Ok((&served.digest == digest).then_some(served))
     }
 
@@ -151,6 +126,55 @@ impl Store {
             }
         }
         Ok(None)
+    }
+}
+
+/// What the store can produce of an image: its config's bytes and its
+/// layers as tars, read once for every manifest looked at.
+struct Servable<'a> {
+    store: &'a Store,
+    image: &'a Image,
+    config: Vec<u8>,
+    layers: Vec<LayerBlob>,
+}
+
+impl<'a> Servable<'a> {
+    fn of(store: &'a Store, image: &'a Image) -> Result<Self> {
+        Ok(Self {
+            config: store.image_config_bytes(image)?,
+            layers: served_layers(store, image)?,
+            store,
+            image,
+        })
+    }
+
+    /// Stored manifest `digest`, when the store can produce its blobs.
+    fn stored(&self, digest: &Digest) -> Result<Option<ServedManifest>> {
+        let bytes = self.store.blob(digest)?;
+        let config_size = self.config.len() as u64;
+        let kind = producible(self.store, &bytes, self.image, config_size, &self.layers);
+        Ok(kind.map(|media_type| ServedManifest {
+            bytes,
+            media_type,
+            digest: digest.clone(),
+        }))
+    }
+
+    /// The first of `stored` the store can produce, else the generated
+    /// manifest.
+    fn served(&self, stored: &[Digest]) -> Result<ServedManifest> {
+        for digest in stored {
+            if let Some(served) = self.stored(digest)? {
+                return Ok(served);
+            }
+        }
+        let config = Descriptor::of(media::OCI_CONFIG, &self.config);
+        let bytes = generate(&config, &self.layers)?;
+        Ok(ServedManifest {
+            digest: Digest::of(&bytes),
+            bytes,
+            media_type: media::OCI_MANIFEST.to_string(),
+        })
     }
 }
 
