@@ -249,11 +249,7 @@ fn a_pushed_index_holds_its_images_while_its_name_stays() {
     let report = store.fsck(true).expect("fsck --repair");
     assert!(report.clean, "{:?}", report.issues);
     assert!(store.image_indexes().expect("indexes").is_empty());
-    let hold = store.lease().expect("lease");
-    store
-        .land_pushed_index(&index, "localhost/multi:1", &hold)
-        .expect("pushed again");
-    store.release(hold).expect("release");
+    push_index_again(store, &index);
     assert_eq!(store.image_indexes().expect("indexes").len(), 1);
     assert!(store.fsck(false).expect("fsck").clean, "written afresh");
 
@@ -264,11 +260,7 @@ fn a_pushed_index_holds_its_images_while_its_name_stays() {
 
     // Pushed again, then one of its images removed by force: the index
     // goes with it, the name stays on its image, its bytes are garbage.
-    let hold = store.lease().expect("lease");
-    store
-        .land_pushed_index(&index, "localhost/multi:1", &hold)
-        .expect("pushed again");
-    store.release(hold).expect("release");
+    push_index_again(store, &index);
     store.delete_image(&ids[1], true).expect("removed by force");
     assert!(store.image_indexes().expect("indexes").is_empty());
     assert_eq!(
@@ -295,4 +287,13 @@ fn a_pushed_index_holds_its_images_while_its_name_stays() {
     store.release(hold).expect("release");
     let report = store.fsck(false).expect("fsck");
     assert!(report.clean, "{:?}", report.issues);
+}
+
+/// Lands `index` under `localhost/multi:1` again, under a lease of its own.
+fn push_index_again(store: &Store, index: &[u8]) {
+    let hold = store.lease().expect("lease");
+    store
+        .land_pushed_index(index, "localhost/multi:1", &hold)
+        .expect("pushed again");
+    store.release(hold).expect("release");
 }
