@@ -16,15 +16,17 @@ Served: GET /v2/, manifests and blobs (GET, HEAD, Range), tag lists, and
 pushes: a push of REPOSITORY:TAG lands as an image of the store, checked
 like a load, named as the repository's images are (localhost/REPOSITORY
 for a new one), with its manifest and compressed layers kept so it is
-served back with the same digest.
+served back with the same digest. Multi-platform pushes (skopeo copy
+--all, podman manifest push --all) keep the index under the tag, on the
+image for this host's platform.
 
 With --tls-cert and --tls-key it serves HTTPS; with --htpasswd only the
 file's users get in (Basic credentials, or bearer tokens it issues at
 /token), as with Docker's registry; every user may pull and push.
 
 Deletes take tags (and an image with its last name). --read-only refuses
-pushes and deletes. NOT SERVED: image indexes (multi-platform pushes),
-deletes of single blobs. Over plain HTTP clients need
+pushes and deletes. NOT SERVED: attestations (buildx's provenance and
+SBOM manifests), deletes of single blobs. Over plain HTTP clients need
 --tls-verify=false (skopeo: --src-tls-verify=false).
 
 Prints `listening on ADDRESS` on stderr once it answers, then one line per
@@ -35,8 +37,8 @@ pub struct ServeArgs {
     /// Address to listen on (port 0: any free port, printed on stderr).
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:5000")]
     pub listen: SocketAddr,
-    /// Refuse pushes and deletes; the store is then only read (a user who may read it
-    /// but not write it can serve it).
+    /// Refuse pushes and deletes; the store is then only read (a user who
+    /// may read it but not write it can serve it).
     #[arg(long)]
     pub read_only: bool,
     /// The largest blob a push may upload, in bytes (default: no limit).
