@@ -6,7 +6,8 @@
 //! (with `Range`: single, suffix and multiple ranges), tag lists with
 //! `n`/`last` pagination, and pushes (upload sessions, monolithic
 //! uploads, cross-repository mounts, manifest `PUT`s), which land as
-//! images of the store, unless [`ServeOptions::read_only`]; over HTTPS
+//! images of the store (an image index pushed by tag is kept with the
+//! images it lists), unless [`ServeOptions::read_only`]; over HTTPS
 //! with [`ServeOptions::tls`], and only to the users of an htpasswd file
 //! with [`ServeOptions::htpasswd`] (Basic credentials, or bearer tokens it
 //! issues at `/token`). Deletes take tags, and an image with its last
