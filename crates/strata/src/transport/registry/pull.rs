@@ -71,8 +71,8 @@ pub struct Pulled {
     pub fetched: usize,
     /// Layers the store had.
     pub reused: usize,
-    /// Layers extracted while the layer below them was still being made
-    /// (on overlay, layers are extracted several at once).
+    /// Layers extracted ahead of the layers below them, needing nothing
+    /// of theirs (on overlay, where layers are extracted several at once).
     pub extracted_ahead: usize,
 }
 
